@@ -1,0 +1,76 @@
+// The only reader of process.env. Each process parses the part it needs, once, at start-up;
+// a bad or missing setting stops the process with a message naming the variable.
+import { hostname } from 'node:os';
+import { z } from 'zod';
+
+const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+const bool = (def: boolean) =>
+  z.enum(['true', 'false', '1', '0']).default(def ? 'true' : 'false').transform((v) => v === 'true' || v === '1');
+
+export const baseSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  MONGO_URI: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://'),
+  MONGO_DB: z.string().regex(/^[A-Za-z0-9_-]{1,63}$/, 'letters, digits, _ and - only').default('creditdesk'),
+  INSTANCE_ID: z.string().min(1).default(`${hostname()}-${process.pid}`),
+  SHUTDOWN_TIMEOUT_MS: int(10_000, 100),
+});
+
+export const serverSchema = baseSchema.extend({
+  HOST: z.string().default('127.0.0.1'),
+  PORT: int(3000, 1).pipe(z.number().max(65535)),
+  SESSION_SECRETS: z
+    .string({ error: 'is required: one or more comma-separated secrets of at least 32 characters (the first signs new cookies)' })
+    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+    .pipe(z.array(z.string().min(32, 'each secret needs at least 32 characters')).min(1)),
+  SESSION_IDLE_MINUTES: int(30, 1),
+  SESSION_ABSOLUTE_HOURS: int(12, 1),
+  SESSION_TOUCH_AFTER_SECONDS: int(60, 0),
+  TRUST_PROXY_HOPS: int(1, 0),
+  BODY_LIMIT_BYTES: int(100 * 1024, 1024),
+  UPLOAD_LIMIT_BYTES: int(10 * 1024 * 1024, 1024),
+  LOGIN_WINDOW_MINUTES: int(15, 1),
+  LOGIN_MAX_FAILURES_PER_ACCOUNT: int(5, 1),
+  LOGIN_MAX_FAILURES_PER_IP: int(50, 1),
+  PAGE_LIMIT_MAX: int(100, 1),
+  BATCH_UPDATE_MAX: int(500, 1),
+  KEEP_ALIVE_TIMEOUT_MS: int(75_000, 1000),
+  METRICS_ENABLED: bool(true),
+});
+
+export const migrateSchema = baseSchema.extend({
+  MIGRATE_BATCH_SIZE: int(1000, 1),
+  MIGRATE_BATCH_PAUSE_MS: int(0, 0),
+});
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): z.output<S> {
+  const r = schema.safeParse(env);
+  if (r.success) return r.data;
+  const lines = r.error.issues.map((i) => {
+    const v = String(i.path[0] ?? '?');
+    const msg = i.code === 'invalid_type' && env[v] === undefined ? `is required (${i.message})` : i.message;
+    return `  ${v} ${msg}`;
+  });
+  throw new ConfigError(`invalid configuration (see .env.example):\n${lines.join('\n')}`);
+}
+
+export type BaseConfig = z.output<typeof baseSchema>;
+export type ServerConfig = z.output<typeof serverSchema>;
+export type MigrateConfig = z.output<typeof migrateSchema>;
+
+/** For process entry points: parse or print the problem and exit 1. */
+export function loadConfigOrExit<S extends z.ZodType>(schema: S, processName: string): z.output<S> {
+  try {
+    return parseEnv(schema);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(`creditdesk ${processName}: ${e.message}`);
+      process.exit(1);
+    }
+    throw e;
+  }
+}

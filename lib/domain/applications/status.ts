@@ -1,0 +1,27 @@
+// The application life cycle. `manual` transitions are the ones a reviewer may make through the
+// API; the others belong to the processing pipeline (workers).
+export const STATUSES = [
+  'submitted', 'under_review', 'ocr_pending', 'scoring', 'pending_review',
+  'approved', 'rejected', 'disbursing', 'disbursed', 'failed',
+] as const;
+export type Status = (typeof STATUSES)[number];
+
+type Rule = { to: Status; manual: boolean };
+const T = (manual: boolean, ...to: Status[]): Rule[] => to.map((s) => ({ to: s, manual }));
+
+const TRANSITIONS: Record<Status, Rule[]> = {
+  submitted: [...T(true, 'under_review', 'rejected'), ...T(false, 'ocr_pending', 'scoring')],
+  under_review: [...T(true, 'approved', 'rejected')],
+  ocr_pending: [...T(false, 'scoring', 'failed')],
+  scoring: [...T(false, 'approved', 'rejected', 'pending_review', 'failed')],
+  pending_review: [...T(true, 'under_review', 'approved', 'rejected')],
+  approved: [...T(false, 'disbursing')],
+  disbursing: [...T(false, 'disbursed', 'failed')],
+  failed: [...T(true, 'submitted')],
+  rejected: [],
+  disbursed: [],
+};
+
+export function canTransition(from: Status, to: Status, by: 'manual' | 'system'): boolean {
+  return TRANSITIONS[from].some((r) => r.to === to && (by === 'system' || r.manual));
+}

@@ -1,0 +1,39 @@
+import { MongoServerError } from 'mongodb';
+import { z } from 'zod';
+import type { Actor, Collections, Role, UserDoc } from '../../db/collections.js';
+import { conflict } from '../../errors.js';
+import { dummyHash, hashPassword, verifyPassword } from './password.js';
+
+export const ROLES = ['admin', 'reviewer', 'viewer'] as const satisfies readonly Role[];
+export const newUserInput = z.strictObject({
+  email: z.email().max(254).transform((e) => e.toLowerCase()),
+  password: z.string().min(12, 'passwords need at least 12 characters').max(256),
+  role: z.enum(ROLES),
+});
+export type NewUser = z.output<typeof newUserInput>;
+export type UserView = { id: string; email: string; role: Role; createdAt: Date };
+
+export const toUserView = (u: UserDoc): UserView => ({ id: u._id.toHexString(), email: u.email, role: u.role, createdAt: u.createdAt });
+export const actorOf = (u: UserView): Actor => ({ id: u.id, email: u.email });
+
+export async function createUser(c: Collections, input: NewUser): Promise<UserView> {
+  const doc = { email: input.email, passwordHash: await hashPassword(input.password), role: input.role, createdAt: new Date() };
+  try {
+    const r = await c.users.insertOne(doc as UserDoc);
+    return toUserView({ ...doc, _id: r.insertedId });
+  } catch (e) {
+    if (e instanceof MongoServerError && e.code === 11000) throw conflict(`a user with email ${input.email} already exists`);
+    throw e;
+  }
+}
+
+/** Returns the user when the credentials are right, else null; same work either way. */
+export async function verifyCredentials(c: Collections, email: string, password: string): Promise<UserView | null> {
+  const user = await c.users.findOne({ email: email.toLowerCase(), disabled: { $ne: true } });
+  const ok = await verifyPassword(user?.passwordHash ?? (await dummyHash()), password);
+  return user && ok ? toUserView(user) : null;
+}
+
+export async function listUsers(c: Collections): Promise<UserView[]> {
+  return (await c.users.find().sort({ email: 1 }).limit(1000).toArray()).map(toUserView);
+}

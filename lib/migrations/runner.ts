@@ -1,0 +1,33 @@
+// Applies migrations in order and records each in the `migrations` collection. Every step is
+// idempotent, and long steps save a checkpoint so a crash resumes where it stopped.
+import type { Db } from 'mongodb';
+import type { Logger } from '../logger.js';
+import { collections, type Collections } from '../db/collections.js';
+
+export interface MigrationContext {
+  db: Db; c: Collections; log: Logger; batchSize: number; pauseMs: number;
+  checkpoint: unknown; saveCheckpoint(value: unknown): Promise<void>;
+}
+export interface Migration { id: string; description: string; up(ctx: MigrationContext): Promise<void> }
+
+export async function runMigrations(
+  db: Db, migrations: Migration[], opts: { log: Logger; batchSize: number; pauseMs: number },
+): Promise<{ applied: string[] }> {
+  const c = collections(db);
+  const applied: string[] = [];
+  for (const m of migrations) {
+    const rec = await c.migrations.findOne({ _id: m.id });
+    if (rec?.state === 'done') continue;
+    if (!rec) await c.migrations.updateOne({ _id: m.id }, { $setOnInsert: { state: 'running', startedAt: new Date() } }, { upsert: true });
+    opts.log.info({ migration: m.id, resumeFrom: rec?.checkpoint ?? null }, `migrating: ${m.description}`);
+    const started = Date.now();
+    await m.up({
+      db, c, log: opts.log, batchSize: opts.batchSize, pauseMs: opts.pauseMs, checkpoint: rec?.checkpoint,
+      saveCheckpoint: async (value) => { await c.migrations.updateOne({ _id: m.id }, { $set: { checkpoint: value } }); },
+    });
+    await c.migrations.updateOne({ _id: m.id, state: 'running' }, { $set: { state: 'done', appliedAt: new Date() }, $unset: { checkpoint: '' } });
+    opts.log.info({ migration: m.id, tookMs: Date.now() - started }, 'migration done');
+    applied.push(m.id);
+  }
+  return { applied };
+}

@@ -1,0 +1,84 @@
+// Starts a real mongod as a single-node replica set, waits until it is primary, stops it cleanly.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, openSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { join } from 'node:path';
+import { MongoClient } from 'mongodb';
+import { resolveMongod } from './resolve.js';
+
+export interface RunningMongo { uri: string; stop(): Promise<void>; pid: number | undefined }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function portInUse(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((res) => {
+    const s = createConnection({ port, host });
+    s.once('connect', () => { s.destroy(); res(true); });
+    s.once('error', () => res(false));
+  });
+}
+
+async function waitForPrimary(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let client: MongoClient | undefined;
+  try {
+    while (!client) {
+      if (child.exitCode !== null) throw new Error(`mongod exited with code ${child.exitCode} during start-up`);
+      if (Date.now() > deadline) throw new Error('mongod did not accept connections in time');
+      try {
+        const c = new MongoClient(`mongodb://127.0.0.1:${port}/?directConnection=true`, { serverSelectionTimeoutMS: 1000 });
+        await c.connect();
+        client = c;
+      } catch { await sleep(200); }
+    }
+    const admin = client.db('admin');
+    try {
+      await admin.command({ replSetInitiate: { _id: 'rs0', members: [{ _id: 0, host: `127.0.0.1:${port}` }] } });
+    } catch (e) {
+      if (!/already initialized/i.test((e as Error).message)) throw e;
+    }
+    while (!(await admin.command({ hello: 1 })).isWritablePrimary) {
+      if (Date.now() > deadline) throw new Error('mongod did not become primary in time');
+      await sleep(100);
+    }
+  } finally {
+    await client?.close();
+  }
+}
+
+export interface LaunchOptions { dbPath: string; port: number; log?: (m: string) => void; cacheSizeGB?: number }
+
+export async function launchMongod(opts: LaunchOptions): Promise<RunningMongo> {
+  const log = opts.log ?? console.error;
+  if (await portInUse(opts.port)) {
+    throw new Error(`port ${opts.port} is already in use: stop what listens there or set MONGO_PORT to a free port (or MONGO_URI to use that server)`);
+  }
+  const bin = await resolveMongod(log);
+  mkdirSync(opts.dbPath, { recursive: true });
+  const logFd = openSync(join(opts.dbPath, 'mongod.log'), 'a');
+  const child = spawn(bin.path, [
+    '--replSet', 'rs0', '--bind_ip', '127.0.0.1', '--port', String(opts.port), '--dbpath', opts.dbPath,
+    '--wiredTigerCacheSizeGB', String(opts.cacheSizeGB ?? 1), '--setParameter', 'ttlMonitorSleepSecs=5',
+  ], { stdio: ['ignore', logFd, logFd] });
+  log(`[mongod] ${bin.source} pid ${child.pid} on 127.0.0.1:${opts.port}, data in ${opts.dbPath}`);
+  try {
+    await waitForPrimary(opts.port, child, 60_000);
+  } catch (e) {
+    child.kill('SIGKILL');
+    throw new Error(`${(e as Error).message}; see ${join(opts.dbPath, 'mongod.log')}`);
+  }
+  let stopping: Promise<void> | undefined;
+  return {
+    uri: `mongodb://127.0.0.1:${opts.port}/?replicaSet=rs0`,
+    pid: child.pid,
+    stop() {
+      stopping ??= new Promise<void>((res) => {
+        if (child.exitCode !== null || child.signalCode !== null) return res();
+        const force = setTimeout(() => child.kill('SIGKILL'), 30_000);
+        child.once('exit', () => { clearTimeout(force); res(); });
+        child.kill('SIGTERM');
+      });
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,42 @@
+// Builds the Express app from its dependencies. Never listens: main.ts does, tests may.
+import express, { type Express } from 'express';
+import helmet from 'helmet';
+import type { AppDeps } from './deps.js';
+import { requireCsrf } from './middleware/auth.js';
+import { errorHandler, notFoundHandler } from './middleware/error-handler.js';
+import { createMetrics } from './middleware/metrics.js';
+import { requestContext } from './middleware/request-context.js';
+import { enforceAbsoluteTimeout, sessionMiddleware } from './middleware/session.js';
+import { applicationRoutes } from './routes/applications.routes.js';
+import { authRoutes } from './routes/auth.routes.js';
+import { healthRoutes } from './routes/health.routes.js';
+import { userRoutes } from './routes/users.routes.js';
+
+export function createApp(d: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', d.cfg.TRUST_PROXY_HOPS);
+  app.set('query parser', 'simple'); // flat strings only: no ?a[$gt]= objects
+
+  const metrics = createMetrics();
+  d.metrics = metrics.registry;
+  app.use(requestContext(d.logger));
+  app.use(helmet());
+  app.use(healthRoutes(d));
+  if (d.cfg.METRICS_ENABLED) {
+    app.use(metrics.observe);
+    app.get('/metrics', metrics.expose);
+  }
+
+  const api = express.Router();
+  api.use(express.json({ limit: d.cfg.BODY_LIMIT_BYTES, strict: true }));
+  api.use(sessionMiddleware(d.mongo.client, d.cfg), enforceAbsoluteTimeout(d.cfg), requireCsrf);
+  api.use('/auth', authRoutes(d));
+  api.use('/applications', applicationRoutes(d));
+  api.use('/users', userRoutes(d));
+  app.use('/api', api);
+
+  app.use(notFoundHandler);
+  app.use(errorHandler);
+  return app;
+}

@@ -1,0 +1,27 @@
+// A unique database per test file on the real mongod that `npm test` started (MONGO_URI).
+import { randomBytes } from 'node:crypto';
+import { collections, type Collections } from '../../lib/db/collections.js';
+import { connectMongo, type Mongo } from '../../lib/db/mongo.js';
+import { createLogger } from '../../lib/logger.js';
+import { MIGRATIONS } from '../../lib/migrations/list.js';
+import { runMigrations } from '../../lib/migrations/runner.js';
+
+export const silentLog = createLogger({ level: 'silent', name: 'test', instance: 'test' });
+
+export function mongoUri(): string {
+  const uri = process.env.MONGO_URI;
+  if (!uri) throw new Error('MONGO_URI is not set: run the tests with `npm test` (it starts a real mongod)');
+  return uri;
+}
+
+export interface TestDb { mongo: Mongo; c: Collections; dbName: string; uri: string; close(): Promise<void> }
+
+export async function testDb(label: string, opts: { migrate?: boolean } = {}): Promise<TestDb> {
+  const dbName = `t_${label.replace(/[^A-Za-z0-9]/g, '_').slice(0, 30)}_${randomBytes(4).toString('hex')}`;
+  const mongo = await connectMongo(mongoUri(), dbName, `test-${label}`);
+  if (opts.migrate !== false) await runMigrations(mongo.db, MIGRATIONS, { log: silentLog, batchSize: 1000, pauseMs: 0 });
+  return {
+    mongo, c: collections(mongo.db), dbName, uri: mongoUri(),
+    async close() { await mongo.db.dropDatabase().catch(() => {}); await mongo.close(); },
+  };
+}
