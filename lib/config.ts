@@ -43,6 +43,31 @@ export const migrateSchema = baseSchema.extend({
   MIGRATE_BATCH_PAUSE_MS: int(0, 0),
 });
 
+export const WORKER_ROLES = ['ocr', 'approval', 'disbursement'] as const;
+export type WorkerRole = (typeof WORKER_ROLES)[number];
+
+export const workerSchema = baseSchema.extend({
+  WORKER_ROLES: z.string().default(WORKER_ROLES.join(','))
+    .transform((s) => [...new Set(s.split(',').map((x) => x.trim()).filter(Boolean))])
+    .pipe(z.array(z.enum(WORKER_ROLES, { error: `each role must be one of ${WORKER_ROLES.join(', ')}` })).min(1)),
+  WORKER_CONCURRENCY_OCR: int(2, 1),
+  WORKER_CONCURRENCY_APPROVAL: int(8, 1),
+  WORKER_CONCURRENCY_DISBURSEMENT: int(4, 1),
+  WORKER_LEASE_MS: int(30_000, 1000),
+  WORKER_POLL_MS: int(1000, 50),
+  WORKER_BACKOFF_BASE_MS: int(1000, 10),
+  WORKER_BACKOFF_FACTOR: z.coerce.number().min(1).max(10).default(2),
+  WORKER_BACKOFF_CAP_MS: int(300_000, 10),
+  WORKER_RETENTION_DAYS: int(7, 1),
+  WORKER_LOCK_TTL_MS: int(30_000, 1000),
+  WORKER_HTTP_PORT: int(0, 0).pipe(z.number().max(65535)),
+  WORKER_HTTP_HOST: z.string().default('127.0.0.1'),
+  OCR_TIMEOUT_MS: int(60_000, 1000),
+  TESSERACT_BIN: z.string().min(1).default('/usr/bin/tesseract'),
+  PAYMENT_GATEWAY_URL: z.union([z.literal(''), z.url()]).default(''),
+  PAYMENT_TIMEOUT_MS: int(15_000, 100),
+});
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
@@ -61,6 +86,7 @@ export function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv 
 export type BaseConfig = z.output<typeof baseSchema>;
 export type ServerConfig = z.output<typeof serverSchema>;
 export type MigrateConfig = z.output<typeof migrateSchema>;
+export type WorkerConfig = z.output<typeof workerSchema>;
 
 /** For process entry points: parse or print the problem and exit 1. */
 export function loadConfigOrExit<S extends z.ZodType>(schema: S, processName: string): z.output<S> {

@@ -1,0 +1,34 @@
+// Runs Debian's tesseract as a child process: the CPU work never shares an event loop with
+// anything else, and the job's AbortSignal (shutdown, lease loss, timeout) kills it.
+import { spawn } from 'node:child_process';
+
+export class OcrError extends Error { override name = 'OcrError'; }
+
+export interface OcrOptions { bin?: string; lang?: string; signal?: AbortSignal; timeoutMs?: number }
+
+/** Feeds the image on stdin and returns the recognized text from stdout. */
+export function recognize(image: Buffer, opts: OcrOptions = {}): Promise<string> {
+  const signals = [opts.signal, opts.timeoutMs ? AbortSignal.timeout(opts.timeoutMs) : undefined].filter((s): s is AbortSignal => !!s);
+  const signal = signals.length ? AbortSignal.any(signals) : undefined;
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new OcrError(`ocr aborted before start: ${String(signal.reason)}`));
+    const proc = spawn(opts.bin ?? '/usr/bin/tesseract', ['stdin', 'stdout', '-l', opts.lang ?? 'eng', '--psm', '3'], {
+      stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, OMP_THREAD_LIMIT: '1' },
+    });
+    const out: Buffer[] = [];
+    let err = '';
+    const onAbort = () => proc.kill('SIGKILL');
+    signal?.addEventListener('abort', onAbort, { once: true });
+    proc.stdout.on('data', (d: Buffer) => out.push(d));
+    proc.stderr.on('data', (d: Buffer) => { if (err.length < 4000) err += d; });
+    proc.stdin.on('error', () => { /* reported through the exit code */ });
+    proc.once('error', (e) => { signal?.removeEventListener('abort', onAbort); reject(new OcrError(`cannot run tesseract: ${e.message}`)); });
+    proc.once('close', (code, sig) => {
+      signal?.removeEventListener('abort', onAbort);
+      if (signal?.aborted) return reject(new OcrError(`ocr aborted: ${String(signal.reason)}`));
+      if (code !== 0) return reject(new OcrError(`tesseract exited with ${code ?? sig}: ${err.trim().slice(0, 500)}`));
+      resolve(Buffer.concat(out).toString('utf8'));
+    });
+    proc.stdin.end(image);
+  });
+}
