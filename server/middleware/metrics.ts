@@ -12,7 +12,8 @@ export function createMetrics() {
   const observe: RequestHandler = (req, res, next) => {
     const end = duration.startTimer();
     res.on('finish', () => {
-      const route = req.route?.path ? `${req.baseUrl}${req.route.path}` : 'unmatched';
+      // Matched routes are labelled by their path with ids folded (bounded cardinality).
+      const route = req.route ? req.originalUrl.split('?')[0]!.replace(/LOAN-[0-9A-Z]{26}|\b[0-9a-f]{24}\b/g, ':id') : 'unmatched';
       end({ method: req.method, route, status: String(res.statusCode) });
     });
     next();

@@ -1,0 +1,112 @@
+// A table of bad inputs per endpoint: each gets the right 4xx in the problem-details shape, and
+// nothing in the database changes.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { testDb, type TestDb } from '../helpers/db.js';
+import { sampleApplication, startInProcess, userClient } from '../helpers/app.js';
+import { Client } from '../helpers/http.js';
+
+let t: TestDb;
+let srv: Awaited<ReturnType<typeof startInProcess>>;
+let admin: Client;
+let reviewer: Client;
+let viewer: Client;
+let id: string;
+
+before(async () => {
+  t = await testDb('badinput');
+  srv = await startInProcess(t);
+  admin = await userClient(t, srv.url, 'admin');
+  reviewer = await userClient(t, srv.url, 'reviewer');
+  viewer = await userClient(t, srv.url, 'viewer');
+  id = (await reviewer.post('/api/applications', sampleApplication())).body.id;
+});
+after(async () => { await srv.close(); await t.close(); });
+
+/** Everything a bad request could have changed. */
+async function snapshot() {
+  const names = (await t.mongo.db.listCollections().toArray()).map((c) => c.name).filter((n) => n !== 'sessions' && n !== 'login_attempts').sort();
+  const out: Record<string, unknown> = {};
+  for (const n of names) out[n] = await t.mongo.db.collection(n).find({}, { sort: { _id: 1 } }).toArray();
+  return JSON.stringify(out);
+}
+
+type Who = 'anon' | 'viewer' | 'reviewer' | 'admin' | 'reviewer-no-csrf';
+type Case = [name: string, who: Who, method: string, path: () => string, body: unknown, status: number, headers?: Record<string, string>];
+const put = () => `/api/applications/${id}`;
+const big = 'x'.repeat(200 * 1024);
+
+/** Built when the test runs, after `id` exists. */
+const cases = (): Case[] => [
+  // auth
+  ['login: unknown field', 'anon', 'POST', () => '/api/auth/login', { email: 'a@b.c', password: 'x', admin: true }, 400],
+  ['login: operator injection in email', 'anon', 'POST', () => '/api/auth/login', { email: { $gt: '' }, password: 'x' }, 400],
+  ['login: operator injection in password', 'anon', 'POST', () => '/api/auth/login', { email: 'a@b.c', password: { $ne: null } }, 400],
+  ['login: malformed JSON', 'anon', 'POST', () => '/api/auth/login', '{"email": ', 400],
+  ['login: huge body', 'anon', 'POST', () => '/api/auth/login', { email: 'a@b.c', password: big }, 413],
+  ['login: wrong credentials', 'anon', 'POST', () => '/api/auth/login', { email: 'nobody@x.io', password: 'wrong-password' }, 401],
+  ['me: no session', 'anon', 'GET', () => '/api/auth/me', undefined, 401],
+  // list
+  ['list: no session', 'anon', 'GET', () => '/api/applications', undefined, 401],
+  ['list: unknown query key', 'viewer', 'GET', () => '/api/applications?foo=1', undefined, 400],
+  ['list: operator in query', 'viewer', 'GET', () => '/api/applications?status[$ne]=x', undefined, 400],
+  ['list: bad status', 'viewer', 'GET', () => '/api/applications?status=paid', undefined, 400],
+  ['list: bad sort', 'viewer', 'GET', () => '/api/applications?sort=passwordHash', undefined, 400],
+  ['list: negative page', 'viewer', 'GET', () => '/api/applications?page=-1', undefined, 400],
+  // get / history
+  ['get: bad id', 'viewer', 'GET', () => '/api/applications/123', undefined, 400],
+  ['get: operator-looking id', 'viewer', 'GET', () => '/api/applications/%7B%22%24gt%22%3A%22%22%7D', undefined, 400],
+  ['history: bad id', 'viewer', 'GET', () => '/api/applications/nope/history', undefined, 400],
+  // create
+  ['create: viewer role', 'viewer', 'POST', () => '/api/applications', sampleApplication(), 403],
+  ['create: no CSRF token', 'reviewer-no-csrf', 'POST', () => '/api/applications', sampleApplication(), 403],
+  ['create: wrong CSRF token', 'reviewer', 'POST', () => '/api/applications', sampleApplication(), 403, { 'x-csrf-token': 'forged' }],
+  ['create: unknown field', 'reviewer', 'POST', () => '/api/applications', { ...sampleApplication(), status: 'approved' }, 400],
+  ['create: wrong types', 'reviewer', 'POST', () => '/api/applications', sampleApplication({ amount: '1000' }), 400],
+  ['create: nested operator', 'reviewer', 'POST', () => '/api/applications', sampleApplication({ applicant: { $set: { age: 1 } } }), 400],
+  ['create: under-age applicant', 'reviewer', 'POST', () => '/api/applications', sampleApplication({ applicant: { ...sampleApplication().applicant, age: 12 } }), 400],
+  ['create: array body', 'reviewer', 'POST', () => '/api/applications', [sampleApplication()], 400],
+  ['create: huge body', 'reviewer', 'POST', () => '/api/applications', sampleApplication({ purpose: big }), 413],
+  ['create: not JSON content type', 'reviewer', 'POST', () => '/api/applications', 'amount=5', 400, { 'content-type': 'application/x-www-form-urlencoded' }],
+  // update
+  ['put: no session', 'anon', 'PUT', put, { version: 1, amount: 5 }, 401],
+  ['put: viewer role', 'viewer', 'PUT', put, { version: 1, amount: 5 }, 403],
+  ['put: no CSRF token', 'reviewer-no-csrf', 'PUT', put, { version: 1, amount: 5 }, 403],
+  ['put: missing version', 'reviewer', 'PUT', put, { amount: 5 }, 400],
+  ['put: version as operator', 'reviewer', 'PUT', put, { version: { $gte: 0 }, amount: 5 }, 400],
+  ['put: unknown field', 'reviewer', 'PUT', put, { version: 1, $set: { version: 9 } }, 400],
+  ['put: changing createdAt', 'reviewer', 'PUT', put, { version: 1, createdAt: '2020-01-01' }, 400],
+  ['put: bad status', 'reviewer', 'PUT', put, { version: 1, status: 'paid' }, 400],
+  ['put: illegal transition', 'reviewer', 'PUT', put, { version: 1, status: 'disbursed' }, 422],
+  ['put: stale version', 'reviewer', 'PUT', put, { version: 7, amount: 5 }, 409],
+  ['put: missing application', 'reviewer', 'PUT', () => '/api/applications/LOAN-00000000000000000000000000', { version: 1, amount: 5 }, 404],
+  ['put: bad id', 'reviewer', 'PUT', () => '/api/applications/LOAN-1', { version: 1, amount: 5 }, 400],
+  // batch
+  ['batch: viewer role', 'viewer', 'POST', () => '/api/applications/batch-update', { applicationIds: [id], status: 'under_review' }, 403],
+  ['batch: empty ids', 'reviewer', 'POST', () => '/api/applications/batch-update', { applicationIds: [], status: 'under_review' }, 400],
+  ['batch: bad id inside', 'reviewer', 'POST', () => '/api/applications/batch-update', { applicationIds: [id, { $gt: '' }], status: 'under_review' }, 400],
+  ['batch: unknown field', 'reviewer', 'POST', () => '/api/applications/batch-update', { applicationIds: [id], status: 'under_review', force: true }, 400],
+  ['batch: bad versions map', 'reviewer', 'POST', () => '/api/applications/batch-update', { applicationIds: [id], status: 'under_review', versions: { [id]: 'one' } }, 400],
+  // users
+  ['users: reviewer role', 'reviewer', 'POST', () => '/api/users', { email: 'new@x.io', password: 'a-long-password!', role: 'admin' }, 403],
+  ['users: weak password', 'admin', 'POST', () => '/api/users', { email: 'new@x.io', password: 'short', role: 'admin' }, 400],
+  ['users: bad role', 'admin', 'POST', () => '/api/users', { email: 'new@x.io', password: 'a-long-password!', role: 'root' }, 400],
+  // routing
+  ['unknown route', 'admin', 'GET', () => '/api/nothing-here', undefined, 404],
+];
+
+test('every bad input gets its 4xx in the problem shape and changes nothing', async () => {
+  const noCsrf = new Client(srv.url);
+  noCsrf.cookie = reviewer.cookie; // same session, but the caller never learned the token
+  const clients: Record<Who, Client> = { anon: new Client(srv.url), viewer, reviewer, admin, 'reviewer-no-csrf': noCsrf };
+  const before = await snapshot();
+  const failures: string[] = [];
+  for (const [name, who, method, path, body, status, headers] of cases()) {
+    const r = await clients[who].req(method, path(), body, headers);
+    const shapeOk = r.body && r.body.status === r.status && typeof r.body.title === 'string' && typeof r.body.detail === 'string'
+      && typeof r.body.type === 'string' && typeof r.body.requestId === 'string' && !JSON.stringify(r.body).includes('    at ');
+    if (r.status !== status || !shapeOk) failures.push(`${name}: got ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
+  }
+  assert.deepEqual(failures, []);
+  assert.equal(await snapshot(), before, 'a rejected request changed the database');
+});

@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { testDb, type TestDb } from '../helpers/db.js';
+import { sampleApplication, startInProcess, userClient } from '../helpers/app.js';
+import type { Client } from '../helpers/http.js';
+
+let t: TestDb;
+let srv: Awaited<ReturnType<typeof startInProcess>>;
+let reviewer: Client;
+
+before(async () => {
+  t = await testDb('batch');
+  srv = await startInProcess(t);
+  reviewer = await userClient(t, srv.url, 'reviewer');
+});
+after(async () => { await srv.close(); await t.close(); });
+
+const create = async () => (await reviewer.post('/api/applications', sampleApplication())).body;
+
+test('batch-update reports updated, conflict, not_found and invalid_transition per id', async () => {
+  const [a, b, c, d] = [await create(), await create(), await create(), await create()];
+  await reviewer.put(`/api/applications/${b.id}`, { version: 1, purpose: 'changed' }); // b now at v2
+  await reviewer.put(`/api/applications/${c.id}`, { version: 1, status: 'rejected' }); // c is terminal
+  const missing = 'LOAN-00000000000000000000000000';
+  const r = await reviewer.post('/api/applications/batch-update', {
+    applicationIds: [a.id, b.id, c.id, missing, d.id], status: 'under_review', versions: { [b.id]: 1, [a.id]: 1 },
+  });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  const byId = Object.fromEntries(r.body.results.map((x: { id: string; result: string }) => [x.id, x.result]));
+  assert.deepEqual(byId, { [a.id]: 'updated', [b.id]: 'conflict', [c.id]: 'invalid_transition', [missing]: 'not_found', [d.id]: 'updated' });
+  assert.deepEqual(r.body.summary, { updated: 2, conflict: 1, not_found: 1, invalid_transition: 1 });
+  for (const [id, status, version] of [[a.id, 'under_review', 2], [b.id, 'submitted', 2], [c.id, 'rejected', 2], [d.id, 'under_review', 2]] as const) {
+    const doc = await t.c.applications.findOne({ _id: id });
+    assert.equal(doc!.status, status, id);
+    assert.equal(doc!.version, version, id);
+  }
+  assert.equal(await t.c.audit.countDocuments({ entityId: { $in: [a.id, d.id] }, action: 'status' }), 2);
+});
+
+test('batch-update of 300 applications runs in one request and updates all', async () => {
+  const ids = (await t.c.applications.insertMany(Array.from({ length: 300 }, (_, i) => ({
+    ...sampleApplication(), _id: `LOAN-01BATCH${String(i).padStart(19, '0')}`, status: 'submitted' as const, version: 1,
+    createdAt: new Date(), updatedAt: new Date(), updatedBy: { id: 'x', email: 'x@x' },
+  })))).insertedIds;
+  const r = await reviewer.post('/api/applications/batch-update', { applicationIds: Object.values(ids), status: 'under_review' });
+  assert.equal(r.status, 200);
+  assert.equal(r.body.summary.updated, 300);
+  assert.equal(await t.c.applications.countDocuments({ _id: { $in: Object.values(ids) }, status: 'under_review', version: 2 }), 300);
+});
+
+test('batch-update above the size limit is 400 and changes nothing', async () => {
+  const a = await create();
+  const r = await reviewer.post('/api/applications/batch-update', { applicationIds: Array(501).fill(a.id), status: 'under_review' });
+  assert.equal(r.status, 400);
+  assert.equal((await t.c.applications.findOne({ _id: a.id }))!.version, 1);
+});
