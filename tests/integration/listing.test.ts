@@ -57,7 +57,7 @@ describe('GET /api/applications', () => {
 
   test('every filter and sort combination is served by an index (no in-memory sort, no collection scan)', async () => {
     for (const sort of SORTS) {
-      for (const filter of [{}, { status: 'approved' }]) {
+      for (const filter of [{}, { status: 'approved' as const }]) {
         const plan = await t.c.applications.find(filter).sort(sortSpec(sort)).limit(20).explain('queryPlanner');
         const stages = JSON.stringify(plan.queryPlanner.winningPlan);
         assert.ok(stages.includes('IXSCAN'), `${sort} ${JSON.stringify(filter)}: ${stages}`);
