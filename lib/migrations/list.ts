@@ -1,5 +1,7 @@
 // The ordered migrations. Append new ones; never edit one that has shipped.
 import { APPLICATION_INDEXES } from '../domain/applications/repository.js';
+import { ensureLockIndexes } from '../locks/collection.js';
+import { ensureQueueIndexes } from '../queue/collection.js';
 import type { Migration } from './runner.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -34,6 +36,25 @@ export const MIGRATIONS: Migration[] = [
         if (pauseMs) await sleep(pauseMs);
       }
       log.info({ backfilled: total }, 'version backfill finished');
+    },
+  },
+  {
+    id: '003-queue-and-locks',
+    description: 'indexes for the events queue (claim, dedupe, TTL, dead letters) and the locks collection',
+    async up({ db }) {
+      await ensureQueueIndexes(db);
+      await ensureLockIndexes(db);
+    },
+  },
+  {
+    id: '004-ledger-and-documents',
+    description: 'ledger unique per application (the disbursement idempotency key); GridFS documents indexes',
+    async up({ db, c }) {
+      await c.ledger.createIndex({ applicationId: 1 }, { unique: true, name: 'applicationId_unique' });
+      // The indexes the driver would create on first upload (same keys and names), plus lookup by application.
+      await db.collection('documents.files').createIndex({ filename: 1, uploadDate: 1 }, { name: 'filename_1_uploadDate_1' });
+      await db.collection('documents.files').createIndex({ 'metadata.applicationId': 1 }, { name: 'metadata.applicationId_1' });
+      await db.collection('documents.chunks').createIndex({ files_id: 1, n: 1 }, { unique: true, name: 'files_id_1_n_1' });
     },
   },
 ];

@@ -1,0 +1,60 @@
+// The claim: ONE findOneAndUpdate that takes the best due event, or one whose lease expired.
+import { randomUUID } from 'node:crypto';
+import type { Db, Document } from 'mongodb';
+import { CLAIM_INDEX_KEY, eventsCollection } from './collection.js';
+import type { EventDoc } from './types.js';
+
+/** Filter of the claim query (server clock via $$NOW); served by the `claim` index. */
+export function claimFilter(types: string[]): Document {
+  return {
+    type: { $in: types },
+    $or: [
+      { state: 'pending', $expr: { $lte: ['$runAt', '$$NOW'] } },
+      { state: 'processing', $expr: { $lt: ['$leaseUntil', '$$NOW'] } },
+    ],
+  };
+}
+
+export const CLAIM_SORT = { priority: -1, runAt: 1 } as const;
+
+/** The lease length: per job type where a job sets its own, else the worker's. */
+function leaseExpr(leaseMs: number, leaseFor: Record<string, number>): unknown {
+  const branches = Object.entries(leaseFor).map(([t, ms]) => ({ case: { $eq: ['$type', { $literal: t }] }, then: ms }));
+  return branches.length === 0 ? leaseMs : { $switch: { branches, default: leaseMs } };
+}
+
+/**
+ * Sets a fresh owner token and a lease from the server clock, counts the attempt now (so an event
+ * that keeps killing its worker still reaches dead-letter), and for a taken-over lease counts a
+ * recovery and records the lost attempt in errors[].
+ */
+function claimUpdate(token: string, leaseMs: number, leaseFor: Record<string, number>): Document[] {
+  const recovering = { $eq: ['$state', 'processing'] };
+  return [{
+    $set: {
+      recoveries: { $cond: [recovering, { $add: ['$recoveries', 1] }, '$recoveries'] },
+      errors: {
+        $cond: [recovering, {
+          $concatArrays: ['$errors', [{ attempt: '$attempts', at: '$$NOW', message: 'lease expired: the worker stopped renewing (crashed or stalled)', owner: '$owner' }]],
+        }, '$errors'],
+      },
+      state: 'processing', owner: { $literal: token }, leaseUntil: { $add: ['$$NOW', leaseExpr(leaseMs, leaseFor)] },
+      attempts: { $add: ['$attempts', 1] }, startedAt: '$$NOW',
+    },
+  }];
+}
+
+/**
+ * Claims one event of the given types or returns null. Written with w:1: a claim lost in a crash
+ * or failover only means the event is claimed again later, which at-least-once delivery allows,
+ * and every write after it is checked against the token anyway.
+ */
+export async function claimOne(
+  db: Db, types: string[], leaseMs: number, leaseFor: Record<string, number> = {},
+): Promise<EventDoc | null> {
+  if (types.length === 0) return null;
+  const token = randomUUID();
+  return eventsCollection(db).findOneAndUpdate(claimFilter(types), claimUpdate(token, leaseMs, leaseFor), {
+    sort: CLAIM_SORT, returnDocument: 'after', hint: CLAIM_INDEX_KEY, writeConcern: { w: 1 },
+  });
+}

@@ -1,0 +1,13 @@
+// The durable events queue: publish (optionally inside a transaction), workers with leases,
+// retries with backoff, dead letters, per-type pause, statistics.
+export type { EventState, EventDoc, EventError, JobContext, JobDefinition, WorkerOptions, WorkerHandle, BackoffOptions } from './types.js';
+export { eventsCollection, controlsCollection, ensureQueueIndexes, EVENT_INDEXES, CLAIM_INDEX, type QueueControlDoc } from './collection.js';
+export { publish, publishMany, DEFAULT_MAX_ATTEMPTS, type PublishOptions } from './publish.js';
+export { PermanentError, LeaseLostError } from './errors.js';
+export { backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
+export { claimOne, claimFilter, CLAIM_SORT } from './claim.js';
+export { renewLease, completeEvent, failEvent, releaseEvent, type Claimed } from './settle.js';
+export { startWorker, WorkerStoppingError, DEFAULT_LEASE_MS, DEFAULT_POLL_MS, DEFAULT_RETENTION_MS } from './worker.js';
+export { queueStats, type QueueStats, type TypeStats } from './stats.js';
+export { pauseType, resumeType, pausedTypes } from './controls.js';
+export { listDeadLetters, retryDeadLetter, retryDeadLetters, purgeDeadLetters } from './dead-letters.js';

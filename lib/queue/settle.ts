@@ -1,0 +1,68 @@
+// Every write after the claim: renew, complete, fail, release. Each filters on {_id, owner: token,
+// state: 'processing'}, so a worker that lost its lease has its write refused (returns false).
+import type { Db, Document, ObjectId } from 'mongodb';
+import { eventsCollection } from './collection.js';
+
+export interface Claimed { _id: ObjectId; owner: string }
+
+/** Complete and fail also require an unexpired lease: past it, another worker may own the event. */
+const held = (c: Claimed) => ({ _id: c._id, owner: c.owner, state: 'processing' as const });
+const heldAndLive = (c: Claimed) => ({ ...held(c), $expr: { $gt: ['$leaseUntil', '$$NOW'] } });
+
+export async function renewLease(db: Db, c: Claimed, leaseMs: number): Promise<boolean> {
+  const r = await eventsCollection(db).updateOne(held(c), [{ $set: { leaseUntil: { $add: ['$$NOW', leaseMs] } } }], { writeConcern: { w: 1 } });
+  return r.matchedCount === 1;
+}
+
+function completeUpdate(result: unknown, retentionMs: number): Document[] {
+  return [{
+    $set: {
+      state: 'completed', result: { $literal: result ?? null }, completedAt: '$$NOW',
+      expireAt: { $add: ['$$NOW', retentionMs] },
+    },
+  }, { $unset: ['leaseUntil'] }];
+}
+
+export async function completeEvent(db: Db, c: Claimed, result: unknown, retentionMs: number): Promise<boolean> {
+  const r = await eventsCollection(db).updateOne(heldAndLive(c), completeUpdate(result, retentionMs));
+  return r.matchedCount === 1;
+}
+
+/**
+ * Completes many claims in one bulkWrite (one majority wait for the batch). Returns the claims whose
+ * write was refused (lease lost): found by re-reading the ones the batch did not match.
+ */
+export async function completeMany(db: Db, items: Array<{ claim: Claimed; result: unknown }>, retentionMs: number): Promise<Claimed[]> {
+  if (items.length === 0) return [];
+  const events = eventsCollection(db);
+  const r = await events.bulkWrite(items.map((i) => ({
+    updateOne: { filter: heldAndLive(i.claim), update: completeUpdate(i.result, retentionMs) },
+  })), { ordered: false });
+  if (r.matchedCount === items.length) return [];
+  const done = await events.find({ _id: { $in: items.map((i) => i.claim._id) } }, { projection: { owner: 1, state: 1 } }).toArray();
+  const ok = new Set(done.filter((d) => d.state === 'completed').map((d) => `${d._id}:${d.owner}`));
+  return items.map((i) => i.claim).filter((c) => !ok.has(`${c._id}:${c.owner}`));
+}
+
+export interface FailInput { attempt: number; message: string; label: string; dead: boolean; retryInMs: number }
+
+export async function failEvent(db: Db, c: Claimed, f: FailInput): Promise<boolean> {
+  const error = { attempt: f.attempt, at: '$$NOW', message: { $literal: f.message }, owner: { $literal: f.label } };
+  const set = f.dead
+    ? { state: 'dead', deadAt: '$$NOW' }
+    : { state: 'pending', runAt: { $add: ['$$NOW', f.retryInMs] } };
+  const r = await eventsCollection(db).updateOne(heldAndLive(c), [
+    { $set: { ...set, errors: { $concatArrays: ['$errors', [error]] } } },
+    { $unset: ['leaseUntil'] },
+  ]);
+  return r.matchedCount === 1;
+}
+
+/** Gives an unfinished event back (graceful stop): pending again, the interrupted attempt not counted. */
+export async function releaseEvent(db: Db, c: Claimed): Promise<boolean> {
+  const r = await eventsCollection(db).updateOne(held(c), [
+    { $set: { state: 'pending', attempts: { $max: [0, { $subtract: ['$attempts', 1] }] } } },
+    { $unset: ['leaseUntil'] },
+  ]);
+  return r.matchedCount === 1;
+}
