@@ -7,9 +7,12 @@ import { errorHandler, notFoundHandler } from './middleware/error-handler.js';
 import { createMetrics } from './middleware/metrics.js';
 import { requestContext } from './middleware/request-context.js';
 import { enforceAbsoluteTimeout, sessionMiddleware } from './middleware/session.js';
+import { adminRoutes } from './routes/admin.routes.js';
 import { applicationRoutes } from './routes/applications.routes.js';
 import { authRoutes } from './routes/auth.routes.js';
+import { documentRoutes } from './routes/documents.routes.js';
 import { healthRoutes } from './routes/health.routes.js';
+import { opsRoutes } from './routes/ops.routes.js';
 import { userRoutes } from './routes/users.routes.js';
 
 export function createApp(d: AppDeps): Express {
@@ -21,19 +24,25 @@ export function createApp(d: AppDeps): Express {
   const metrics = createMetrics();
   d.metrics = metrics.registry;
   app.use(requestContext(d.logger));
-  app.use(helmet());
+  // No upgrade-insecure-requests: TLS ends at the proxy, and plain-HTTP dev would break the ops page.
+  app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   app.use(healthRoutes(d));
   if (d.cfg.METRICS_ENABLED) {
     app.use(metrics.observe);
     app.get('/metrics', metrics.expose);
   }
 
+  const ops = opsRoutes(d);
+  app.use(ops.page);
+
   const api = express.Router();
   api.use(express.json({ limit: d.cfg.BODY_LIMIT_BYTES, strict: true }));
   api.use(sessionMiddleware(d.mongo.client, d.cfg), enforceAbsoluteTimeout(d.cfg), requireCsrf);
   api.use('/auth', authRoutes(d));
   api.use('/applications', applicationRoutes(d));
+  api.use('/applications', documentRoutes(d));
   api.use('/users', userRoutes(d));
+  api.use('/admin', ops.stream, adminRoutes(d));
   app.use('/api', api);
 
   app.use(notFoundHandler);

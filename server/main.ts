@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { loadConfigOrExit, serverSchema } from '../lib/config.js';
 import { collections } from '../lib/db/collections.js';
 import { connectMongo } from '../lib/db/mongo.js';
+import { pipelineHooks } from '../lib/domain/pipeline/hooks.js';
 import { createLogger } from '../lib/logger.js';
 import { createApp } from './app.js';
 import type { AppDeps } from './deps.js';
@@ -15,7 +16,7 @@ const mongo = await connectMongo(cfg.MONGO_URI, cfg.MONGO_DB, `creditdesk-api-${
   process.exit(1);
 });
 const c = collections(mongo.db);
-const deps: AppDeps = { cfg, mongo, c, domain: { client: mongo.client, c }, logger, lifecycle: { draining: false } };
+const deps: AppDeps = { cfg, mongo, c, domain: { client: mongo.client, c, hooks: pipelineHooks(mongo.db) }, logger, lifecycle: { draining: false } };
 const app = createApp(deps);
 
 const server = app.listen(cfg.PORT, cfg.HOST);

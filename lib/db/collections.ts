@@ -30,6 +30,19 @@ export interface MigrationDoc {
   _id: string; state: 'running' | 'done'; startedAt: Date; appliedAt?: Date; checkpoint?: unknown;
 }
 
+/** One money movement per application: the unique index on applicationId is the idempotency key. */
+export interface LedgerDoc {
+  _id?: ObjectId; applicationId: string; kind: 'disbursement'; amount: number; currency: string;
+  /** The lock grant's fencing number under which the entry was written. */
+  fence: number; paymentRef: string | null; eventId: string; createdAt: Date;
+}
+
+/** GridFS `documents.files` metadata of an uploaded applicant document. */
+export interface DocumentFileMeta {
+  applicationId: string; contentType: 'image/png' | 'image/jpeg' | 'image/tiff'; originalName: string;
+  sha256: string; uploadedBy: Actor;
+}
+
 export function collections(db: Db) {
   return {
     users: db.collection<UserDoc>('users'),
@@ -37,6 +50,7 @@ export function collections(db: Db) {
     audit: db.collection<AuditDoc>('audit'),
     loginAttempts: db.collection<LoginAttemptDoc>('login_attempts'),
     migrations: db.collection<MigrationDoc>('migrations'),
+    ledger: db.collection<LedgerDoc>('ledger'),
   };
 }
 export type Collections = ReturnType<typeof collections>;

@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { serverSchema, parseEnv } from '../../lib/config.js';
+import { pipelineHooks } from '../../lib/domain/pipeline/hooks.js';
 import { createUser } from '../../lib/domain/users/users.js';
 import type { Role } from '../../lib/db/collections.js';
 import { createApp } from '../../server/app.js';
@@ -21,7 +22,7 @@ export function testEnv(t: TestDb, extra: Record<string, string> = {}): Record<s
 
 export async function startInProcess(t: TestDb, env: Record<string, string> = {}): Promise<{ url: string; deps: AppDeps; close(): Promise<void> }> {
   const cfg = parseEnv(serverSchema, testEnv(t, { PORT: '1', ...env }));
-  const deps: AppDeps = { cfg, mongo: t.mongo, c: t.c, domain: { client: t.mongo.client, c: t.c }, logger: silentLog, lifecycle: { draining: false } };
+  const deps: AppDeps = { cfg, mongo: t.mongo, c: t.c, domain: { client: t.mongo.client, c: t.c, hooks: pipelineHooks(t.mongo.db) }, logger: silentLog, lifecycle: { draining: false } };
   const server: Server = await new Promise((res) => { const s = createApp(deps).listen(0, '127.0.0.1', () => res(s)); });
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, deps,

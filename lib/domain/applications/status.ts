@@ -1,5 +1,7 @@
 // The application life cycle. `manual` transitions are the ones a reviewer may make through the
-// API; the others belong to the processing pipeline (workers).
+// API; the others belong to the processing pipeline (workers). The pipeline runs
+// submitted|under_review|pending_review → ocr_pending (document upload) → scoring (OCR worker) →
+// approved | rejected | pending_review (approval worker) → disbursing → disbursed (disbursement worker).
 export const STATUSES = [
   'submitted', 'under_review', 'ocr_pending', 'scoring', 'pending_review',
   'approved', 'rejected', 'disbursing', 'disbursed', 'failed',
@@ -11,10 +13,10 @@ const T = (manual: boolean, ...to: Status[]): Rule[] => to.map((s) => ({ to: s, 
 
 const TRANSITIONS: Record<Status, Rule[]> = {
   submitted: [...T(true, 'under_review', 'rejected'), ...T(false, 'ocr_pending', 'scoring')],
-  under_review: [...T(true, 'approved', 'rejected')],
+  under_review: [...T(true, 'approved', 'rejected'), ...T(false, 'ocr_pending')],
   ocr_pending: [...T(false, 'scoring', 'failed')],
   scoring: [...T(false, 'approved', 'rejected', 'pending_review', 'failed')],
-  pending_review: [...T(true, 'under_review', 'approved', 'rejected')],
+  pending_review: [...T(true, 'under_review', 'approved', 'rejected'), ...T(false, 'ocr_pending')],
   approved: [...T(false, 'disbursing')],
   disbursing: [...T(false, 'disbursed', 'failed')],
   failed: [...T(true, 'submitted')],

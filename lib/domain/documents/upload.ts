@@ -1,0 +1,59 @@
+// Use case: a reviewer uploads an applicant document. The file goes to GridFS first (it cannot
+// join a transaction); then ONE transaction references it on the application, moves the status
+// to ocr_pending, bumps the version, writes the audit entry and (through the pipeline hook)
+// publishes `ocr.requested`. If that transaction fails the file is deleted best-effort; a crash
+// between the two steps leaves an orphan file no application refers to (harmless, collectable).
+import type { ApplicationDoc } from '../../db/collections.js';
+import { AppError, conflict, notFound } from '../../errors.js';
+import { updateWithRetry } from '../applications/commands.js';
+import type { Deps, Meta } from '../applications/context.js';
+import type { Status } from '../applications/status.js';
+import { withPipelineHooks } from '../pipeline/hooks.js';
+import { sniffImageType } from './file-type.js';
+import { deleteFile, storeFile } from './storage.js';
+
+/** States from which a new document (re)starts the pipeline. */
+export const UPLOAD_FROM: readonly Status[] = ['submitted', 'under_review', 'pending_review'];
+
+export interface DocumentRef {
+  id: string; contentType: string; originalName: string; size: number; sha256: string; uploadedAt: Date; uploadedBy: Meta['actor'];
+}
+
+function assertUploadable(doc: ApplicationDoc | null, id: string): asserts doc is ApplicationDoc {
+  if (!doc) throw notFound(`application ${id} does not exist`);
+  if (!UPLOAD_FROM.includes(doc.status)) {
+    throw conflict(`documents can be added only while the application is ${UPLOAD_FROM.join(', ')}; it is ${doc.status}`, { status: doc.status });
+  }
+}
+
+export async function uploadDocument(
+  deps: Deps, applicationId: string, file: { data: Buffer; originalName: string }, meta: Meta,
+): Promise<{ document: DocumentRef; application: ApplicationDoc }> {
+  const contentType = sniffImageType(file.data);
+  if (!contentType) throw new AppError(415, 'unsupported_media_type', 'the file is not a PNG, JPEG or TIFF image (checked by its content)');
+  assertUploadable(await deps.c.applications.findOne({ _id: applicationId }), applicationId);
+
+  const db = deps.client.db(deps.c.applications.dbName);
+  const originalName = file.originalName.replace(/[^\w .()-]+/g, '_').slice(0, 200) || 'document';
+  const stored = await storeFile(db, file.data, { applicationId, contentType, originalName, uploadedBy: meta.actor });
+  const ref: DocumentRef = {
+    id: stored.id.toHexString(), contentType, originalName, size: stored.size, sha256: stored.sha256, uploadedAt: new Date(), uploadedBy: meta.actor,
+  };
+  try {
+    const application = await updateWithRetry(withPipelineHooks(deps), applicationId, (doc) => {
+      assertUploadable(doc, applicationId);
+      return { status: 'ocr_pending', documents: [...(doc.documents ?? []), { ...ref }] };
+    }, meta);
+    return { document: ref, application };
+  } catch (e) {
+    await deleteFile(db, stored.id);
+    throw e;
+  }
+}
+
+export async function listDocuments(deps: Deps, applicationId: string) {
+  const doc = await deps.c.applications.findOne({ _id: applicationId }, { projection: { documents: 1, ocr: 1 } });
+  if (!doc) throw notFound(`application ${applicationId} does not exist`);
+  const ocrFor = doc.ocr?.documentId;
+  return (doc.documents ?? []).map((d) => ({ ...d, ocr: d.id === ocrFor ? doc.ocr : null }));
+}

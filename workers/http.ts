@@ -1,0 +1,38 @@
+// Optional per-process HTTP endpoint (WORKER_HTTP_PORT > 0): /health for liveness and /metrics
+// for Prometheus (in-flight and processed jobs per role, plus the process defaults).
+import { createServer, type Server } from 'node:http';
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { WorkerHandle } from '../lib/queue/index.js';
+
+export interface HealthState { instance: string; roles: string[]; draining: boolean }
+
+export function startHealthServer(
+  host: string, port: number, state: HealthState, handles: Map<string, WorkerHandle>,
+): Promise<Server> {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  new Gauge({
+    name: 'worker_jobs_in_flight', help: 'jobs being handled now', labelNames: ['role'], registers: [registry],
+    collect() { for (const [role, h] of handles) this.set({ role }, h.inFlight()); },
+  });
+  new Gauge({
+    name: 'worker_jobs_processed', help: 'jobs settled by this process since it started', labelNames: ['role'], registers: [registry],
+    collect() { for (const [role, h] of handles) this.set({ role }, h.processed()); },
+  });
+  const server = createServer((req, res) => {
+    if (req.method === 'GET' && req.url === '/health') {
+      res.writeHead(state.draining ? 503 : 200, { 'content-type': 'application/json' });
+      return void res.end(JSON.stringify({ status: state.draining ? 'draining' : 'ok', instance: state.instance, roles: state.roles }));
+    }
+    if (req.method === 'GET' && req.url === '/metrics') {
+      return void registry.metrics().then((body) => { res.writeHead(200, { 'content-type': registry.contentType }); res.end(body); },
+        () => { res.writeHead(500); res.end(); });
+    }
+    res.writeHead(404, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ status: 404, title: 'Not Found' }));
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve(server));
+  });
+}

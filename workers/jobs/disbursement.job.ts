@@ -1,0 +1,17 @@
+// disbursement.requested → under the loan lock: disbursing → pay → ledger + disbursed. No
+// failStageOnGiveUp here: money may have moved, so a given-up disbursement stays `disbursing`
+// and waits in the dead letters for an operator's retry (which is safe: it is idempotent).
+import { disburse } from '../../lib/domain/pipeline/disburse.js';
+import { EVENT, MAX_ATTEMPTS, disbursementRequested, type DisbursementRequested } from '../../lib/domain/pipeline/events.js';
+import type { JobDefinition } from '../../lib/queue/index.js';
+import type { JobEnv } from './env.js';
+
+export function disbursementJob(env: JobEnv): JobDefinition<DisbursementRequested> {
+  const disburseEnv = { deps: env.deps, db: env.db, lockTtlMs: env.cfg.WORKER_LOCK_TTL_MS, gateway: env.gateway };
+  return {
+    type: EVENT.disbursement,
+    payload: disbursementRequested,
+    maxAttempts: MAX_ATTEMPTS[EVENT.disbursement],
+    handle: (p, ctx) => disburse(disburseEnv, p, ctx),
+  };
+}

@@ -1,0 +1,19 @@
+// Which jobs each worker role runs and how many at once.
+import type { WorkerConfig, WorkerRole } from '../lib/config.js';
+import type { JobDefinition } from '../lib/queue/index.js';
+import { approvalJob } from './jobs/approval.job.js';
+import { disbursementJob } from './jobs/disbursement.job.js';
+import type { JobEnv } from './jobs/env.js';
+import { ocrJob } from './jobs/ocr.job.js';
+
+export function jobsFor(role: WorkerRole, env: JobEnv): JobDefinition<any>[] {
+  switch (role) {
+    case 'ocr': return [ocrJob(env)];
+    case 'approval': return [approvalJob(env)];
+    case 'disbursement': return [disbursementJob(env)];
+  }
+}
+
+export function concurrencyFor(role: WorkerRole, cfg: WorkerConfig): number {
+  return { ocr: cfg.WORKER_CONCURRENCY_OCR, approval: cfg.WORKER_CONCURRENCY_APPROVAL, disbursement: cfg.WORKER_CONCURRENCY_DISBURSEMENT }[role];
+}
