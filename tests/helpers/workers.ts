@@ -69,3 +69,19 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** Multipart upload of one file as the logged-in client (cookie + CSRF), like a browser form. */
+export async function uploadAs(
+  cl: { baseUrl: string; cookie: string; csrf: string }, applicationId: string, data: Buffer,
+  opts: { filename?: string; type?: string; field?: string; csrf?: boolean } = {},
+): Promise<{ status: number; body: any }> {
+  const form = new FormData();
+  form.append(opts.field ?? 'file', new Blob([new Uint8Array(data)], { type: opts.type ?? 'image/png' }), opts.filename ?? 'document.png');
+  const headers: Record<string, string> = { cookie: cl.cookie };
+  if (opts.csrf !== false) headers['x-csrf-token'] = cl.csrf;
+  const r = await fetch(`${cl.baseUrl}/api/applications/${applicationId}/documents`, { method: 'POST', headers, body: form });
+  const text = await r.text();
+  let body: unknown = text;
+  try { body = JSON.parse(text); } catch { /* not JSON */ }
+  return { status: r.status, body };
+}

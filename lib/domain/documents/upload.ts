@@ -22,7 +22,7 @@ export interface DocumentRef {
 function assertUploadable(doc: ApplicationDoc | null, id: string): asserts doc is ApplicationDoc {
   if (!doc) throw notFound(`application ${id} does not exist`);
   if (!UPLOAD_FROM.includes(doc.status)) {
-    throw conflict(`documents can be added only while the application is ${UPLOAD_FROM.join(', ')}; it is ${doc.status}`, { status: doc.status });
+    throw conflict(`documents can be added only while the application is ${UPLOAD_FROM.join(', ')}; it is ${doc.status}`, { currentStatus: doc.status });
   }
 }
 
