@@ -1,6 +1,10 @@
-// `npm start`: the whole local stack on its embedded default. A local mongod (single-node replica
-// set, data in .data/mongod) unless MONGO_URI is set, migrations, the API, and a first admin.
-// Ctrl-C stops everything cleanly.
+// `npm start`: the whole local stack. A local mongod (single-node replica set, data in
+// .data/mongod) unless MONGO_URI is set, migrations, three API instances (3001–3003), the
+// workers (one process per role), and nginx in front on http://127.0.0.1:8080, rendered from the
+// canonical nginx.conf. Creates the first admin. Ctrl-C stops everything, front to back.
+//
+// Settings (environment): NGINX_PORT (or PORT) 8080 · API_INSTANCES 3 · API_BASE_PORT 3001 ·
+// MONGO_URI / MONGO_PORT 27018 / MONGO_DB · SESSION_SECRETS (default: a dev secret in .data).
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,15 +15,25 @@ import { createLogger } from '../lib/logger.js';
 import { MIGRATIONS } from '../lib/migrations/list.js';
 import { runMigrations } from '../lib/migrations/runner.js';
 import { EMBEDDED_PORT_DEFAULT } from './lib/cli.js';
-import { launchMongod, portInUse, type RunningMongo } from './mongod/launch.js';
+import { launchMongod, type RunningMongo } from './mongod/launch.js';
 import { PROJECT_ROOT } from './mongod/resolve.js';
-import { Supervisor, waitForHttp } from './stack/supervisor.js';
+import { assertPortsFree, startStack, WORKER_ROLES, type Stack } from './stack/stack.js';
 
 const DATA = join(PROJECT_ROOT, '.data');
 const env = process.env;
-const apiPort = Number(env.PORT ?? 3000);
-const log = createLogger({ level: 'info', name: 'start', instance: 'local' });
 const say = (m: string) => console.log(`[creditdesk] ${m}`);
+
+function intSetting(name: string, def: number, min: number, max: number): number {
+  const raw = env[name];
+  const v = raw === undefined || raw === '' ? def : Number(raw);
+  if (!Number.isInteger(v) || v < min || v > max) { say(`${name} must be an integer ${min}..${max} (got ${raw})`); process.exit(2); }
+  return v;
+}
+const nginxPort = intSetting(env.NGINX_PORT !== undefined ? 'NGINX_PORT' : 'PORT', 8080, 1, 65535);
+const instances = intSetting('API_INSTANCES', 3, 1, 32);
+const basePort = intSetting('API_BASE_PORT', 3001, 1, 65535 - instances);
+const apiPorts = Array.from({ length: instances }, (_, i) => basePort + i);
+const log = createLogger({ level: 'info', name: 'start', instance: 'local' });
 
 /** A dev session secret kept in .data so sessions survive restarts of the local stack. */
 function devSecret(): string {
@@ -29,17 +43,13 @@ function devSecret(): string {
 }
 
 let mongod: RunningMongo | undefined;
-const sup = new Supervisor(join(DATA, 'logs'), (c, code) => {
-  say(`${c.name} exited unexpectedly (code ${code}); see ${c.logFile}. Stopping the stack.`);
-  void stop(1);
-});
-
+let stack: Stack | undefined;
 let stopped = false;
 async function stop(code = 0): Promise<void> {
   if (stopped) return;
   stopped = true;
-  say('stopping…');
-  await sup.stopAll();
+  say('stopping: nginx, then workers and API instances (draining), then MongoDB…');
+  await stack?.stop();
   await mongod?.stop();
   say('stopped');
   process.exit(code);
@@ -48,7 +58,11 @@ process.once('SIGINT', () => void stop());
 process.once('SIGTERM', () => void stop());
 
 try {
-  if (await portInUse(apiPort)) throw new Error(`port ${apiPort} is already in use: stop what listens there or set PORT`);
+  // Check every port before starting anything, so a taken port costs nothing to fix.
+  await assertPortsFree([
+    ...apiPorts.map((port, i) => ({ port, what: `API instance api-${i + 1}; set API_BASE_PORT` })),
+    { port: nginxPort, what: 'nginx; set NGINX_PORT' },
+  ]);
   let uri = env.MONGO_URI;
   if (!uri) {
     mongod = await launchMongod({ dbPath: join(DATA, 'mongod'), port: Number(env.MONGO_PORT ?? EMBEDDED_PORT_DEFAULT), log: say });
@@ -56,6 +70,8 @@ try {
   }
   const dbName = env.MONGO_DB ?? 'creditdesk';
   const mongo = await connectMongo(uri, dbName, 'creditdesk-start');
+  // TODO(locks): guard with `withLock(mongo.db, 'migrations', ttlMs, fn, { waitMs })` from
+  // lib/locks/index.ts once it lands, so concurrent launchers/deploys never migrate twice at once.
   await runMigrations(mongo.db, MIGRATIONS, { log, batchSize: 1000, pauseMs: 0 });
   const c = collections(mongo.db);
   let firstAdmin = '';
@@ -67,14 +83,21 @@ try {
   }
   await mongo.close();
 
-  const common = { MONGO_URI: uri, MONGO_DB: dbName, SESSION_SECRETS: env.SESSION_SECRETS ?? devSecret() };
-  const api = sup.node('api-1', 'server/main.ts', { ...common, PORT: String(apiPort), INSTANCE_ID: 'api-1' });
-  await waitForHttp(`http://127.0.0.1:${apiPort}/ready`, 30_000, () => api.proc.exitCode === null);
-
-  say(`API ready on http://127.0.0.1:${apiPort}  (logs: .data/logs/)`);
+  stack = await startStack({
+    mongoUri: uri, dbName, sessionSecrets: env.SESSION_SECRETS ?? devSecret(), apiPorts, nginxPort,
+    runDir: DATA, workerRoles: WORKER_ROLES, log: say,
+    onUnexpectedExit: (ch, code) => {
+      say(`${ch.name} exited unexpectedly (code ${code}); see ${ch.logFile}. Stopping the stack.`);
+      void stop(1);
+    },
+  });
+  const url = stack.url;
+  say(`ready: ${url}  (through nginx to ${apiPorts.map((p) => `127.0.0.1:${p}`).join(', ')}; logs in .data/logs/, nginx access log in .data/nginx/access.log)`);
   if (firstAdmin) say(firstAdmin);
-  say('log in: curl -c jar -H "content-type: application/json" -d \'{"email":"…","password":"…"}\' ' +
-    `http://127.0.0.1:${apiPort}/api/auth/login   — more users: npm run create-admin -- --email … --password … --role admin`);
+  else if (existsSync(join(DATA, 'first-admin.txt'))) say('first admin: see .data/first-admin.txt');
+  say(`log in: curl -c jar -H 'content-type: application/json' -d '{"email":"admin@creditdesk.local","password":"…"}' ${url}/api/auth/login`);
+  say(`        then: curl -b jar ${url}/api/applications   (send the returned csrfToken as X-CSRF-Token on writes)`);
+  say('more users: npm run create-admin -- --email … --password … --role admin|reviewer|viewer');
   say('Ctrl-C stops everything.');
 } catch (e) {
   say(`start failed: ${(e as Error).message}`);

@@ -1,44 +1,81 @@
-// Starts child processes of the local stack with their logs in .data/logs, waits for readiness,
-// and stops them all (SIGTERM, then SIGKILL after a deadline) so nothing is left behind.
+// Starts child processes of the local stack with their logs in a directory, waits for readiness,
+// and stops them all (their stop signal, then SIGKILL after a deadline) so nothing is left behind,
+// in the reverse order of start (nginx before the API, the API before MongoDB).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 
-export interface Child { name: string; proc: ChildProcess; logFile: string }
+export interface Child { name: string; proc: ChildProcess; logFile: string; stopSignal: NodeJS.Signals; group: string }
+/** `group`: children of one group (e.g. the API instances) are stopped together, in parallel. */
+export interface SpawnOptions { stopSignal?: NodeJS.Signals; cwd?: string; group?: string }
+
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+/** Last resort when the parent dies without stopping its children (uncaught error, process.exit). */
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => { for (const p of live) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL'); });
+}
 
 export class Supervisor {
   private children: Child[] = [];
   private stopping = false;
-  constructor(private logDir: string, private onUnexpectedExit: (c: Child, code: number | null) => void) {
+  constructor(private logDir: string, private onUnexpectedExit: (c: Child, code: number | null) => void = () => {}) {
     mkdirSync(logDir, { recursive: true });
+    installExitHook();
   }
 
-  spawn(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv): Child {
+  /** Output goes straight to the log file (no copying through this process). */
+  spawn(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv, opts: SpawnOptions = {}): Child {
     const logFile = join(this.logDir, `${name}.log`);
-    const out = createWriteStream(logFile, { flags: 'a' });
-    const proc = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    proc.stdout!.pipe(out);
-    proc.stderr!.pipe(out);
-    const child = { name, proc, logFile };
-    proc.once('exit', (code) => { if (!this.stopping) this.onUnexpectedExit(child, code); });
+    const fd = openSync(logFile, 'a');
+    const proc = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', fd, fd], cwd: opts.cwd });
+    closeSync(fd);
+    const child: Child = { name, proc, logFile, stopSignal: opts.stopSignal ?? 'SIGTERM', group: opts.group ?? name };
+    live.add(proc);
+    proc.once('exit', (code) => {
+      live.delete(proc);
+      if (!this.stopping) this.onUnexpectedExit(child, code);
+    });
     this.children.push(child);
     return child;
   }
 
-  /** A TypeScript entry point run with tsx (the same loader the tests use). */
-  node(name: string, entry: string, env: NodeJS.ProcessEnv): Child {
-    return this.spawn(name, process.execPath, ['--import', 'tsx', entry], env);
+  /** A TypeScript entry point run with tsx (the same loader the tests use); `nodeBin` picks another Node. */
+  node(name: string, entry: string, env: NodeJS.ProcessEnv, opts: SpawnOptions & { nodeBin?: string } = {}): Child {
+    return this.spawn(name, opts.nodeBin ?? process.execPath, ['--import', 'tsx', entry], env, opts);
+  }
+
+  get list(): readonly Child[] { return this.children; }
+
+  /** Stops one child (e.g. to drain an instance) without reporting it as unexpected. */
+  async stopOne(c: Child, timeoutMs = 15_000, signal: NodeJS.Signals = c.stopSignal): Promise<number | null> {
+    this.children = this.children.filter((x) => x !== c);
+    return stopProcess(c.proc, signal, timeoutMs);
   }
 
   async stopAll(timeoutMs = 15_000): Promise<void> {
     this.stopping = true;
-    await Promise.all(this.children.reverse().map((c) => new Promise<void>((res) => {
-      if (c.proc.exitCode !== null || c.proc.signalCode !== null) return res();
-      const t = setTimeout(() => c.proc.kill('SIGKILL'), timeoutMs);
-      c.proc.once('exit', () => { clearTimeout(t); res(); });
-      c.proc.kill('SIGTERM');
-    })));
+    const order = [...this.children].reverse();
+    this.children = [];
+    // Group by group: what was spawned later (the front) stops before what it depends on.
+    while (order.length) {
+      const group = order[0]!.group;
+      const batch: Child[] = [];
+      while (order.length && order[0]!.group === group) batch.push(order.shift()!);
+      await Promise.all(batch.map((c) => stopProcess(c.proc, c.stopSignal, timeoutMs)));
+    }
   }
+}
+
+export function stopProcess(proc: ChildProcess, signal: NodeJS.Signals, timeoutMs: number): Promise<number | null> {
+  return new Promise((res) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return res(proc.exitCode);
+    const t = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
+    proc.once('exit', (code) => { clearTimeout(t); res(code); });
+    proc.kill(signal);
+  });
 }
 
 export async function waitForHttp(url: string, timeoutMs: number, isAlive: () => boolean = () => true): Promise<void> {
