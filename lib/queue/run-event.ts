@@ -32,9 +32,11 @@ export async function runEvent(d: RunDeps, ev: EventDoc, def: JobDefinition<unkn
   const claim: Claimed = { _id: ev._id, owner: ev.owner! };
   const eventId = String(ev._id);
   const log = d.log.child({ eventId, type: ev.type, attempt: ev.attempts, ...(ev.requestId ? { requestId: ev.requestId } : {}) });
-  if (ev.attempts > ev.maxAttempts) {
+  // A job definition's maxAttempts takes precedence over the value stored at publish.
+  const maxAttempts = def.maxAttempts ?? ev.maxAttempts;
+  if (ev.attempts > maxAttempts) {
     // Its earlier attempts all ended with the lease expiring (the worker died): give up now.
-    const ok = await failEvent(d.db, claim, { attempt: ev.attempts, message: `gave up: attempt ${ev.attempts} exceeds maxAttempts ${ev.maxAttempts}`, label: d.label, dead: true, retryInMs: 0 });
+    const ok = await failEvent(d.db, claim, { attempt: ev.attempts, message: `gave up: attempt ${ev.attempts} exceeds maxAttempts ${maxAttempts}`, label: d.label, dead: true, retryInMs: 0 });
     return ok ? 'dead' : 'refused';
   }
   const leaseMs = def.leaseMs ?? d.leaseMs;
@@ -60,7 +62,7 @@ export async function runEvent(d: RunDeps, ev: EventDoc, def: JobDefinition<unkn
     if (!ok) log.warn('completion refused: the lease was lost');
     return ok ? 'completed' : 'refused';
   }
-  const dead = outcome.error instanceof PermanentError || ev.attempts >= ev.maxAttempts;
+  const dead = outcome.error instanceof PermanentError || ev.attempts >= maxAttempts;
   const retryInMs = dead ? 0 : backoffDelay(ev.attempts, d.backoff);
   const ok = await failEvent(d.db, claim, { attempt: ev.attempts, message: errorMessage(outcome.error), label: d.label, dead, retryInMs });
   if (!ok) { log.warn('failure write refused: the lease was lost'); return 'refused'; }

@@ -6,8 +6,11 @@ import { eventsCollection } from './collection.js';
 
 export class Parking {
   private waiters: Array<() => void> = [];
+  private closed = false;
 
-  park(): Promise<void> { return new Promise((res) => { this.waiters.push(res); }); }
+  /** Resolves on wake(); at once after close() (a stopping worker's lanes must not park). */
+  park(): Promise<void> { return this.closed ? Promise.resolve() : new Promise((res) => { this.waiters.push(res); }); }
+  close(): void { this.closed = true; this.wakeAll(); }
   get parked(): number { return this.waiters.length; }
   /** Wakes up to n parked lanes. */
   wake(n = 1): void { for (let i = 0; i < n && this.waiters.length > 0; i++) this.waiters.shift()!(); }

@@ -84,7 +84,7 @@ export function startWorker(o: WorkerOptions): WorkerHandle {
     stop(deadlineMs = 10_000) {
       stopping ??= (async () => {
         active = false;
-        parking.wakeAll();
+        parking.close();
         paused.stop();
         await wake.close();
         await Promise.race([lanes, sleep(deadlineMs)]);
@@ -92,7 +92,6 @@ export function startWorker(o: WorkerOptions): WorkerHandle {
         for (const r of left) r.ac.abort(new WorkerStoppingError('worker stopping: deadline passed'));
         const released = await Promise.all(left.map((r) => releaseEvent(o.db, r.claim).catch(() => false)));
         log.info({ released: released.filter(Boolean).length, processed }, 'queue worker stopped');
-        parking.wakeAll();
       })();
       return stopping;
     },
