@@ -1,0 +1,73 @@
+// The real local topology for tests: N API processes (server/main.ts) + Debian nginx rendered
+// from the canonical nginx.conf, on free loopback ports, against the test's own database.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startStack, type Stack } from '../../scripts/stack/stack.js';
+import { TEST_SECRET } from './app.js';
+import type { TestDb } from './db.js';
+
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer().once('error', rej).listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => res(p));
+    });
+  });
+}
+
+export async function freePorts(n: number): Promise<number[]> {
+  const out = new Set<number>();
+  while (out.size < n) out.add(await freePort());
+  return [...out];
+}
+
+export interface TestStack extends Stack { runDir: string; accessLog: string }
+
+export async function testStack(t: TestDb, opts: { instances?: number; env?: Record<string, string> } = {}): Promise<TestStack> {
+  const [nginxPort, ...apiPorts] = await freePorts((opts.instances ?? 3) + 1);
+  const runDir = mkdtempSync(join(tmpdir(), 'creditdesk-stack-'));
+  const stack = await startStack({
+    mongoUri: t.uri, dbName: t.dbName, sessionSecrets: TEST_SECRET, apiPorts, nginxPort: nginxPort!, runDir,
+    env: { LOG_LEVEL: 'info', NODE_ENV: 'test', ...opts.env },
+  });
+  return {
+    ...stack, runDir, accessLog: join(runDir, 'nginx', 'access.log'),
+    async stop() { await stack.stop(); rmSync(runDir, { recursive: true, force: true }); },
+  };
+}
+
+export interface LoadResult<T> { ok: T[]; statuses: number[]; errors: string[] }
+
+/**
+ * A bounded load: at most `count` calls of `fn`, `concurrency` at a time, and none started after
+ * `maxMs`. `fn` returns [status, value]; a thrown error (reset, refused) is recorded as status 0.
+ */
+export async function boundedLoad<T>(
+  o: { count: number; concurrency: number; maxMs: number; onProgress?: (done: number) => void },
+  fn: (i: number) => Promise<[number, T]>,
+): Promise<LoadResult<T>> {
+  const deadline = Date.now() + o.maxMs;
+  const r: LoadResult<T> = { ok: [], statuses: [], errors: [] };
+  let next = 0;
+  let done = 0;
+  const lane = async () => {
+    while (next < o.count && Date.now() < deadline) {
+      const i = next++;
+      try {
+        const [status, value] = await fn(i);
+        r.statuses.push(status);
+        if (status >= 200 && status < 300) r.ok.push(value);
+      } catch (e) {
+        r.statuses.push(0);
+        r.errors.push(String((e as Error & { cause?: Error }).cause?.message ?? (e as Error).message));
+      }
+      o.onProgress?.(++done);
+    }
+  };
+  await Promise.all(Array.from({ length: o.concurrency }, lane));
+  return r;
+}
+
+export const countBy = (xs: number[]) => xs.reduce<Record<number, number>>((m, x) => ({ ...m, [x]: (m[x] ?? 0) + 1 }), {});

@@ -1,0 +1,120 @@
+// Through real nginx (rendered from the canonical nginx.conf) to three real API processes.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import { sampleApplication, userClient } from '../helpers/app.js';
+import { testDb, type TestDb } from '../helpers/db.js';
+import type { Client } from '../helpers/http.js';
+import { boundedLoad, countBy, testStack, type TestStack } from '../helpers/stack.js';
+
+let t: TestDb;
+let stack: TestStack;
+let admin: Client;
+
+before(async () => {
+  t = await testDb('nginx');
+  stack = await testStack(t);
+  admin = await userClient(t, stack.url, 'admin');
+});
+after(async () => { await stack?.stop(); await t?.close(); });
+
+describe('sessions and headers through nginx', () => {
+  test('a session made through nginx stays valid on every instance it is balanced to', async () => {
+    const upstreams = new Set<string>();
+    for (let i = 0; i < 9; i++) {
+      const r = await admin.get('/api/auth/me');
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      upstreams.add(r.headers.get('x-upstream') ?? '');
+    }
+    const created = new Set<string>();
+    for (let i = 0; i < 6; i++) {
+      const r = await admin.post('/api/applications', sampleApplication());
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      created.add(r.headers.get('x-upstream') ?? '');
+    }
+    assert.ok(upstreams.size >= 2, `reads were served by ${[...upstreams]}`);
+    assert.ok(created.size >= 2, `CSRF-checked writes were served by ${[...created]}`);
+    for (const u of [...upstreams, ...created]) assert.ok(stack.apis.some((a) => u === `127.0.0.1:${a.port}`), u);
+  });
+
+  test('X-Request-Id: the client’s well-formed id is kept, otherwise nginx’s $request_id; it reaches the API and the access log', async () => {
+    const given = await fetch(`${stack.url}/api/applications`, { headers: { 'x-request-id': 'client-id-123' } });
+    assert.equal(given.headers.get('x-request-id'), 'client-id-123');
+    const bad = await fetch(`${stack.url}/health`, { headers: { 'x-request-id': 'bad id with spaces' } });
+    assert.match(bad.headers.get('x-request-id') ?? '', /^[0-9a-f]{32}$/);
+    const none = await fetch(`${stack.url}/health`);
+    const id = none.headers.get('x-request-id') ?? '';
+    assert.match(id, /^[0-9a-f]{32}$/);
+    assert.equal(none.headers.getSetCookie().length, 0);
+    // The access log is buffered (flush=1s): poll for the line, bounded.
+    let line: Record<string, unknown> | undefined;
+    for (let i = 0; i < 50 && !line; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      line = readFileSync(stack.accessLog, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)
+        .find((l) => l.request_id === id);
+    }
+    assert.ok(line, 'access log line for the request id');
+    assert.equal(line.status, 200);
+    assert.match(String(line.upstream_addr), /^127\.0\.0\.1:\d+$/);
+    assert.match(String(line.upstream_response_time), /^\d+\.\d{3}$/);
+  });
+
+  test('the API keys login throttling on the address nginx saw (X-Forwarded-For), not on a spoofed header', async () => {
+    const r = await fetch(`${stack.url}/api/auth/login`, {
+      method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-for': '203.0.113.9' },
+      body: JSON.stringify({ email: 'nobody@test.local', password: 'wrong password!' }),
+    });
+    assert.equal(r.status, 401);
+    const keys = (await t.c.loginAttempts.find({}, { projection: { _id: 1 } }).toArray()).map((d) => String(d._id));
+    assert.ok(keys.includes('ip:127.0.0.1'), JSON.stringify(keys));
+    assert.ok(!keys.includes('ip:203.0.113.9'), JSON.stringify(keys));
+  });
+
+  test('a body over client_max_body_size is refused by nginx with 413 in the problem+json shape', async () => {
+    const big = await fetch(`${stack.url}/api/applications`, { method: 'POST', body: Buffer.alloc(12 * 1024 * 1024, 97), headers: { 'content-type': 'application/json' } });
+    assert.equal(big.status, 413);
+    assert.equal(big.headers.get('content-type'), 'application/problem+json');
+    assert.equal((await big.json() as { status: number }).status, 413);
+  });
+});
+
+describe('failure of one instance', () => {
+  test('kill -9 of one instance under load: every read succeeds (retried elsewhere), every acknowledged write is in MongoDB', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 20; i++) ids.push((await admin.post('/api/applications', sampleApplication({ amount: 1000 + i }))).body.id);
+    const victim = stack.apis[1]!;
+    let killed = false;
+    const reads = boundedLoad({
+      count: 1500, concurrency: 16, maxMs: 60_000,
+      onProgress: (n) => { if (n === 300 && !killed) { killed = true; victim.child.proc.kill('SIGKILL'); } },
+    }, async (i) => {
+      const r = await admin.get(i % 2 ? `/api/applications/${ids[i % ids.length]}` : '/api/applications?limit=5');
+      return [r.status, r.headers.get('x-upstream')];
+    });
+    const writes = boundedLoad({ count: 300, concurrency: 4, maxMs: 60_000 }, async (i) => {
+      const r = await admin.post('/api/applications', sampleApplication({ purpose: `kill test ${i}` }));
+      return [r.status, r.body?.id as string];
+    });
+    const [rd, wr] = await Promise.all([reads, writes]);
+    assert.ok(killed, 'the instance was killed mid-load');
+    assert.equal(victim.child.proc.signalCode, 'SIGKILL');
+    assert.deepEqual(countBy(rd.statuses), { 200: rd.statuses.length }, `reads: ${JSON.stringify(countBy(rd.statuses))} ${rd.errors.slice(0, 3)}`);
+    assert.ok(rd.statuses.length >= 1000, `reads completed: ${rd.statuses.length}`);
+    // Writes in flight on the killed instance may fail (nginx never replays a POST); none that
+    // was acknowledged may be missing.
+    const acked = wr.ok;
+    const unexpected = wr.statuses.filter((s) => s !== 201 && s !== 502 && s !== 503);
+    assert.deepEqual(unexpected, [], JSON.stringify(countBy(wr.statuses)));
+    assert.ok(acked.length >= wr.statuses.length - 8, `acknowledged ${acked.length} of ${wr.statuses.length}`);
+    const stored = await t.c.applications.countDocuments({ _id: { $in: acked } });
+    assert.equal(stored, acked.length, 'every acknowledged write exists');
+    // The survivors keep serving; the dead instance is out of rotation.
+    const after = new Set<string>();
+    for (let i = 0; i < 6; i++) {
+      const r = await admin.get('/api/auth/me');
+      assert.equal(r.status, 200);
+      after.add(r.headers.get('x-upstream') ?? '');
+    }
+    assert.ok(!after.has(`127.0.0.1:${victim.port}`));
+  });
+});
