@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { collections } from '../lib/db/collections.js';
 import { connectMongo } from '../lib/db/mongo.js';
 import { createUser } from '../lib/domain/users/users.js';
+import { withLock } from '../lib/locks/index.js';
 import { createLogger } from '../lib/logger.js';
 import { MIGRATIONS } from '../lib/migrations/list.js';
 import { runMigrations } from '../lib/migrations/runner.js';
@@ -70,9 +71,8 @@ try {
   }
   const dbName = env.MONGO_DB ?? 'creditdesk';
   const mongo = await connectMongo(uri, dbName, 'creditdesk-start');
-  // TODO(locks): guard with `withLock(mongo.db, 'migrations', ttlMs, fn, { waitMs })` from
-  // lib/locks/index.ts once it lands, so concurrent launchers/deploys never migrate twice at once.
-  await runMigrations(mongo.db, MIGRATIONS, { log, batchSize: 1000, pauseMs: 0 });
+  // One migrator at a time across launchers/deploys; a second one waits, then finds nothing to do.
+  await withLock(mongo.db, 'migrations', 60_000, () => runMigrations(mongo.db, MIGRATIONS, { log, batchSize: 1000, pauseMs: 0 }), { waitMs: 120_000 });
   const c = collections(mongo.db);
   let firstAdmin = '';
   if ((await c.users.countDocuments({}, { limit: 1 })) === 0) {
