@@ -13,16 +13,25 @@ function checkTtl(ttlMs: number): void {
   if (!Number.isInteger(ttlMs) || ttlMs < 1) throw new TypeError(`lock ttlMs must be a positive integer, got ${ttlMs}`);
 }
 
-/** One attempt. A held lock makes the upsert collide with the existing _id: duplicate key → null. */
+/**
+ * One attempt: ONE atomic upsert on {_id: key}. The pipeline takes the lock only if it is free by
+ * the server clock (missing, or expiresAt < $$NOW); otherwise it leaves the document as it is and
+ * the returned token is not ours → null. (MongoDB refuses $expr in an upsert's filter, so the
+ * expiry test lives in the pipeline; the effect is the same single atomic grant.) Two first-ever
+ * acquirers racing to insert: the server retries the losing _id upsert, which then sees it held.
+ */
 async function tryAcquire(db: Db, key: string, ttlMs: number, owner: string): Promise<Lease | null> {
   const token = randomUUID();
+  const free = { $or: [{ $eq: [{ $type: '$expiresAt' }, 'missing'] }, { $lt: ['$expiresAt', '$$NOW'] }] };
+  const take = (value: unknown, field: string) => ({ $cond: [free, value, `$${field}`] });
   try {
     const doc = await locksCollection(db).findOneAndUpdate(
-      { _id: key, $expr: { $lt: ['$expiresAt', '$$NOW'] } },
+      { _id: key },
       [{
         $set: {
-          token: { $literal: token }, owner: { $literal: owner }, fence: { $add: [{ $ifNull: ['$fence', 0] }, 1] },
-          expiresAt: { $add: ['$$NOW', ttlMs] }, acquiredAt: '$$NOW',
+          token: take({ $literal: token }, 'token'), owner: take({ $literal: owner }, 'owner'),
+          fence: take({ $add: [{ $ifNull: ['$fence', 0] }, 1] }, 'fence'),
+          acquiredAt: take('$$NOW', 'acquiredAt'), expiresAt: take({ $add: ['$$NOW', ttlMs] }, 'expiresAt'),
         },
       }],
       { upsert: true, returnDocument: 'after' },
@@ -30,7 +39,7 @@ async function tryAcquire(db: Db, key: string, ttlMs: number, owner: string): Pr
     if (!doc || doc.token !== token) return null;
     return { key, token, fence: doc.fence, expiresAt: doc.expiresAt };
   } catch (e) {
-    if (e instanceof MongoServerError && e.code === 11000) return null;
+    if (e instanceof MongoServerError && e.code === 11000) return null; // lost the insert race: held
     throw e;
   }
 }
