@@ -2,11 +2,11 @@
 // log paths under a run directory (no root, no /etc/nginx, no /var/lib/nginx), with the
 // canonical nginx.conf rendered for local upstreams. Installs nginx when missing.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../mongod/resolve.js';
 import type { Child, Supervisor } from '../stack/supervisor.js';
-import { readCanonicalConf, renderLocalNginxConf, type LocalNginxOptions } from './render.js';
+import { readCanonicalConf, renderLocalNginxConf, TEMP_DIRS, type LocalNginxOptions } from './render.js';
 
 const CANDIDATES = ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx'];
 
@@ -32,7 +32,7 @@ export function resolveNginx(log: (m: string) => void = console.error): string {
 
 /** Writes the rendered config into runDir and returns its path. */
 export function writeLocalConf(o: LocalNginxOptions): string {
-  for (const d of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(o.runDir, 'tmp', d), { recursive: true });
+  for (const d of TEMP_DIRS) mkdirSync(join(o.runDir, 'tmp', d), { recursive: true });
   const file = join(o.runDir, 'nginx.conf');
   writeFileSync(file, renderLocalNginxConf(readCanonicalConf(), o));
   return file;
@@ -44,8 +44,13 @@ export const nginxArgs = (runDir: string, conf: string) =>
 /** `nginx -t` on a config file; throws with nginx's own message when it is invalid. */
 export function testConf(bin: string, runDir: string, conf: string): string {
   mkdirSync(runDir, { recursive: true });
-  const r = spawnSync(bin, ['-t', ...nginxArgs(runDir, conf)], { encoding: 'utf8' });
-  const out = `${r.stdout}${r.stderr}`.trim();
+  // Output to a file, not a pipe: libuv's pipes are sockets, and nginx cannot open() /dev/stdout
+  // on a socket (a config logging to /dev/stdout, like the compose one, would fail the test).
+  const outFile = join(runDir, 'nginx-t.out');
+  const fd = openSync(outFile, 'w');
+  let r;
+  try { r = spawnSync(bin, ['-t', ...nginxArgs(runDir, conf)], { stdio: ['ignore', fd, fd] }); } finally { closeSync(fd); }
+  const out = readFileSync(outFile, 'utf8').trim();
   if (r.status !== 0) throw new Error(`nginx -t failed for ${conf}:\n${out}`);
   return out;
 }

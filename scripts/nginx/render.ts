@@ -44,10 +44,16 @@ export function renderLocalNginxConf(template: string, o: LocalNginxOptions): st
   conf = replaceOnce(conf, /^(\s*)listen\s+\d+;/m, (_m, sp) => `${sp}listen ${o.listenHost ?? '127.0.0.1'}:${o.listenPort};`, 'listen directive');
   const access = o.accessLog === 'off' ? 'access_log off;' : `access_log ${o.accessLog ?? join(o.runDir, 'access.log')} creditdesk_json buffer=64k flush=1s;`;
   conf = replaceOnce(conf, /^(\s*)access_log\s+\/dev\/stdout[^;]*;/m, (_m, sp) => `${sp}${access}`, 'access_log /dev/stdout');
-  const tmp = (n: string) => join(o.runDir, 'tmp', n);
-  conf = replaceOnce(conf, /^http\s*\{\n/m, (m) => `${m}    # local run: temp files under the run directory (rendered by scripts/nginx/render.ts)\n` +
-    ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((n) => `    ${n}_temp_path ${tmp(n)};\n`).join(''), 'http block');
+  conf = withTempPaths(conf, o.runDir);
   return `# RENDERED from nginx.conf by scripts/nginx/render.ts — edit nginx.conf, not this file.\n${conf}`;
+}
+
+export const TEMP_DIRS = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'] as const;
+
+/** Adds *_temp_path directives under runDir/tmp (nginx's compiled-in ones need root). */
+export function withTempPaths(conf: string, runDir: string): string {
+  return replaceOnce(conf, /^http\s*\{\n/m, (m) => `${m}    # local run: temp files under the run directory (rendered by scripts/nginx/render.ts)\n` +
+    TEMP_DIRS.map((n) => `    ${n}_temp_path ${join(runDir, 'tmp', n)};\n`).join(''), 'http block');
 }
 
 export function readCanonicalConf(): string {
