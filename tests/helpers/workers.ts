@@ -5,7 +5,17 @@ import type { TestDb } from './db.js';
 
 export interface Proc { proc: ChildProcess; output(): string; stop(signal?: NodeJS.Signals): Promise<number | null>; exited(): Promise<number | null> }
 
+const live = new Set<ChildProcess>();
+process.once('exit', () => { for (const p of live) p.kill('SIGKILL'); });
+
+/** For a test file's after(): kills whatever a failed test left running (so the file can exit). */
+export async function killLeftovers(): Promise<void> {
+  await Promise.all([...live].map((p) => new Promise<void>((res) => { p.once('exit', () => res()); p.kill('SIGKILL'); })));
+}
+
 function track(proc: ChildProcess): Proc {
+  live.add(proc);
+  proc.once('exit', () => live.delete(proc));
   let out = '';
   proc.stdout!.on('data', (d) => { out += d; });
   proc.stderr!.on('data', (d) => { out += d; });

@@ -6,7 +6,7 @@ import { KNOWN_DOCUMENT, renderDocument } from '../fixtures/documents/render.js'
 import { sampleApplication, startInProcess, userClient } from '../helpers/app.js';
 import { testDb, type TestDb } from '../helpers/db.js';
 import type { Client } from '../helpers/http.js';
-import { spawnWorker, uploadAs, waitFor, type Proc } from '../helpers/workers.js';
+import { killLeftovers, spawnWorker, uploadAs, waitFor, type Proc } from '../helpers/workers.js';
 
 describe('tesseract on a rendered document', () => {
   test('a generated PNG of a known document yields its name, income and ID number', async () => {
@@ -45,7 +45,7 @@ describe('OCR worker process', () => {
     reviewer = await userClient(t, srv.url, 'reviewer');
     worker = await spawnWorker(t, 'ocr');
   });
-  after(async () => { await worker.stop(); await srv.close(); await t.close(); });
+  after(async () => { await worker.stop(); await killLeftovers(); await srv.close(); await t.close(); });
 
   async function uploadFor(over: Record<string, unknown>, doc = KNOWN_DOCUMENT) {
     const a = await reviewer.post('/api/applications', sampleApplication(over));
