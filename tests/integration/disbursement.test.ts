@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { parseEnv, workerSchema } from '../../lib/config.js';
 import { createApplication, updateApplication } from '../../lib/domain/applications/commands.js';
 import type { Deps } from '../../lib/domain/applications/context.js';
+import { createApplicationInput } from '../../lib/domain/applications/schemas.js';
 import { WORKER_ACTORS } from '../../lib/domain/pipeline/events.js';
 import { pipelineHooks } from '../../lib/domain/pipeline/hooks.js';
 import { httpPaymentGateway } from '../../lib/domain/pipeline/payment-gateway.js';
@@ -28,8 +29,7 @@ after(async () => { await killLeftovers(); await t.close(); });
 
 /** A reviewer approves manually: the afterChange hook publishes disbursement.requested. */
 async function approved(extraEvents = 0): Promise<string> {
-  const { applicant, ...rest } = sampleApplication();
-  const a = await createApplication(deps, { applicant: applicant as never, ...(rest as never) }, meta);
+  const a = await createApplication(deps, createApplicationInput.parse(sampleApplication()), meta);
   await updateApplication(deps, a._id, 1, { status: 'under_review' }, meta);
   await updateApplication(deps, a._id, 2, { status: 'approved' }, meta);
   for (let i = 0; i < extraEvents; i++) await publish(t.mongo.db, 'disbursement.requested', { applicationId: a._id });
