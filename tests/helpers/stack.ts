@@ -1,27 +1,14 @@
 // The real local topology for tests: N API processes (server/main.ts) + Debian nginx rendered
 // from the canonical nginx.conf, on free loopback ports, against the test's own database.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePorts } from '../../scripts/stack/ports.js';
 import { startStack, type Stack } from '../../scripts/stack/stack.js';
 import { TEST_SECRET } from './app.js';
 import type { TestDb } from './db.js';
 
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer().once('error', rej).listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => res(p));
-    });
-  });
-}
-
-export async function freePorts(n: number): Promise<number[]> {
-  const out = new Set<number>();
-  while (out.size < n) out.add(await freePort());
-  return [...out];
-}
+export { freePort, freePorts } from '../../scripts/stack/ports.js';
 
 export interface TestStack extends Stack { runDir: string; accessLog: string }
 

@@ -1,0 +1,149 @@
+// Artillery processor for the creditdesk load tests (CommonJS: artillery loads it in its workers).
+// The runner (run.ts) writes the scenario data (admin pool, target ids, timing) to the JSON file
+// named by LOADTEST_DATA. Every response is classified into custom counters:
+//   creditdesk.ok (2xx) · creditdesk.conflict (409) · creditdesk.unexpected (any other status)
+'use strict';
+const { readFileSync } = require('node:fs');
+
+const data = JSON.parse(readFileSync(process.env.LOADTEST_DATA, 'utf8'));
+const pick = (a) => a[Math.floor(Math.random() * a.length)];
+const STATUSES = ['', '', 'submitted', 'under_review', 'approved', 'rejected'];
+const SORTS = ['-createdAt', 'createdAt', '-amount', 'amount', '-updatedAt'];
+const PURPOSES = ['home renovation', 'car purchase', 'debt consolidation', 'small business', 'education'];
+let vuCounter = 0;
+
+function parseBody(res) {
+  try { return typeof res.body === 'string' ? JSON.parse(res.body) : res.body; } catch { return undefined; }
+}
+
+/** Classifies every response; 409 is a conflict (expected under concurrency), not an error. */
+function track(req, res, context, ee, next) {
+  const s = res.statusCode;
+  if (s >= 200 && s < 300) ee.emit('counter', 'creditdesk.ok', 1);
+  else if (s === 409) ee.emit('counter', 'creditdesk.conflict', 1);
+  else {
+    ee.emit('counter', 'creditdesk.unexpected', 1);
+    ee.emit('counter', `creditdesk.unexpected.${s}.${req.name || req.url.split('?')[0].replace(/LOAN-\w+/, ':id')}`, 1);
+  }
+  return next();
+}
+
+/** One admin of the pre-created pool per virtual user (pool accounts are shared by many VUs). */
+function pickAdmin(context, events, done) {
+  const a = data.admins[vuCounter++ % data.admins.length];
+  context.vars.email = a.email;
+  context.vars.password = a.password;
+  context.vars.iteration = 0;
+  context.vars.round = 0;
+  return done();
+}
+
+function loggedIn(req, res, context, ee, next) {
+  const body = parseBody(res);
+  if (res.statusCode === 200 && body && body.csrfToken) context.vars.csrf = body.csrfToken;
+  return track(req, res, context, ee, next);
+}
+
+function withCsrf(req, context, ee, next) {
+  req.headers = Object.assign({}, req.headers, { 'x-csrf-token': context.vars.csrf || '' });
+  return next();
+}
+
+/** Random think time in [0.5, 1.5] × THINK_MS (set by the runner; the smoke run uses a short one). */
+function think(context, events, done) {
+  const base = Number(data.thinkMs || 0);
+  setTimeout(done, base * (0.5 + Math.random()));
+}
+
+function moreWork(context, next) {
+  context.vars.iteration = (context.vars.iteration || 0) + 1;
+  return next(context.vars.iteration < data.iterations); // artillery checks whileTrue after each pass
+}
+
+// --- admins: list with filters and pagination → open one → update it with its version ---------
+function listQuery(req, context, ee, next) {
+  const status = pick(STATUSES);
+  req.url = `/api/applications?page=${1 + Math.floor(Math.random() * 20)}&limit=20&sort=${pick(SORTS)}${status ? `&status=${status}` : ''}`;
+  return next();
+}
+
+function pickFromList(req, res, context, ee, next) {
+  const body = parseBody(res);
+  const items = (body && body.items) || [];
+  context.vars.appId = items.length ? pick(items).id : pick(data.sampleIds);
+  return track(req, res, context, ee, next);
+}
+
+function opened(req, res, context, ee, next) {
+  const body = parseBody(res);
+  context.vars.version = body && body.version;
+  return track(req, res, context, ee, next);
+}
+
+function updateBody(req, context, ee, next) {
+  req.json = { version: context.vars.version || 1, purpose: pick(PURPOSES), amount: 1000 * (1 + Math.floor(Math.random() * 100)) };
+  return withCsrf(req, context, ee, next);
+}
+
+// --- conflict storm: every admin updates round r's application with version 1 at the same moment --
+function awaitRound(context, events, done) {
+  const r = context.vars.round;
+  context.vars.appId = data.storm.appIds[r];
+  const at = data.storm.startAt + r * data.storm.roundMs;
+  setTimeout(done, Math.max(0, at - Date.now()));
+}
+
+function stormBody(req, context, ee, next) {
+  req.json = { version: 1, amount: 1000 + Math.floor(Math.random() * 1e6) };
+  return withCsrf(req, context, ee, next);
+}
+
+function stormTrack(req, res, context, ee, next) {
+  const r = context.vars.round;
+  if (res.statusCode === 200) ee.emit('counter', `storm.round_${r}.ok`, 1);
+  else if (res.statusCode === 409) ee.emit('counter', `storm.round_${r}.conflict`, 1);
+  context.vars.round = r + 1;
+  return track(req, res, context, ee, next);
+}
+
+function moreRounds(context, next) {
+  return next(context.vars.round < data.storm.appIds.length);
+}
+
+// --- ingestion: creations at a fixed arrival rate, on sessions logged in once per worker --------
+let sessions;
+async function loginPool() {
+  return Promise.all(data.ingest.clerks.map(async (c) => {
+    const r = await fetch(`${data.target}/api/auth/login`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: c.email, password: c.password }),
+    });
+    if (r.status !== 200) throw new Error(`ingestion clerk login failed: ${r.status}`);
+    const cookie = r.headers.getSetCookie().find((x) => x.startsWith('creditdesk.sid=')).split(';')[0];
+    return { cookie, csrf: (await r.json()).csrfToken };
+  }));
+}
+
+function useSession(context, events, done) {
+  sessions ??= loginPool();
+  sessions.then((s) => {
+    const one = s[vuCounter++ % s.length];
+    context.vars.cookieHeader = one.cookie;
+    context.vars.csrf = one.csrf;
+    done();
+  }, done);
+}
+
+function ingestBody(req, context, ee, next) {
+  const n = Math.floor(Math.random() * 1e9);
+  req.headers = Object.assign({}, req.headers, { cookie: context.vars.cookieHeader, 'x-csrf-token': context.vars.csrf });
+  req.json = {
+    applicant: { name: `Load Test ${n}`, email: `load${n}@example.com`, phone: '+1 555 0100', age: 18 + (n % 60) },
+    amount: 1000 * (1 + (n % 100)), income: 20000 + (n % 200) * 1000, creditScore: 300 + (n % 551), purpose: data.ingest.purpose,
+  };
+  return next();
+}
+
+module.exports = {
+  track, pickAdmin, loggedIn, withCsrf, think, moreWork, listQuery, pickFromList, opened, updateBody,
+  awaitRound, stormBody, stormTrack, moreRounds, useSession, ingestBody,
+};

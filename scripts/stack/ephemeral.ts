@@ -1,0 +1,56 @@
+// A throwaway stack for load tests and benchmarks: its own mongod in a temp dir (or a fresh
+// database on MONGO_URI when set), migrations, N API instances and nginx on free ports.
+// stop() tears everything down and removes the temp files.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { collections, type Collections } from '../../lib/db/collections.js';
+import { connectMongo, type Mongo } from '../../lib/db/mongo.js';
+import { createLogger } from '../../lib/logger.js';
+import { MIGRATIONS } from '../../lib/migrations/list.js';
+import { runMigrations } from '../../lib/migrations/runner.js';
+import { launchMongod, type RunningMongo } from '../mongod/launch.js';
+import { freePorts } from './ports.js';
+import { startStack, type Stack } from './stack.js';
+
+export interface Ephemeral { stack: Stack; mongo: Mongo; c: Collections; uri: string; dbName: string; runDir: string; stop(): Promise<void> }
+
+export async function ephemeralStack(o: {
+  label: string; instances?: number; env?: Record<string, string>; nodeBin?: string; nginxAccessLog?: string;
+  /** Runs before the API starts (seeding). */
+  prepare?: (c: Collections, mongo: Mongo) => Promise<void>;
+  log?: (m: string) => void;
+}): Promise<Ephemeral> {
+  const log = o.log ?? (() => {});
+  const runDir = mkdtempSync(join(tmpdir(), `creditdesk-${o.label}-`));
+  let mongod: RunningMongo | undefined;
+  let uri = process.env.MONGO_URI;
+  const [mongoPort, nginxPort, ...apiPorts] = await freePorts((o.instances ?? 3) + 2);
+  if (!uri) {
+    mongod = await launchMongod({ dbPath: join(runDir, 'mongod'), port: mongoPort!, cacheSizeGB: 1, log });
+    uri = mongod.uri;
+  }
+  const dbName = `${o.label.replace(/[^A-Za-z0-9_]/g, '_')}_${randomBytes(3).toString('hex')}`;
+  const mongo = await connectMongo(uri, dbName, `creditdesk-${o.label}`);
+  const cleanup = async () => {
+    if (!mongod) await mongo.db.dropDatabase().catch(() => {});
+    await mongo.close().catch(() => {});
+    await mongod?.stop();
+    rmSync(runDir, { recursive: true, force: true });
+  };
+  try {
+    await runMigrations(mongo.db, MIGRATIONS, { log: createLogger({ level: 'warn', name: o.label, instance: o.label }), batchSize: 1000, pauseMs: 0 });
+    const c = collections(mongo.db);
+    await o.prepare?.(c, mongo);
+    const stack = await startStack({
+      mongoUri: uri, dbName, sessionSecrets: randomBytes(32).toString('hex'), apiPorts, nginxPort: nginxPort!, runDir,
+      env: { NODE_ENV: 'production', LOG_LEVEL: 'info', ...o.env }, log,
+      ...(o.nodeBin ? { nodeBin: o.nodeBin } : {}), ...(o.nginxAccessLog ? { nginxAccessLog: o.nginxAccessLog } : {}),
+    });
+    return { stack, mongo, c, uri, dbName, runDir, async stop() { await stack.stop(); await cleanup(); } };
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+}

@@ -1,0 +1,56 @@
+// CI smoke runs of the artillery scenarios through the real stack (nginx + 3 API processes) on
+// the test mongod: correctness only — no errors, exact conflict counts, nothing lost. Timing
+// targets live in the full runs (`npm run loadtest -- <name>`), not here.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { describe, test } from 'node:test';
+import type { LoadSummary } from '../../scripts/loadtest/report.js';
+
+function runSmoke(name: string): Promise<{ code: number; out: string; summary: LoadSummary }> {
+  return new Promise((res, rej) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', 'scripts/loadtest/run.ts', name, '--smoke'], { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+    let out = '';
+    p.stdout.on('data', (d) => { out += d; });
+    p.stderr.on('data', (d) => { out += d; });
+    const kill = setTimeout(() => p.kill('SIGTERM'), 110_000); // bounded even if something hangs
+    p.once('exit', (code) => {
+      clearTimeout(kill);
+      const line = out.split('\n').find((l) => l.startsWith('LOADTEST_SUMMARY '));
+      if (!line) return rej(new Error(`no summary (exit ${code}):\n${out}`));
+      res({ code: code ?? 1, out, summary: JSON.parse(line.slice('LOADTEST_SUMMARY '.length)) as LoadSummary });
+    });
+  });
+}
+
+const failed = (s: LoadSummary) => s.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`).join('; ');
+
+describe('artillery scenarios, smoke size, through nginx to three instances', () => {
+  test('conflict-storm: 100 admins, same application and version, every round exactly 1 success and 99 conflicts', async () => {
+    const { code, out, summary: s } = await runSmoke('conflict-storm');
+    assert.equal(code, 0, `${failed(s)}\n${out}`);
+    const rounds = s.checks.filter((c) => c.name.startsWith('round '));
+    assert.equal(rounds.length, 3);
+    for (const r of rounds) assert.equal(r.detail, '1 ok, 99 conflicts');
+    assert.equal(s.endpoints['storm-update']?.count, 300);
+    assert.equal(s.conflicts, 297);
+    assert.equal(s.ok, 100 + 3); // 100 logins + one winner per round
+    assert.equal(s.errors, 0);
+  });
+
+  test('admins: log in once, list with filters, open, update with version — no errors, conflicts only as 409', async () => {
+    const { code, out, summary: s } = await runSmoke('admins');
+    assert.equal(code, 0, `${failed(s)}\n${out}`);
+    assert.equal(s.errors, 0, JSON.stringify(s.errorDetail));
+    assert.equal(s.endpoints.login?.count, 20);
+    for (const e of ['list', 'open', 'update']) assert.equal(s.endpoints[e]?.count, 60, e);
+    assert.equal(s.ok + s.conflicts, s.requests);
+  });
+
+  test('ingestion: a burst of creations at a fixed rate — every acknowledged creation stored', async () => {
+    const { code, out, summary: s } = await runSmoke('ingestion');
+    assert.equal(code, 0, `${failed(s)}\n${out}`);
+    assert.equal(s.requests, 60);
+    assert.equal(s.ok, 60);
+    assert.ok(s.checks.some((c) => c.name.startsWith('every acknowledged creation is stored') && c.ok));
+  });
+});
