@@ -88,7 +88,7 @@ describe('pipeline', () => {
   test('the OCR worker serves /health and /metrics on WORKER_HTTP_PORT', async () => {
     const h = await fetch(`http://127.0.0.1:${httpPort}/health`);
     assert.equal(h.status, 200);
-    const body = await h.json();
+    const body = (await h.json()) as { status: string; roles: string[] };
     assert.equal(body.status, 'ok');
     assert.deepEqual(body.roles, ['ocr']);
     const m = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
