@@ -16,7 +16,7 @@ export function controlsCollection(db: Db): Collection<QueueControlDoc> {
 }
 
 export const CLAIM_INDEX = 'claim';
-export const CLAIM_INDEX_KEY = { state: 1, type: 1, priority: -1, runAt: 1, attempts: 1, recoveries: 1 } as const;
+export const CLAIM_INDEX_KEY = { state: 1, type: 1, priority: -1, runAt: 1, leaseUntil: 1, attempts: 1, recoveries: 1 } as const;
 
 /**
  * `claim` serves the claim (state + type points, sorted priority desc, runAt asc, runAt bounded),

@@ -48,12 +48,21 @@ export function startWorker(o: WorkerOptions): WorkerHandle {
   let processed = 0;
   const wake = startWakeSources({ db: o.db, pollMs, onWake: () => parking.wake(), onError });
   const claimable = () => [...jobs.keys()].filter((t) => !paused.has(t));
+  // Claims from one process go one at a time: concurrent claims race for the same head-of-queue
+  // document, and every lost race is a server-side write conflict retried with backoff (measured:
+  // 2 concurrent claimers were slower than 1). Handlers still run `concurrency` at once.
+  let claimChain: Promise<unknown> = Promise.resolve();
+  const claimNext = () => {
+    const p = claimChain.then(() => claimOne(o.db, claimable(), leaseMs, leaseFor));
+    claimChain = p.catch(() => undefined);
+    return p;
+  };
 
   async function lane(): Promise<void> {
     while (active) {
       let ev;
       try {
-        ev = await claimOne(o.db, claimable(), leaseMs, leaseFor);
+        ev = await claimNext();
       } catch (e) {
         log.warn({ err: e }, 'claim failed; retrying in a second');
         await Promise.race([sleep(1000), parking.park()]);
