@@ -1,7 +1,7 @@
 // The durable events queue: publish (optionally inside a transaction), workers with leases,
 // retries with backoff, dead letters, per-type pause, statistics.
 export type { EventState, EventDoc, EventError, JobContext, JobDefinition, WorkerOptions, WorkerHandle, BackoffOptions } from './types.js';
-export { eventsCollection, controlsCollection, ensureQueueIndexes, EVENT_INDEXES, CLAIM_INDEX, type QueueControlDoc } from './collection.js';
+export { eventsCollection, controlsCollection, ensureQueueIndexes, EVENT_INDEXES, CLAIM_INDEX, CLAIM_INDEX_KEY, type QueueControlDoc } from './collection.js';
 export { publish, publishMany, DEFAULT_MAX_ATTEMPTS, type PublishOptions } from './publish.js';
 export { PermanentError, LeaseLostError } from './errors.js';
 export { backoffDelay, DEFAULT_BACKOFF } from './backoff.js';

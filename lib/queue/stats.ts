@@ -1,6 +1,6 @@
 // Queue statistics from ONE aggregation: a covered scan of the `claim` index grouped by type+state.
 import type { Db } from 'mongodb';
-import { CLAIM_INDEX, eventsCollection } from './collection.js';
+import { CLAIM_INDEX, CLAIM_INDEX_KEY, eventsCollection } from './collection.js';
 
 export interface TypeStats {
   pending: number; processing: number; completed: number; failed: number; dead: number;
@@ -18,7 +18,7 @@ export async function queueStats(db: Db): Promise<QueueStats> {
   const rows = await eventsCollection(db).aggregate<{
     _id: { type: string; state: string }; n: number; retrying: number; recovered: number; oldestRunAt: Date | null; now: Date;
   }>([
-    { $sort: { state: 1, type: 1, priority: -1, runAt: 1, attempts: 1, recoveries: 1 } },
+    { $sort: CLAIM_INDEX_KEY },
     { $project: { _id: 0, state: 1, type: 1, runAt: 1, attempts: 1, recoveries: 1 } },
     {
       $group: {
