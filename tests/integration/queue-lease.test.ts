@@ -95,3 +95,24 @@ test('the change stream wakes an idle worker: an event completes although the po
   assert.equal(w.processed(), 1);
   await w.stop();
 });
+
+test('an event whose worker keeps dying reaches dead-letter: attempts are counted at claim time', async () => {
+  const db = t.mongo.db;
+  const { id } = await publish(db, 'crashy', {}, { maxAttempts: 2 });
+  // Two claims whose workers "die" (never settle): each lease simply runs out.
+  for (let i = 0; i < 2; i++) {
+    assert.ok(await claimOne(db, ['crashy'], 100));
+    await sleep(250);
+  }
+  let ran = false;
+  const job: JobDefinition<object> = { type: 'crashy', payload: z.object({}), handle: async () => { ran = true; } };
+  const w = startWorker({ db, jobs: [job], concurrency: 1, pollMs: 100, log: silentLog });
+  await waitFor('dead letter', async () => (await eventsCollection(db).findOne({ _id: id }))?.state === 'dead', { timeoutMs: 10_000 });
+  await w.stop();
+  const doc = (await eventsCollection(db).findOne({ _id: id }))!;
+  assert.equal(ran, false, 'the third attempt is not run');
+  assert.equal(doc.attempts, 3);
+  assert.equal(doc.recoveries, 2);
+  assert.deepEqual(doc.errors.map((e) => e.attempt), [1, 2, 3]);
+  assert.match(doc.errors[2]!.message, /exceeds maxAttempts 2/);
+});
