@@ -4,10 +4,11 @@
 // canonical nginx.conf. Creates the first admin. Ctrl-C stops everything, front to back.
 //
 // Settings (environment): NGINX_PORT (or PORT) 8080 · API_INSTANCES 3 · API_BASE_PORT 3001 ·
-// MONGO_URI / MONGO_PORT 27018 / MONGO_DB · SESSION_SECRETS (default: a dev secret in .data).
+// MONGO_URI / MONGO_PORT 27018 / MONGO_DB · SESSION_SECRETS (default: a dev secret in .data) ·
+// DATA_DIR (.data).
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { collections } from '../lib/db/collections.js';
 import { connectMongo } from '../lib/db/mongo.js';
 import { createUser } from '../lib/domain/users/users.js';
@@ -20,8 +21,9 @@ import { launchMongod, type RunningMongo } from './mongod/launch.js';
 import { PROJECT_ROOT } from './mongod/resolve.js';
 import { assertPortsFree, startStack, WORKER_ROLES, type Stack } from './stack/stack.js';
 
-const DATA = join(PROJECT_ROOT, '.data');
 const env = process.env;
+/** Local state: mongod data, logs, nginx prefix, dev secret, first admin (DATA_DIR, default .data). */
+const DATA = resolve(env.DATA_DIR || join(PROJECT_ROOT, '.data'));
 const say = (m: string) => console.log(`[creditdesk] ${m}`);
 
 function intSetting(name: string, def: number, min: number, max: number): number {
@@ -78,7 +80,7 @@ try {
   if ((await c.users.countDocuments({}, { limit: 1 })) === 0) {
     const password = randomBytes(12).toString('base64url');
     await createUser(c, { email: 'admin@creditdesk.local', password, role: 'admin' });
-    firstAdmin = `first admin created: admin@creditdesk.local / ${password} (shown once; saved in .data/first-admin.txt)`;
+    firstAdmin = `first admin created: admin@creditdesk.local / ${password} (shown once; saved in ${join(DATA, 'first-admin.txt')})`;
     writeFileSync(join(DATA, 'first-admin.txt'), `admin@creditdesk.local\n${password}\n`, { mode: 0o600 });
   }
   await mongo.close();
@@ -92,9 +94,9 @@ try {
     },
   });
   const url = stack.url;
-  say(`ready: ${url}  (through nginx to ${apiPorts.map((p) => `127.0.0.1:${p}`).join(', ')}; logs in .data/logs/, nginx access log in .data/nginx/access.log)`);
+  say(`ready: ${url}  (through nginx to ${apiPorts.map((p) => `127.0.0.1:${p}`).join(', ')}; logs in ${join(DATA, 'logs')}, nginx access log in ${join(DATA, 'nginx', 'access.log')})`);
   if (firstAdmin) say(firstAdmin);
-  else if (existsSync(join(DATA, 'first-admin.txt'))) say('first admin: see .data/first-admin.txt');
+  else if (existsSync(join(DATA, 'first-admin.txt'))) say(`first admin: see ${join(DATA, 'first-admin.txt')}`);
   say(`log in: curl -c jar -H 'content-type: application/json' -d '{"email":"admin@creditdesk.local","password":"…"}' ${url}/api/auth/login`);
   say(`        then: curl -b jar ${url}/api/applications   (send the returned csrfToken as X-CSRF-Token on writes)`);
   say('more users: npm run create-admin -- --email … --password … --role admin|reviewer|viewer');

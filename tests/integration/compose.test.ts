@@ -141,7 +141,7 @@ describe('nginx.conf against compose and the app settings', () => {
     const body = directive(nginxConf, 'client_max_body_size')!;
     assert.ok(Number(body.replace(/m$/, '')) * 1024 * 1024 >= defaults.UPLOAD_LIMIT_BYTES, body);
     for (const h of ['X-Request-Id', 'X-Forwarded-For', 'X-Forwarded-Proto', 'X-Forwarded-Host']) assert.match(nginxConf, new RegExp(`proxy_set_header ${h} `));
-    assert.match(nginxConf, /location \/api\/admin\/events\/stream \{[^}]*proxy_buffering off;[^}]*proxy_read_timeout 1h;/);
+    assert.match(nginxConf, /location = \/api\/admin\/stream \{[^}]*proxy_buffering off;[^}]*proxy_read_timeout 1h;/);
     assert.match(nginxConf, /log_format creditdesk_json escape=json[\s\S]*\$upstream_addr[\s\S]*\$upstream_response_time/);
   });
 

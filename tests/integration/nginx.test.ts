@@ -78,6 +78,30 @@ describe('sessions and headers through nginx', () => {
   });
 });
 
+describe('server-sent events through nginx', () => {
+  test('the ops stream is delivered through nginx unbuffered (first event arrives while the stream stays open)', async () => {
+    const ac = new AbortController();
+    const stop = setTimeout(() => ac.abort(), 15_000); // bound, not a timing assertion
+    try {
+      const r = await fetch(`${stack.url}/api/admin/stream`, { headers: { cookie: admin.cookie }, signal: ac.signal });
+      assert.equal(r.status, 200);
+      assert.match(r.headers.get('content-type') ?? '', /^text\/event-stream/);
+      assert.ok(r.headers.get('x-upstream'));
+      const reader = r.body!.getReader();
+      let text = '';
+      while (!/event: snapshot\ndata: /.test(text)) {
+        const { value, done } = await reader.read();
+        assert.ok(!done, `stream ended early: ${text}`);
+        text += new TextDecoder().decode(value);
+      }
+      assert.match(text, /^retry: \d+/);
+    } finally {
+      clearTimeout(stop);
+      ac.abort();
+    }
+  });
+});
+
 describe('failure of one instance', () => {
   test('kill -9 of one instance under load: every read succeeds (retried elsewhere), every acknowledged write is in MongoDB', async () => {
     const ids: string[] = [];
