@@ -83,6 +83,21 @@ describe('OCR worker process', () => {
     ]);
   });
 
+  test('an image tesseract cannot read fails the application with the reason and dead-letters the job', async () => {
+    const a = await reviewer.post('/api/applications', sampleApplication());
+    const corrupt = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(2048, 7)]);
+    const up = await uploadAs(reviewer, a.body.id, corrupt);
+    assert.equal(up.status, 201);
+    const app = await waitFor(async () => {
+      const d = await t.c.applications.findOne({ _id: a.body.id });
+      return d?.status === 'failed' ? d : null;
+    }, 'the application to fail', 60_000, () => (worker.proc.exitCode === null ? null : worker.output()));
+    assert.equal((app as any).failure.stage, 'ocr');
+    assert.match((app as any).failure.reason, /tesseract/);
+    const ev = await waitFor(() => t.mongo.db.collection('events').findOne({ dedupeKey: `ocr:${up.body.document.id}`, state: 'dead' }), 'the dead letter');
+    assert.equal(ev.attempts, 3);
+  });
+
   test('an income within the tolerance is not a mismatch', async () => {
     const { app } = await uploadFor({ income: 85_000 });
     assert.deepEqual(app.ocr!.mismatches, []);

@@ -16,7 +16,8 @@ export function pipelineHooks(db: Db): ApplicationHooks {
       const opts = { session, ...(meta.requestId ? { requestId: meta.requestId } : {}) };
       const applicationId = after._id;
       if (after.status === 'ocr_pending') {
-        const documentId = String(after.documents?.at(-1)?.id ?? '');
+        const documentId = after.documents?.at(-1)?.id;
+        if (typeof documentId !== 'string') throw new Error(`${applicationId} cannot wait for OCR without a document`);
         await publish(db, EVENT.ocr, { applicationId, documentId }, { ...opts, maxAttempts: MAX_ATTEMPTS[EVENT.ocr], dedupeKey: `ocr:${documentId}` });
       } else if (after.status === 'scoring') {
         await publish(db, EVENT.approval, { applicationId }, { ...opts, maxAttempts: MAX_ATTEMPTS[EVENT.approval], dedupeKey: `approval:${applicationId}:v${after.version}` });
