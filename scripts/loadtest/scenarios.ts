@@ -41,7 +41,7 @@ export async function prepare(name: ScenarioName, smoke: boolean, c: Collections
     d.sampleIds = (await c.applications.find({}, { projection: { _id: 1 } }).limit(200).toArray()).map((x) => x._id);
     d.admins = await accounts(c, smoke ? 10 : 100, 'admin', 'admin');
     d.thinkMs = smoke ? 50 : 1600;
-    d.iterations = smoke ? 3 : 21;
+    d.iterations = smoke ? 3 : 25;
   } else if (name === 'conflict-storm') {
     const rounds = smoke ? 3 : 20;
     const docs = Array.from({ length: rounds }, () => ({ ...fakeApplication(), status: 'submitted' as const, version: 1 }));
