@@ -115,7 +115,7 @@ try {
   console.log('\n| worker processes | creditdesk queue (events/s) | Agenda v6 (jobs/s) | ratio |');
   console.log('|---|---|---|---|');
   for (const r of rows) {
-    console.log(`| ${r.procs} | ${f(r.ours)} (${r.oursNote}) | ${r.agenda !== undefined ? `${f(r.agenda)} (${r.agendaNote})` : r.agendaNote} | ${r.agenda ? `${(r.ours / r.agenda).toFixed(1)}×` : 'n/a'} |`);
+    console.log(`| ${r.procs} | ${f(r.ours)} (${r.oursNote}) | ${r.agenda !== undefined ? `${f(r.agenda)} (${r.agendaNote})` : r.agendaNote} | ${r.agenda === undefined ? 'n/a' : r.agenda > 0 ? `${(r.ours / r.agenda).toFixed(1)}×` : '∞ (Agenda finished none)'} |`);
   }
   console.log(`\npublish → start latency, 2 idle worker processes, ${SAMPLES} events one at a time (server clock): p50 ${lat.p50} ms, p99 ${lat.p99} ms, max ${lat.max} ms`);
 } finally {
