@@ -1,11 +1,15 @@
 // Through real nginx (rendered from the canonical nginx.conf) to three real API processes.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { sampleApplication, userClient } from '../helpers/app.js';
 import { testDb, type TestDb } from '../helpers/db.js';
 import type { Client } from '../helpers/http.js';
-import { boundedLoad, countBy, testStack, type TestStack } from '../helpers/stack.js';
+import { startNginx } from '../../scripts/nginx/nginx.js';
+import { Supervisor, waitForHttp } from '../../scripts/stack/supervisor.js';
+import { boundedLoad, countBy, freePorts, testStack, type TestStack } from '../helpers/stack.js';
 
 let t: TestDb;
 let stack: TestStack;
@@ -140,5 +144,27 @@ describe('failure of one instance', () => {
       after.add(r.headers.get('x-upstream') ?? '');
     }
     assert.ok(!after.has(`127.0.0.1:${victim.port}`));
+  });
+});
+
+describe('no instance available', () => {
+  test('nginx answers 502 in the problem+json shape with Retry-After, for reads and writes', async () => {
+    const [port, dead] = await freePorts(2);
+    const runDir = mkdtempSync(join(tmpdir(), 'creditdesk-nginx-dead-'));
+    const sup = new Supervisor(join(runDir, 'logs'));
+    try {
+      startNginx(sup, { upstreams: [`127.0.0.1:${dead}`], listenPort: port!, runDir: join(runDir, 'nginx') });
+      await waitForHttp(`http://127.0.0.1:${port}/nginx-health`, 10_000);
+      for (const method of ['GET', 'POST']) {
+        const r = await fetch(`http://127.0.0.1:${port}/api/applications`, { method });
+        assert.equal(r.status, 502, method);
+        assert.equal(r.headers.get('content-type'), 'application/problem+json');
+        assert.equal(r.headers.get('retry-after'), '1');
+        assert.equal((await r.json() as { status: number }).status, 502);
+      }
+    } finally {
+      await sup.stopAll();
+      rmSync(runDir, { recursive: true, force: true });
+    }
   });
 });
