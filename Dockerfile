@@ -5,7 +5,7 @@
 #   migrations: node dist/scripts/migrate.js
 #   first user: node dist/scripts/create-admin.js --email … --password … --role admin
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 # --- build: all dependencies, TypeScript → dist/ ---------------------------------------------
 FROM ${NODE_IMAGE} AS build

@@ -12,10 +12,8 @@ import { join, resolve } from 'node:path';
 import { collections } from '../lib/db/collections.js';
 import { connectMongo } from '../lib/db/mongo.js';
 import { createUser } from '../lib/domain/users/users.js';
-import { withLock } from '../lib/locks/index.js';
 import { createLogger } from '../lib/logger.js';
-import { MIGRATIONS } from '../lib/migrations/list.js';
-import { runMigrations } from '../lib/migrations/runner.js';
+import { migrateExclusively } from '../lib/migrations/exclusive.js';
 import { EMBEDDED_PORT_DEFAULT } from './lib/cli.js';
 import { launchMongod, type RunningMongo } from './mongod/launch.js';
 import { PROJECT_ROOT } from './mongod/resolve.js';
@@ -73,8 +71,7 @@ try {
   }
   const dbName = env.MONGO_DB ?? 'creditdesk';
   const mongo = await connectMongo(uri, dbName, 'creditdesk-start');
-  // One migrator at a time across launchers/deploys; a second one waits, then finds nothing to do.
-  await withLock(mongo.db, 'migrations', 60_000, () => runMigrations(mongo.db, MIGRATIONS, { log, batchSize: 1000, pauseMs: 0 }), { waitMs: 120_000 });
+  await migrateExclusively(mongo.db, { log, batchSize: 1000, pauseMs: 0 });
   const c = collections(mongo.db);
   let firstAdmin = '';
   if ((await c.users.countDocuments({}, { limit: 1 })) === 0) {
@@ -87,7 +84,7 @@ try {
 
   stack = await startStack({
     mongoUri: uri, dbName, sessionSecrets: env.SESSION_SECRETS ?? devSecret(), apiPorts, nginxPort,
-    runDir: DATA, workerRoles: WORKER_ROLES, log: say,
+    runDir: DATA, workerRoles: WORKER_ROLES, log: say, paymentGatewayPort: intSetting('PAYMENT_GATEWAY_PORT', 4100, 1, 65535),
     onUnexpectedExit: (ch, code) => {
       say(`${ch.name} exited unexpectedly (code ${code}); see ${ch.logFile}. Stopping the stack.`);
       void stop(1);

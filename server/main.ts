@@ -1,4 +1,5 @@
 // Process entry: config → Mongo → app → listen → graceful stop.
+import type { ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadConfigOrExit, serverSchema } from '../lib/config.js';
 import { collections } from '../lib/db/collections.js';
@@ -31,11 +32,21 @@ server.once('listening', () => {
   logger.info({ port: a.port, host: a.address }, `api listening on http://${a.address}:${a.port}`);
 });
 
+// While draining, every response says `Connection: close`, so keep-alive connections (nginx
+// reuses its upstream ones) end after their current request instead of holding the drain open.
 let stopping = false;
+const inflight = new Set<ServerResponse>();
+server.on('request', (_req, res: ServerResponse) => {
+  if (stopping) return void res.setHeader('Connection', 'close');
+  inflight.add(res);
+  res.once('close', () => inflight.delete(res));
+});
+
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   deps.lifecycle.draining = true;
+  for (const res of inflight) if (!res.headersSent) res.setHeader('Connection', 'close');
   logger.info({ signal }, 'draining: /ready is 503, closing the listener, finishing in-flight requests');
   const force = setTimeout(() => {
     logger.warn('in-flight requests did not finish in time; closing their connections');

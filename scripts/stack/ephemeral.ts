@@ -8,8 +8,7 @@ import { join } from 'node:path';
 import { collections, type Collections } from '../../lib/db/collections.js';
 import { connectMongo, type Mongo } from '../../lib/db/mongo.js';
 import { createLogger } from '../../lib/logger.js';
-import { MIGRATIONS } from '../../lib/migrations/list.js';
-import { runMigrations } from '../../lib/migrations/runner.js';
+import { migrateExclusively } from '../../lib/migrations/exclusive.js';
 import { launchMongod, type RunningMongo } from '../mongod/launch.js';
 import { freePorts } from './ports.js';
 import { startStack, type Stack } from './stack.js';
@@ -40,7 +39,7 @@ export async function ephemeralStack(o: {
     rmSync(runDir, { recursive: true, force: true });
   };
   try {
-    await runMigrations(mongo.db, MIGRATIONS, { log: createLogger({ level: 'warn', name: o.label, instance: o.label }), batchSize: 1000, pauseMs: 0 });
+    await migrateExclusively(mongo.db, { log: createLogger({ level: 'warn', name: o.label, instance: o.label }), batchSize: 1000, pauseMs: 0 });
     const c = collections(mongo.db);
     await o.prepare?.(c, mongo);
     const stack = await startStack({

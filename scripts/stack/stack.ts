@@ -24,6 +24,8 @@ export interface StackOptions {
   env?: Record<string, string>;
   /** Worker roles to run, one process each; skipped (with a note) while workers/main.ts does not exist. */
   workerRoles?: readonly string[];
+  /** Start the payment-gateway simulator on this port for the disbursement worker (else: ledger only). */
+  paymentGatewayPort?: number;
   /** Another Node binary for the API instances (benchmarks: Node 20 vs 24). */
   nodeBin?: string;
   nginxAccessLog?: string;
@@ -57,6 +59,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   await assertPortsFree([
     ...o.apiPorts.map((port, i) => ({ port, what: `API instance api-${i + 1}; set API_BASE_PORT` })),
     { port: o.nginxPort, what: 'nginx; set NGINX_PORT' },
+    ...(o.paymentGatewayPort ? [{ port: o.paymentGatewayPort, what: 'the payment-gateway simulator; set PAYMENT_GATEWAY_PORT' }] : []),
   ]);
   let up = false;
   const sup = new Supervisor(join(o.runDir, 'logs'), (c, code) => { if (up) o.onUnexpectedExit?.(c, code); });
@@ -74,9 +77,17 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     log(`${apis.length} API instances ready on ports ${o.apiPorts.join(', ')}`);
 
     const workers: Child[] = [];
+    const workerEnv: Record<string, string> = { ...common };
+    if (o.paymentGatewayPort && o.workerRoles?.includes('disbursement')) {
+      const gw = sup.node('payment-gateway-simulator', 'scripts/simulators/payment-gateway.ts', { PORT: String(o.paymentGatewayPort) }, { group: 'workers' });
+      const gwUrl = `http://127.0.0.1:${o.paymentGatewayPort}`;
+      await waitForHttp(`${gwUrl}/payments`, 30_000, () => gw.proc.exitCode === null);
+      workerEnv.PAYMENT_GATEWAY_URL = gwUrl;
+      log(`payment-gateway simulator on ${gwUrl} (stands in for the bank's payment API)`);
+    }
     if (o.workerRoles?.length) {
       if (existsSync(WORKER_ENTRY)) {
-        for (const role of o.workerRoles) workers.push(sup.node(`worker-${role}`, 'workers/main.ts', { ...common, WORKER_ROLES: role, INSTANCE_ID: `worker-${role}` }, { group: 'workers' }));
+        for (const role of o.workerRoles) workers.push(sup.node(`worker-${role}`, 'workers/main.ts', { ...workerEnv, WORKER_ROLES: role, INSTANCE_ID: `worker-${role}` }, { group: 'workers' }));
         log(`workers started: ${o.workerRoles.join(', ')} (one process per role)`);
       } else {
         log('workers/main.ts does not exist yet: no workers started');
