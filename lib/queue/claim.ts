@@ -58,3 +58,29 @@ export async function claimOne(
     sort: CLAIM_SORT, returnDocument: 'after', hint: CLAIM_INDEX_KEY, writeConcern: { w: 1 },
   });
 }
+
+/**
+ * Claims up to `max` events in three round trips whatever `max` is: a covered index read of the
+ * best candidates' ids, ONE updateMany with the same claim filter and update pipeline as
+ * claimOne (MongoDB applies it to each document atomically, so an event another worker took in
+ * between simply no longer matches), and a read-back of what carries our fresh token. Every
+ * event claimed here obeys the same rules as claimOne: due-and-free or lease-expired by the
+ * server clock, a fresh owner token, attempt counted at claim time. Workers use it so that claim
+ * round trips are paid per batch, not per event.
+ */
+export async function claimBatch(
+  db: Db, types: string[], leaseMs: number, max: number, leaseFor: Record<string, number> = {},
+): Promise<EventDoc[]> {
+  if (types.length === 0 || max < 1) return [];
+  const events = eventsCollection(db);
+  const filter = claimFilter(types);
+  const candidates = await events.find(filter, { sort: CLAIM_SORT, hint: CLAIM_INDEX_KEY, limit: max, projection: { _id: 1 } }).toArray();
+  if (candidates.length === 0) return [];
+  const ids = candidates.map((c) => c._id);
+  const token = randomUUID();
+  const r = await events.updateMany({ _id: { $in: ids }, ...filter }, claimUpdate(token, leaseMs, leaseFor), { writeConcern: { w: 1 } });
+  if (r.modifiedCount === 0) return [];
+  const claimed = await events.find({ _id: { $in: ids }, owner: token }).toArray();
+  const order = new Map(ids.map((id, i) => [String(id), i]));
+  return claimed.sort((a, b) => order.get(String(a._id))! - order.get(String(b._id))!);
+}

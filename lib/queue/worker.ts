@@ -2,17 +2,19 @@
 // change-stream or poll wake-up; a lane that found work wakes one more (fast ramp-up, no herd).
 import { hostname } from 'node:os';
 import { DEFAULT_BACKOFF } from './backoff.js';
-import { claimOne } from './claim.js';
+import { claimBatch } from './claim.js';
 import { Completer } from './completer.js';
 import { PausedCache } from './controls.js';
 import { releaseEvent, type Claimed } from './settle.js';
 import { runEvent, type RunDeps } from './run-event.js';
-import type { JobDefinition, WorkerHandle, WorkerOptions } from './types.js';
+import type { EventDoc, JobDefinition, WorkerHandle, WorkerOptions } from './types.js';
 import { Parking, startWakeSources } from './wakeup.js';
 
 export const DEFAULT_LEASE_MS = 30_000;
 export const DEFAULT_POLL_MS = 1000;
 export const DEFAULT_RETENTION_MS = 7 * 24 * 3600_000;
+/** The most events one claim round takes (bounded by the idle lanes too). */
+export const MAX_CLAIM_BATCH = 64;
 
 export class WorkerStoppingError extends Error { override name = 'WorkerStoppingError'; }
 
@@ -45,17 +47,24 @@ export function startWorker(o: WorkerOptions): WorkerHandle {
   const paused = new PausedCache(o.db, Math.min(500, pollMs), onError, () => parking.wake());
   const running = new Map<string, { claim: Claimed; ac: AbortController }>();
   let active = true;
+  const buffered: EventDoc[] = [];
   let processed = 0;
   const wake = startWakeSources({ db: o.db, pollMs, onWake: () => parking.wake(), onError });
   const claimable = () => [...jobs.keys()].filter((t) => !paused.has(t));
-  // Claims from one process go one at a time: concurrent claims race for the same head-of-queue
-  // document, and every lost race is a server-side write conflict retried with backoff (measured:
-  // 2 concurrent claimers were slower than 1). Handlers still run `concurrency` at once.
-  let claimChain: Promise<unknown> = Promise.resolve();
-  const claimNext = () => {
-    const p = claimChain.then(() => claimOne(o.db, claimable(), leaseMs, leaseFor));
-    claimChain = p.catch(() => undefined);
-    return p;
+  // One claim in flight per process (concurrent claims race for the same head-of-queue documents,
+  // and every lost race is a server-side write conflict), but each claim takes a batch sized to
+  // the idle lanes, so the round trips are paid per batch. Handlers run `concurrency` at once.
+  const buffer: EventDoc[] = [];
+  let fetching: Promise<number> | undefined;
+  const claimNext = async (): Promise<EventDoc | null> => {
+    for (;;) {
+      const next = buffer.shift();
+      if (next) return next;
+      fetching ??= claimBatch(o.db, claimable(), leaseMs, Math.max(1, Math.min(MAX_CLAIM_BATCH, o.concurrency - running.size)), leaseFor)
+        .then((evs) => { buffer.push(...evs); return evs.length; })
+        .finally(() => { fetching = undefined; });
+      if ((await fetching) === 0 && buffer.length === 0) return null;
+    }
   };
 
   async function lane(): Promise<void> {
@@ -69,6 +78,7 @@ export function startWorker(o: WorkerOptions): WorkerHandle {
         continue;
       }
       if (!ev) { await parking.park(); continue; }
+      if (!active) { buffered.push(ev); break; } // claimed while stopping: released below
       if (parking.parked > 0) parking.wake();
       const id = String(ev._id);
       const ac = new AbortController();
@@ -98,6 +108,7 @@ export function startWorker(o: WorkerOptions): WorkerHandle {
         await wake.close();
         await Promise.race([lanes, sleep(deadlineMs)]);
         const left = [...running.values()];
+        for (const ev of [...buffer.splice(0), ...buffered.splice(0)]) left.push({ claim: { _id: ev._id, owner: ev.owner! }, ac: new AbortController() });
         for (const r of left) r.ac.abort(new WorkerStoppingError('worker stopping: deadline passed'));
         const released = await Promise.all(left.map((r) => releaseEvent(o.db, r.claim).catch(() => false)));
         log.info({ released: released.filter(Boolean).length, processed }, 'queue worker stopped');

@@ -18,7 +18,7 @@ import { loadMongoBackend } from './queue-agenda-worker.js';
 import { percentile, spawnReady, stopAll, waitCount } from './queue-procs.js';
 
 const N = Number(process.env.BENCH_EVENTS ?? 20_000);
-const C = String(process.env.BENCH_CONCURRENCY ?? 32);
+const C = String(process.env.BENCH_CONCURRENCY ?? 64);
 const SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 300);
 const PROCS = (process.env.BENCH_PROCS ?? '1,2,4').split(',').map(Number);
 const TIMEOUT = Number(process.env.BENCH_TIMEOUT_MS ?? 120_000);
