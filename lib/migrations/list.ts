@@ -57,4 +57,11 @@ export const MIGRATIONS: Migration[] = [
       await db.collection('documents.chunks').createIndex({ files_id: 1, n: 1 }, { unique: true, name: 'files_id_1_n_1' });
     },
   },
+  {
+    id: '005-queue-recoveries-index',
+    description: 'partial index of recovered events, so queue statistics stay fast with many completed events',
+    async up({ db }) {
+      await ensureQueueIndexes(db);
+    },
+  },
 ];

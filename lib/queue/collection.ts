@@ -16,6 +16,7 @@ export function controlsCollection(db: Db): Collection<QueueControlDoc> {
 }
 
 export const CLAIM_INDEX = 'claim';
+export const RECOVERED_INDEX = 'recovered';
 export const CLAIM_INDEX_KEY = { state: 1, type: 1, priority: -1, runAt: 1, leaseUntil: 1, attempts: 1, recoveries: 1 } as const;
 
 /**
@@ -28,6 +29,9 @@ export const EVENT_INDEXES: IndexDescription[] = [
   { key: { dedupeKey: 1 }, name: 'dedupeKey_unique', unique: true, partialFilterExpression: { dedupeKey: { $type: 'string' } } },
   { key: { expireAt: 1 }, name: 'ttl_expireAt', expireAfterSeconds: 0 },
   { key: { deadAt: -1, type: 1 }, name: 'dead_letters', partialFilterExpression: { state: 'dead' } },
+  // Only events that were ever taken over from an expired lease: queueStats sums their recoveries
+  // without scanning every completed event.
+  { key: { state: 1, type: 1, recoveries: 1 }, name: 'recovered', partialFilterExpression: { recoveries: { $gt: 0 } } },
 ];
 
 export async function ensureQueueIndexes(db: Db): Promise<void> {

@@ -8,6 +8,6 @@ export { backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
 export { claimOne, claimFilter, CLAIM_SORT } from './claim.js';
 export { renewLease, completeEvent, failEvent, releaseEvent, type Claimed } from './settle.js';
 export { startWorker, WorkerStoppingError, DEFAULT_LEASE_MS, DEFAULT_POLL_MS, DEFAULT_RETENTION_MS } from './worker.js';
-export { queueStats, type QueueStats, type TypeStats } from './stats.js';
+export { queueStats, ACTIVE_STATS_PIPELINE, COMPLETED_RECOVERIES_PIPELINE, type QueueStats, type TypeStats } from './stats.js';
 export { pauseType, resumeType, pausedTypes } from './controls.js';
 export { listDeadLetters, retryDeadLetter, retryDeadLetters, purgeDeadLetters } from './dead-letters.js';
