@@ -1,28 +1,18 @@
 // `npm run bench:queue-stats`: GET /api/admin/queue-stats's aggregation (queueStats) at a million
 // events, against the obvious alternative (one countDocuments per type × state) in the same run.
 // Starts its own mongod unless MONGO_URI is set. Prints its figures; asserts nothing.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ObjectId } from 'mongodb';
 import { connectMongo } from '../../lib/db/mongo.js';
 import { ensureQueueIndexes, eventsCollection, queueStats, type EventDoc } from '../../lib/queue/index.js';
-import { launchMongod } from '../mongod/launch.js';
+import { mongoForRun } from '../mongod/launch.js';
 
 const N = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const RUNS = 7;
 const TYPES = ['ocr.requested', 'approval.requested', 'disbursement.requested', 'notify.email', 'report.daily'];
 const STATES = ['completed', 'completed', 'completed', 'completed', 'completed', 'completed', 'pending', 'processing', 'dead'] as const;
 
-let uri = process.env.MONGO_URI;
-let stop = async () => {};
-const dbPath = uri ? undefined : mkdtempSync(join(tmpdir(), 'creditdesk-bench-stats-'));
-if (!uri) {
-  const m = await launchMongod({ dbPath: dbPath!, port: 27000 + Math.floor(Math.random() * 900), cacheSizeGB: 1, log: (s) => console.error(s) });
-  uri = m.uri;
-  stop = () => m.stop();
-}
-const mongo = await connectMongo(uri, `bench_stats_${Date.now().toString(36)}`, 'bench-queue-stats');
+const server = await mongoForRun('bench-stats');
+const mongo = await connectMongo(server.uri, `bench_stats_${Date.now().toString(36)}`, 'bench-queue-stats');
 const db = mongo.db;
 try {
   await ensureQueueIndexes(db);
@@ -62,6 +52,5 @@ try {
 } finally {
   await db.dropDatabase().catch(() => {});
   await mongo.close();
-  await stop();
-  if (dbPath) rmSync(dbPath, { recursive: true, force: true });
+  await server.stop();
 }

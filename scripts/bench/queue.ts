@@ -1,11 +1,8 @@
 // `npm run bench:queue`: end-to-end throughput (insertMany → claim → no-op → complete) with 1, 2
 // and 4 worker PROCESSES, publish-to-start latency with idle workers, and the same job count
 // through Agenda v6 on the same mongod (separate databases). Starts its own mongod unless MONGO_URI.
-// Env: BENCH_EVENTS (20000), BENCH_CONCURRENCY (32 per process), BENCH_LATENCY_SAMPLES (300),
+// Env: BENCH_EVENTS (20000), BENCH_CONCURRENCY (64 per process), BENCH_LATENCY_SAMPLES (300),
 // BENCH_PROCS ("1,2,4"), BENCH_AGENDA (1; 0 skips), BENCH_TIMEOUT_MS per run (120000).
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ObjectId } from 'mongodb';
 import { connectMongo } from '../../lib/db/mongo.js';
@@ -13,7 +10,7 @@ import { createLogger } from '../../lib/logger.js';
 import { MIGRATIONS } from '../../lib/migrations/list.js';
 import { runMigrations } from '../../lib/migrations/runner.js';
 import { eventsCollection, publish, publishMany } from '../../lib/queue/index.js';
-import { launchMongod } from '../mongod/launch.js';
+import { mongoForRun } from '../mongod/launch.js';
 import { loadMongoBackend } from './queue-agenda-worker.js';
 import { percentile, spawnReady, stopAll, waitCount } from './queue-procs.js';
 
@@ -24,14 +21,8 @@ const PROCS = (process.env.BENCH_PROCS ?? '1,2,4').split(',').map(Number);
 const TIMEOUT = Number(process.env.BENCH_TIMEOUT_MS ?? 120_000);
 const log = createLogger({ level: 'warn', name: 'bench', instance: 'bench' });
 
-let uri = process.env.MONGO_URI;
-let stopMongo = async () => {};
-const dbPath = uri ? undefined : mkdtempSync(join(tmpdir(), 'creditdesk-bench-mongod-'));
-if (!uri) {
-  const m = await launchMongod({ dbPath: dbPath!, port: 27000 + Math.floor(Math.random() * 900), cacheSizeGB: 1, log: (s) => console.error(s) });
-  uri = m.uri;
-  stopMongo = () => m.stop();
-}
+const server = await mongoForRun('bench');
+const uri = server.uri;
 const mongo = await connectMongo(uri, 'admin', 'bench-queue');
 const dbNames: string[] = [];
 const freshDb = async (label: string, migrate: boolean) => {
@@ -51,7 +42,7 @@ function finish(r: { done: number; ms: number }, last: Date | undefined, t0: num
 async function oursThroughput(procs: number): Promise<{ rate: number; done: number; ms: number }> {
   const { name, db } = await freshDb(`q${procs}`, true);
   const workers = await Promise.all(Array.from({ length: procs }, () =>
-    spawnReady('scripts/bench/queue-worker.ts', { MONGO_URI: uri!, MONGO_DB: name, CONCURRENCY: C })));
+    spawnReady('scripts/bench/queue-worker.ts', { MONGO_URI: uri, MONGO_DB: name, CONCURRENCY: C })));
   await sleep(300);
   const t0 = Date.now();
   for (let i = 0; i < N; i += 5000) await publishMany(db, 'noop', Array.from({ length: Math.min(5000, N - i) }, (_, k) => ({ i: i + k })));
@@ -62,7 +53,7 @@ async function oursThroughput(procs: number): Promise<{ rate: number; done: numb
 
 async function oursLatency(): Promise<{ p50: number; p99: number; max: number }> {
   const { name, db } = await freshDb('lat', true);
-  const workers = await Promise.all([1, 2].map(() => spawnReady('scripts/bench/queue-worker.ts', { MONGO_URI: uri!, MONGO_DB: name, CONCURRENCY: C })));
+  const workers = await Promise.all([1, 2].map(() => spawnReady('scripts/bench/queue-worker.ts', { MONGO_URI: uri, MONGO_DB: name, CONCURRENCY: C })));
   await sleep(500);
   for (let i = 0; i < SAMPLES; i++) { await publish(db, 'noop', { i }); await sleep(15 + Math.random() * 10); }
   await waitCount(() => eventsCollection(db).countDocuments({ state: 'completed' }), SAMPLES, Date.now(), 30_000);
@@ -76,7 +67,7 @@ async function oursLatency(): Promise<{ p50: number; p99: number; max: number }>
 async function agendaThroughput(procs: number): Promise<{ rate: number; done: number; ms: number }> {
   const { name, db } = await freshDb(`agenda${procs}`, false);
   const workers = await Promise.all(Array.from({ length: procs }, () =>
-    spawnReady('scripts/bench/queue-agenda-worker.ts', { MONGO_URI: uri!, MONGO_DB: name, CONCURRENCY: C })));
+    spawnReady('scripts/bench/queue-agenda-worker.ts', { MONGO_URI: uri, MONGO_DB: name, CONCURRENCY: C })));
   const jobs = db.collection('agendaJobs');
   // A job document exactly as Agenda's own now() writes it, cloned with insertMany like ours.
   const { Agenda } = await import('agenda');
@@ -121,6 +112,5 @@ try {
 } finally {
   for (const n of dbNames) await mongo.client.db(n).dropDatabase().catch(() => {});
   await mongo.close();
-  await stopMongo();
-  if (dbPath) rmSync(dbPath, { recursive: true, force: true });
+  await server.stop();
 }

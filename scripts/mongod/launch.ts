@@ -1,6 +1,7 @@
 // Starts a real mongod as a single-node replica set, waits until it is primary, stops it cleanly.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
@@ -81,4 +82,16 @@ export async function launchMongod(opts: LaunchOptions): Promise<RunningMongo> {
       return stopping;
     },
   };
+}
+
+/**
+ * For tests, benchmarks and throwaway stacks: the server named by MONGO_URI if set (nothing is
+ * started), else a fresh mongod in a temporary folder on a free port, removed again by stop().
+ */
+export async function mongoForRun(label: string, log: (m: string) => void = console.error): Promise<{ uri: string; started: boolean; stop(): Promise<void> }> {
+  if (process.env.MONGO_URI) return { uri: process.env.MONGO_URI, started: false, stop: async () => {} };
+  const { freePort } = await import('../stack/ports.js');
+  const dbPath = mkdtempSync(join(tmpdir(), `creditdesk-${label}-mongod-`));
+  const m = await launchMongod({ dbPath, port: await freePort(), cacheSizeGB: 1, log });
+  return { uri: m.uri, started: true, stop: async () => { await m.stop(); rmSync(dbPath, { recursive: true, force: true }); } };
 }

@@ -9,7 +9,7 @@ import { collections, type Collections } from '../../lib/db/collections.js';
 import { connectMongo, type Mongo } from '../../lib/db/mongo.js';
 import { createLogger } from '../../lib/logger.js';
 import { migrateExclusively } from '../../lib/migrations/exclusive.js';
-import { launchMongod, type RunningMongo } from '../mongod/launch.js';
+import { mongoForRun } from '../mongod/launch.js';
 import { freePorts } from './ports.js';
 import { startStack, type Stack } from './stack.js';
 
@@ -23,19 +23,15 @@ export async function ephemeralStack(o: {
 }): Promise<Ephemeral> {
   const log = o.log ?? (() => {});
   const runDir = mkdtempSync(join(tmpdir(), `creditdesk-${o.label}-`));
-  let mongod: RunningMongo | undefined;
-  let uri = process.env.MONGO_URI;
-  const [mongoPort, nginxPort, ...apiPorts] = await freePorts((o.instances ?? 3) + 2);
-  if (!uri) {
-    mongod = await launchMongod({ dbPath: join(runDir, 'mongod'), port: mongoPort!, cacheSizeGB: 1, log });
-    uri = mongod.uri;
-  }
+  const server = await mongoForRun(o.label, log);
+  const uri = server.uri;
+  const [nginxPort, ...apiPorts] = await freePorts((o.instances ?? 3) + 1);
   const dbName = `${o.label.replace(/[^A-Za-z0-9_]/g, '_')}_${randomBytes(3).toString('hex')}`;
   const mongo = await connectMongo(uri, dbName, `creditdesk-${o.label}`);
   const cleanup = async () => {
-    if (!mongod) await mongo.db.dropDatabase().catch(() => {});
+    if (!server.started) await mongo.db.dropDatabase().catch(() => {});
     await mongo.close().catch(() => {});
-    await mongod?.stop();
+    await server.stop();
     rmSync(runDir, { recursive: true, force: true });
   };
   try {

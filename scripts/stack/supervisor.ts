@@ -34,9 +34,13 @@ export class Supervisor {
     closeSync(fd);
     const child: Child = { name, proc, logFile, stopSignal: opts.stopSignal ?? 'SIGTERM', group: opts.group ?? name };
     live.add(proc);
-    proc.once('exit', (code) => {
+    proc.once('exit', (code, signal) => {
       live.delete(proc);
-      if (!this.stopping) this.onUnexpectedExit(child, code);
+      // Ctrl-C signals the whole process group: a child (possibly still loading, before its own
+      // handlers exist) can die of SIGINT before our own SIGINT handler has started stopping.
+      // Judge a signal death a moment later, once our handler had its turn.
+      if (signal === 'SIGINT' || signal === 'SIGTERM') setTimeout(() => { if (!this.stopping) this.onUnexpectedExit(child, code); }, 300);
+      else if (!this.stopping) this.onUnexpectedExit(child, code);
     });
     this.children.push(child);
     return child;
