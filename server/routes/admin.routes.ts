@@ -29,7 +29,8 @@ export function adminRoutes(d: AppDeps): Router {
   r.use(requireRole('admin'));
 
   r.get('/queue-stats', async (_req, res) => {
-    res.json({ ...(await queueStats(db)), paused: await pausedTypes(db) });
+    const [stats, paused] = await Promise.all([queueStats(db), pausedTypes(db)]);
+    res.json({ ...stats, paused });
   });
 
   r.get('/dead-letters', async (req, res) => {

@@ -1,16 +1,12 @@
 // Sessions live in MongoDB: one made through instance A works on instance B, and after both
 // restart. Real server processes on one MongoDB.
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { after, before, test } from 'node:test';
 import { createUser } from '../../lib/domain/users/users.js';
 import { testDb, type TestDb } from '../helpers/db.js';
 import { PASSWORD, sampleApplication, spawnServer, type ServerProcess } from '../helpers/app.js';
 import { Client } from '../helpers/http.js';
-
-const freePort = () => new Promise<number>((res) => {
-  const s = createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => res(p)); });
-});
+import { freePort } from '../../scripts/stack/ports.js';
 
 let t: TestDb;
 const running: ServerProcess[] = [];

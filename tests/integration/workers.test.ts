@@ -1,13 +1,13 @@
 // End to end with real processes: upload → OCR worker → approval worker → disbursement worker.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { renderDocument } from '../fixtures/documents/render.js';
 import { sampleApplication, startInProcess, userClient } from '../helpers/app.js';
 import { testDb, type TestDb } from '../helpers/db.js';
 import type { Client } from '../helpers/http.js';
 import { killLeftovers, spawnGateway, spawnWorker, uploadAs, waitFor, workerEnv, type Gateway, type Proc } from '../helpers/workers.js';
+import { freePort } from '../../scripts/stack/ports.js';
 
 let t: TestDb;
 let srv: Awaited<ReturnType<typeof startInProcess>>;
@@ -15,10 +15,6 @@ let reviewer: Client;
 let gw: Gateway;
 let workers: Proc[];
 let httpPort: number;
-
-const freePort = () => new Promise<number>((res) => {
-  const s = createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => res(p)); });
-});
 
 before(async () => {
   t = await testDb('workers');
