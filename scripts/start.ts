@@ -4,6 +4,7 @@
 // canonical nginx.conf. Creates the first admin. Ctrl-C stops everything, front to back.
 //
 // Settings (environment): NGINX_PORT (or PORT) 8080 · API_INSTANCES 3 · API_BASE_PORT 3001 ·
+// WORKER_HTTP_BASE_PORT 9101 (worker health/metrics) · PAYMENT_GATEWAY_PORT 4100 ·
 // MONGO_URI / MONGO_PORT 27018 / MONGO_DB · SESSION_SECRETS (default: a dev secret in .data) ·
 // DATA_DIR (.data).
 import { randomBytes } from 'node:crypto';
@@ -34,6 +35,8 @@ const nginxPort = intSetting(env.NGINX_PORT !== undefined ? 'NGINX_PORT' : 'PORT
 const instances = intSetting('API_INSTANCES', 3, 1, 32);
 const basePort = intSetting('API_BASE_PORT', 3001, 1, 65535 - instances);
 const apiPorts = Array.from({ length: instances }, (_, i) => basePort + i);
+const workerHttpBasePort = intSetting('WORKER_HTTP_BASE_PORT', 9101, 1, 65535 - WORKER_ROLES.length);
+const paymentGatewayPort = intSetting('PAYMENT_GATEWAY_PORT', 4100, 1, 65535);
 const log = createLogger({ level: 'info', name: 'start', instance: 'local' });
 
 /** A dev session secret kept in .data so sessions survive restarts of the local stack. */
@@ -63,6 +66,8 @@ try {
   await assertPortsFree([
     ...apiPorts.map((port, i) => ({ port, what: `API instance api-${i + 1}; set API_BASE_PORT` })),
     { port: nginxPort, what: 'nginx; set NGINX_PORT' },
+    { port: paymentGatewayPort, what: 'the payment-gateway simulator; set PAYMENT_GATEWAY_PORT' },
+    ...WORKER_ROLES.map((r, i) => ({ port: workerHttpBasePort + i, what: `worker-${r} health and metrics; set WORKER_HTTP_BASE_PORT` })),
   ]);
   let uri = env.MONGO_URI;
   if (!uri) {
@@ -84,7 +89,7 @@ try {
 
   stack = await startStack({
     mongoUri: uri, dbName, sessionSecrets: env.SESSION_SECRETS ?? devSecret(), apiPorts, nginxPort,
-    runDir: DATA, workerRoles: WORKER_ROLES, log: say, paymentGatewayPort: intSetting('PAYMENT_GATEWAY_PORT', 4100, 1, 65535),
+    runDir: DATA, workerRoles: WORKER_ROLES, log: say, paymentGatewayPort, workerHttpBasePort,
     onUnexpectedExit: (ch, code) => {
       say(`${ch.name} exited unexpectedly (code ${code}); see ${ch.logFile}. Stopping the stack.`);
       void stop(1);

@@ -1,6 +1,6 @@
 // Process entry: config → Mongo → app → listen → graceful stop.
 import type { ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { loadConfigOrExit, serverSchema } from '../lib/config.js';
 import { collections } from '../lib/db/collections.js';
 import { connectMongo } from '../lib/db/mongo.js';
@@ -32,12 +32,16 @@ server.once('listening', () => {
   logger.info({ port: a.port, host: a.address }, `api listening on http://${a.address}:${a.port}`);
 });
 
-// While draining, every response says `Connection: close`, so keep-alive connections (nginx
-// reuses its upstream ones) end after their current request instead of holding the drain open.
+// Drain. The listener closes at once (new connections are refused, so nginx tries another
+// instance: nothing was sent yet, safe even for a POST). Open keep-alive connections are NOT cut:
+// closing an idle one races with nginx sending its next request on it, and a POST lost that way
+// is a 502 nginx may not replay. Instead every response from now on says `Connection: close`, and
+// idle connections end when nginx closes them (its upstream keepalive_timeout is below
+// SHUTDOWN_TIMEOUT_MS). At the deadline whatever is left is closed.
 let stopping = false;
 const inflight = new Set<ServerResponse>();
 server.on('request', (_req, res: ServerResponse) => {
-  if (stopping) return void res.setHeader('Connection', 'close');
+  if (stopping) res.setHeader('Connection', 'close');
   inflight.add(res);
   res.once('close', () => inflight.delete(res));
 });
@@ -47,16 +51,15 @@ async function shutdown(signal: string): Promise<void> {
   stopping = true;
   deps.lifecycle.draining = true;
   for (const res of inflight) if (!res.headersSent) res.setHeader('Connection', 'close');
-  logger.info({ signal }, 'draining: /ready is 503, closing the listener, finishing in-flight requests');
+  logger.info({ signal }, 'draining: /ready is 503, listener closed, finishing in-flight requests, waiting for keep-alive connections to end');
   const force = setTimeout(() => {
-    logger.warn('in-flight requests did not finish in time; closing their connections');
+    if (inflight.size > 0) logger.warn({ inflight: inflight.size }, 'in-flight requests did not finish in time; closing their connections');
+    else logger.info('closing keep-alive connections the client left idle');
     server.closeAllConnections();
   }, cfg.SHUTDOWN_TIMEOUT_MS);
   force.unref();
-  await new Promise<void>((res) => {
-    server.close(() => res());
-    server.closeIdleConnections();
-  });
+  // net.Server's close, not http.Server's: the latter also closes idle connections at once.
+  await new Promise<void>((res) => net.Server.prototype.close.call(server, () => res()));
   clearTimeout(force);
   await mongo.close().catch((e: Error) => logger.error({ err: e }, 'closing MongoDB failed'));
   logger.info('stopped');

@@ -24,6 +24,11 @@ export interface StackOptions {
   env?: Record<string, string>;
   /** Worker roles to run, one process each; skipped (with a note) while workers/main.ts does not exist. */
   workerRoles?: readonly string[];
+  /**
+   * Worker i serves /health and /metrics on workerHttpBasePort + i, and the stack waits for each
+   * before it is up (so a Ctrl-C right after "ready" never meets a worker still loading).
+   */
+  workerHttpBasePort?: number;
   /** Start the payment-gateway simulator on this port for the disbursement worker (else: ledger only). */
   paymentGatewayPort?: number;
   /** Another Node binary for the API instances (benchmarks: Node 20 vs 24). */
@@ -54,12 +59,17 @@ export async function assertPortsFree(ports: { port: number; what: string }[]): 
   }
 }
 
+function workerHttpPorts(o: StackOptions): number[] {
+  return o.workerHttpBasePort && o.workerRoles ? o.workerRoles.map((_, i) => o.workerHttpBasePort! + i) : [];
+}
+
 export async function startStack(o: StackOptions): Promise<Stack> {
   const log = o.log ?? (() => {});
   await assertPortsFree([
     ...o.apiPorts.map((port, i) => ({ port, what: `API instance api-${i + 1}; set API_BASE_PORT` })),
     { port: o.nginxPort, what: 'nginx; set NGINX_PORT' },
     ...(o.paymentGatewayPort ? [{ port: o.paymentGatewayPort, what: 'the payment-gateway simulator; set PAYMENT_GATEWAY_PORT' }] : []),
+    ...workerHttpPorts(o).map((port, i) => ({ port, what: `worker-${o.workerRoles![i]} health and metrics; set WORKER_HTTP_BASE_PORT` })),
   ]);
   let up = false;
   const sup = new Supervisor(join(o.runDir, 'logs'), (c, code) => { if (up) o.onUnexpectedExit?.(c, code); });
@@ -87,8 +97,14 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     }
     if (o.workerRoles?.length) {
       if (existsSync(WORKER_ENTRY)) {
-        for (const role of o.workerRoles) workers.push(sup.node(`worker-${role}`, 'workers/main.ts', { ...workerEnv, WORKER_ROLES: role, INSTANCE_ID: `worker-${role}` }, { group: 'workers' }));
-        log(`workers started: ${o.workerRoles.join(', ')} (one process per role)`);
+        const ports = workerHttpPorts(o);
+        o.workerRoles.forEach((role, i) => workers.push(sup.node(`worker-${role}`, 'workers/main.ts', {
+          ...workerEnv, WORKER_ROLES: role, INSTANCE_ID: `worker-${role}`,
+          ...(ports[i] ? { WORKER_HTTP_HOST: '127.0.0.1', WORKER_HTTP_PORT: String(ports[i]) } : {}),
+        }, { group: 'workers' })));
+        await Promise.all(ports.map((port, i) => waitForHttp(`http://127.0.0.1:${port}/health`, 60_000, () => workers[i]!.proc.exitCode === null)
+          .catch((e: Error) => { throw new Error(`${workers[i]!.name}: ${e.message}; see ${workers[i]!.logFile}`); })));
+        log(`workers ready: ${o.workerRoles.map((r, i) => (ports[i] ? `${r} (metrics on http://127.0.0.1:${ports[i]}/metrics)` : r)).join(', ')}; one process per role`);
       } else {
         log('workers/main.ts does not exist yet: no workers started');
       }

@@ -8,7 +8,7 @@ import { startStack, type Stack } from '../../scripts/stack/stack.js';
 import { TEST_SECRET } from './app.js';
 import type { TestDb } from './db.js';
 
-export { freePort, freePorts } from '../../scripts/stack/ports.js';
+export { freePort, freePortRange, freePorts } from '../../scripts/stack/ports.js';
 
 export interface TestStack extends Stack { runDir: string; accessLog: string }
 

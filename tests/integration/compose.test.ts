@@ -137,6 +137,7 @@ describe('nginx.conf against compose and the app settings', () => {
     assert.match(nginxConf, /proxy_set_header Connection "";/);
     const upstreamKeepalive = nginxConf.match(/upstream creditdesk_api \{[\s\S]*?keepalive_timeout (\d+)s;/)?.[1];
     assert.ok(Number(upstreamKeepalive) * 1000 < defaults.KEEP_ALIVE_TIMEOUT_MS, 'nginx closes idle upstream connections before the API does');
+    assert.ok(Number(upstreamKeepalive) * 1000 < defaults.SHUTDOWN_TIMEOUT_MS, 'a draining instance (which never cuts idle connections) is let go before its deadline');
     const retry = directive(nginxConf, 'proxy_next_upstream')!;
     assert.deepEqual(retry.split(/\s+/), ['error', 'timeout', 'http_502', 'http_503']);
     assert.doesNotMatch(nginxConf, /^\s*proxy_next_upstream[^;]*non_idempotent/m);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { testDb, type TestDb } from '../helpers/db.js';
 import { Client } from '../helpers/http.js';
-import { freePorts } from '../helpers/stack.js';
+import { freePortRange, freePorts } from '../helpers/stack.js';
 
 let t: TestDb;
 let dataDir: string;
@@ -46,8 +46,9 @@ function launch(env: Record<string, string>): { proc: ChildProcess; out: () => s
 const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
 
 test('npm start: stack behind nginx, first admin logs in through it, Ctrl-C leaves no process behind', async () => {
-  const [nginxPort, base] = await freePorts(2);
-  const s = launch({ NGINX_PORT: String(nginxPort), API_BASE_PORT: String(base! < 60000 ? base : 20000) });
+  const [nginxPort, gatewayPort] = await freePorts(2);
+  const s = launch({ NGINX_PORT: String(nginxPort), PAYMENT_GATEWAY_PORT: String(gatewayPort),
+    API_BASE_PORT: String(await freePortRange(3)), WORKER_HTTP_BASE_PORT: String(await freePortRange(3)) });
   try {
     const [, url] = await s.waitFor(/ready: (http:\/\/127\.0\.0\.1:\d+)/);
     assert.equal(url, `http://127.0.0.1:${nginxPort}`);
@@ -76,7 +77,7 @@ test('npm start: a taken port is refused with a message naming the setting, noth
   const blocker = createServer().listen(nginxPort, '127.0.0.1');
   await new Promise((r) => blocker.once('listening', r));
   try {
-    const s = launch({ NGINX_PORT: String(nginxPort), API_BASE_PORT: '21001' });
+    const s = launch({ NGINX_PORT: String(nginxPort), API_BASE_PORT: String(await freePortRange(3)) });
     assert.equal(await s.exit, 1);
     assert.match(s.out(), new RegExp(`port ${nginxPort} \\(nginx; set NGINX_PORT\\) is already in use`));
   } finally {
