@@ -33,6 +33,7 @@ export const serverSchema = baseSchema.extend({
   LOGIN_MAX_FAILURES_PER_ACCOUNT: int(5, 1),
   LOGIN_MAX_FAILURES_PER_IP: int(50, 1),
   PAGE_LIMIT_MAX: int(100, 1),
+  LIST_TOTAL_CACHE_MS: int(1000, 0),
   BATCH_UPDATE_MAX: int(500, 1),
   KEEP_ALIVE_TIMEOUT_MS: int(75_000, 1000),
   METRICS_ENABLED: bool(true),

@@ -2,6 +2,7 @@ import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { batchUpdateStatus, createApplication, updateApplication } from '../../lib/domain/applications/commands.js';
 import { applicationHistory, getApplication, listApplications } from '../../lib/domain/applications/queries.js';
+import { cachedTotals } from '../../lib/domain/applications/list-totals.js';
 import { SORTS } from '../../lib/domain/applications/repository.js';
 import { applicationId, createApplicationInput, status, updateApplicationInput } from '../../lib/domain/applications/schemas.js';
 import { toView } from '../../lib/domain/applications/view.js';
@@ -14,6 +15,7 @@ const idParams = z.strictObject({ id: applicationId });
 export function applicationRoutes(d: AppDeps): Router {
   const r = Router();
   const meta = (req: Request) => ({ actor: actor(req), requestId: String(req.id) });
+  const totals = cachedTotals(d.cfg.LIST_TOTAL_CACHE_MS);
   const listQuery = z.strictObject({
     page: z.coerce.number().int().min(1).max(10_000).default(1),
     limit: z.coerce.number().int().min(1).max(d.cfg.PAGE_LIMIT_MAX).default(20),
@@ -27,7 +29,7 @@ export function applicationRoutes(d: AppDeps): Router {
   });
 
   r.get('/', requireRole('viewer'), async (req, res) => {
-    res.json(await listApplications(d.c, parse(listQuery, req.query, 'query')));
+    res.json(await listApplications(d.c, parse(listQuery, req.query, 'query'), totals));
   });
 
   r.post('/', requireRole('reviewer'), async (req, res) => {

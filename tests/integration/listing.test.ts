@@ -55,6 +55,28 @@ describe('GET /api/applications', () => {
     assert.equal(r.body.total, 250);
   });
 
+  test('total is counted once per LIST_TOTAL_CACHE_MS and filter; items are always fresh', async () => {
+    const cached = await startInProcess(t, { LIST_TOTAL_CACHE_MS: '600' });
+    try {
+      const c = await userClient(t, cached.url, 'viewer');
+      const before = (await c.get('/api/applications?status=rejected&limit=5')).body;
+      const added = fakeApplication();
+      added.status = 'rejected';
+      added.createdAt = new Date(); // the newest, so first on the default sort
+      await t.c.applications.insertOne(added);
+      const soon = (await c.get('/api/applications?status=rejected&limit=5')).body;
+      assert.equal(soon.total, before.total, 'within the window the total is the cached count');
+      assert.equal(soon.items[0].id, added._id, 'but the page itself is read fresh');
+      const other = (await c.get('/api/applications?limit=5')).body;
+      assert.equal(other.total, 251, 'another filter has its own count');
+      await new Promise((r) => setTimeout(r, 650));
+      assert.equal((await c.get('/api/applications?status=rejected&limit=5')).body.total, before.total + 1, 'after the window it is counted again');
+    } finally {
+      await cached.close();
+      await t.c.applications.deleteMany({ status: 'rejected' });
+    }
+  });
+
   test('every filter and sort combination is served by an index (no in-memory sort, no collection scan)', async () => {
     for (const sort of SORTS) {
       for (const filter of [{}, { status: 'approved' as const }]) {

@@ -1,6 +1,7 @@
 // Mongo plumbing for applications: nothing here knows about HTTP.
 import type { ClientSession, Filter, Sort } from 'mongodb';
 import type { Actor, ApplicationDoc, Collections } from '../../db/collections.js';
+import type { CountTotal } from './list-totals.js';
 import type { Status } from './status.js';
 
 export const SORTS = ['createdAt', '-createdAt', 'amount', '-amount', 'updatedAt', '-updatedAt'] as const;
@@ -19,12 +20,12 @@ export const APPLICATION_INDEXES = (['createdAt', 'amount', 'updatedAt'] as cons
 ]);
 
 export async function listPage(
-  c: Collections, q: { status?: Status | undefined; sort: SortKey; page: number; limit: number },
+  c: Collections, q: { status?: Status | undefined; sort: SortKey; page: number; limit: number }, countTotal: CountTotal,
 ): Promise<{ items: ApplicationDoc[]; total: number }> {
   const filter: Filter<ApplicationDoc> = q.status ? { status: q.status } : {};
   const [items, total] = await Promise.all([
     c.applications.find(filter).sort(sortSpec(q.sort)).skip((q.page - 1) * q.limit).limit(q.limit).toArray(),
-    c.applications.countDocuments(filter),
+    countTotal(q.status ?? '*', () => c.applications.countDocuments(filter)),
   ]);
   return { items, total };
 }
