@@ -3,6 +3,7 @@
 // in the reverse order of start (nginx before the API, the API before MongoDB).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
 import { join } from 'node:path';
 
 export interface Child { name: string; proc: ChildProcess; logFile: string; stopSignal: NodeJS.Signals; group: string }
@@ -82,12 +83,24 @@ export function stopProcess(proc: ChildProcess, signal: NodeJS.Signals, timeoutM
   });
 }
 
+/**
+ * One GET on its own connection, closed afterwards. (fetch would keep the connection in its pool,
+ * and an idle connection from the launcher holds a draining API instance open until its deadline.)
+ */
+function probe(url: string): Promise<number> {
+  return new Promise((res, rej) => {
+    const req = httpGet(url, { agent: false, headers: { connection: 'close' }, timeout: 1000 }, (r) => { r.resume(); res(r.statusCode ?? 0); });
+    req.once('timeout', () => req.destroy(new Error('timeout')));
+    req.once('error', rej);
+  });
+}
+
 export async function waitForHttp(url: string, timeoutMs: number, isAlive: () => boolean = () => true): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
-      const r = await fetch(url, { signal: AbortSignal.timeout(1000) });
-      if (r.ok) return;
+      const status = await probe(url);
+      if (status >= 200 && status < 300) return;
     } catch { /* not up yet */ }
     if (!isAlive()) throw new Error(`${url}: the process exited during start-up`);
     if (Date.now() > deadline) throw new Error(`${url} did not become ready within ${timeoutMs} ms`);
