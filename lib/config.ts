@@ -1,5 +1,8 @@
-// The only reader of process.env. Each process parses the part it needs, once, at start-up;
-// a bad or missing setting stops the process with a message naming the variable.
+// Every setting of the product's processes (API, workers, migrator, launcher) is read here: each
+// process parses the part it needs, once, at start-up, and a bad or missing setting stops it with
+// a message naming the variable. Nothing else in lib/, server/ or workers/ reads process.env; the
+// development tools under scripts/ (mongod and nginx resolvers, test runner, benchmarks,
+// simulators) read a few variables of their own, listed at the end of .env.example.
 import { hostname } from 'node:os';
 import { z } from 'zod';
 
@@ -18,7 +21,7 @@ export const baseSchema = z.object({
 
 export const serverSchema = baseSchema.extend({
   HOST: z.string().default('127.0.0.1'),
-  PORT: int(3000, 1).pipe(z.number().max(65535)),
+  PORT: int(3000, 0).pipe(z.number().max(65535)), // 0: any free port (tests)
   SESSION_SECRETS: z
     .string({ error: 'is required: one or more comma-separated secrets of at least 32 characters (the first signs new cookies)' })
     .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
@@ -69,6 +72,42 @@ export const workerSchema = baseSchema.extend({
   PAYMENT_TIMEOUT_MS: int(15_000, 100),
 });
 
+/** An empty value means "not set" (an `.env` line such as `MONGO_URI=`). */
+const unsetIfEmpty = (v: unknown) => (v === '' ? undefined : v);
+const port = (def: number) => int(def, 1).pipe(z.number().max(65535));
+const optionalPort = z.preprocess(unsetIfEmpty, z.coerce.number().int().min(1).max(65535).optional());
+
+/**
+ * The local launcher (`npm start`, scripts/start.ts): where the stack listens, which MongoDB it
+ * uses (an embedded one when MONGO_URI is unset), and how it supervises its children.
+ */
+export const launcherSchema = z.object({
+  NGINX_PORT: optionalPort,
+  /** Accepted for NGINX_PORT when that is unset. */
+  PORT: optionalPort,
+  API_INSTANCES: int(3, 1).pipe(z.number().max(32)),
+  API_BASE_PORT: port(3001),
+  WORKER_HTTP_BASE_PORT: port(9101),
+  PAYMENT_GATEWAY_PORT: port(4100),
+  MONGO_URI: z.preprocess(unsetIfEmpty, baseSchema.shape.MONGO_URI.optional()),
+  MONGO_PORT: port(27018),
+  MONGO_DB: baseSchema.shape.MONGO_DB,
+  SESSION_SECRETS: z.preprocess(unsetIfEmpty, serverSchema.shape.SESSION_SECRETS.optional()),
+  /** '' = <project>/.data */
+  DATA_DIR: z.string().default(''),
+  SHUTDOWN_TIMEOUT_MS: baseSchema.shape.SHUTDOWN_TIMEOUT_MS,
+  RESTART_BACKOFF_BASE_MS: int(250, 1),
+  RESTART_BACKOFF_CAP_MS: int(10_000, 1),
+  CRASH_LOOP_EXITS: int(5, 1),
+  CRASH_LOOP_WINDOW_MS: int(60_000, 1000),
+}).superRefine((c, ctx) => {
+  const last = c.API_BASE_PORT + c.API_INSTANCES - 1;
+  if (last > 65535) ctx.addIssue({ code: 'custom', path: ['API_BASE_PORT'], message: `leaves no room for ${c.API_INSTANCES} instances (the last port would be ${last})` });
+  const lastWorker = c.WORKER_HTTP_BASE_PORT + WORKER_ROLES.length - 1;
+  if (lastWorker > 65535) ctx.addIssue({ code: 'custom', path: ['WORKER_HTTP_BASE_PORT'], message: `leaves no room for ${WORKER_ROLES.length} worker processes (the last port would be ${lastWorker})` });
+  if (c.RESTART_BACKOFF_CAP_MS < c.RESTART_BACKOFF_BASE_MS) ctx.addIssue({ code: 'custom', path: ['RESTART_BACKOFF_CAP_MS'], message: 'must be at least RESTART_BACKOFF_BASE_MS' });
+}).transform(({ PORT, ...c }) => ({ ...c, NGINX_PORT: c.NGINX_PORT ?? PORT ?? 8080 }));
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
@@ -88,11 +127,12 @@ export type BaseConfig = z.output<typeof baseSchema>;
 export type ServerConfig = z.output<typeof serverSchema>;
 export type MigrateConfig = z.output<typeof migrateSchema>;
 export type WorkerConfig = z.output<typeof workerSchema>;
+export type LauncherConfig = z.output<typeof launcherSchema>;
 
-/** For process entry points: parse or print the problem and exit 1. */
-export function loadConfigOrExit<S extends z.ZodType>(schema: S, processName: string): z.output<S> {
+/** For process entry points: parse (process.env plus `overrides`) or print the problem and exit 1. */
+export function loadConfigOrExit<S extends z.ZodType>(schema: S, processName: string, overrides: Record<string, string> = {}): z.output<S> {
   try {
-    return parseEnv(schema);
+    return parseEnv(schema, { ...process.env, ...overrides });
   } catch (e) {
     if (e instanceof ConfigError) {
       console.error(`creditdesk ${processName}: ${e.message}`);

@@ -1,6 +1,5 @@
 // `npm run create-admin -- --email a@b.c --password '…' [--role admin|reviewer|viewer]`
 import { parseArgs } from 'node:util';
-import { collections } from '../lib/db/collections.js';
 import { createUser, newUserInput } from '../lib/domain/users/users.js';
 import { AppError } from '../lib/errors.js';
 import { cliContext } from './lib/cli.js';
@@ -12,12 +11,12 @@ if (!input.success) {
   for (const i of input.error.issues) console.error(`  --${i.path.join('.')}: ${i.message}`);
   process.exit(2);
 }
-const { mongo } = await cliContext('create-admin');
+const { ctx } = await cliContext('create-admin');
 try {
-  const user = await createUser(collections(mongo.db), input.data);
+  const user = await createUser(ctx.c, input.data);
   console.log(`created ${user.role} ${user.email} (${user.id})`);
 } catch (e) {
   if (e instanceof AppError) { console.error(e.message); process.exitCode = 1; } else throw e;
 } finally {
-  await mongo.close();
+  await ctx.close();
 }

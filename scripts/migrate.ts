@@ -3,10 +3,10 @@ import { migrateSchema } from '../lib/config.js';
 import { migrateExclusively } from '../lib/migrations/exclusive.js';
 import { cliContext } from './lib/cli.js';
 
-const { cfg, log, mongo } = await cliContext('migrate', migrateSchema);
+const { cfg, log, ctx } = await cliContext('migrate', migrateSchema);
 try {
-  const { applied } = await migrateExclusively(mongo.db, { log, batchSize: cfg.MIGRATE_BATCH_SIZE, pauseMs: cfg.MIGRATE_BATCH_PAUSE_MS });
+  const { applied } = await migrateExclusively(ctx.db, { log, batchSize: cfg.MIGRATE_BATCH_SIZE, pauseMs: cfg.MIGRATE_BATCH_PAUSE_MS });
   log.info({ applied }, applied.length ? `applied ${applied.length} migration(s)` : 'nothing to migrate');
 } finally {
-  await mongo.close();
+  await ctx.close();
 }

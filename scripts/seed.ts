@@ -1,6 +1,6 @@
 // `npm run seed -- --count 10000`: realistic applications for development and load tests.
 import { parseArgs } from 'node:util';
-import { collections, type ApplicationDoc } from '../lib/db/collections.js';
+import type { ApplicationDoc } from '../lib/domain/applications/types.js';
 import { newTrackingId } from '../lib/domain/applications/tracking-id.js';
 import type { Status } from '../lib/domain/applications/status.js';
 import { cliContext } from './lib/cli.js';
@@ -29,12 +29,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const { values } = parseArgs({ options: { count: { type: 'string', default: '1000' } } });
   const count = Number(values.count);
   if (!Number.isInteger(count) || count < 1 || count > 5_000_000) { console.error('--count must be 1..5000000'); process.exit(2); }
-  const { mongo, log } = await cliContext('seed');
-  const c = collections(mongo.db);
+  const { ctx, log } = await cliContext('seed');
   for (let done = 0; done < count; done += 5000) {
     const n = Math.min(5000, count - done);
-    await c.applications.insertMany(Array.from({ length: n }, () => fakeApplication()), { ordered: false });
+    await ctx.c.applications.insertMany(Array.from({ length: n }, () => fakeApplication()), { ordered: false });
   }
   log.info({ count }, `seeded ${count} applications`);
-  await mongo.close();
+  await ctx.close();
 }

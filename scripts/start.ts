@@ -1,109 +1,133 @@
-// `npm start`: the whole local stack. A local mongod (single-node replica set, data in
-// .data/mongod) unless MONGO_URI is set, migrations, three API instances (3001–3003), the
-// workers (one process per role), and nginx in front on http://127.0.0.1:8080, rendered from the
-// canonical nginx.conf. Creates the first admin. Ctrl-C stops everything, front to back.
+// `npm start`: the whole local stack, supervised. A local mongod (single-node replica set, data in
+// DATA_DIR/mongod) unless MONGO_URI is set, migrations, the first admin, then under one supervisor
+// (scripts/stack): the payment-gateway simulator, API_INSTANCES API instances, one worker process
+// per role, and nginx in front on NGINX_PORT. Settings come from launcherSchema in lib/config.ts
+// (documented in .env.example).
 //
-// Settings (environment): NGINX_PORT (or PORT) 8080 · API_INSTANCES 3 · API_BASE_PORT 3001 ·
-// WORKER_HTTP_BASE_PORT 9101 (worker health/metrics) · PAYMENT_GATEWAY_PORT 4100 ·
-// MONGO_URI / MONGO_PORT 27018 / MONGO_DB · SESSION_SECRETS (default: a dev secret in .data) ·
-// DATA_DIR (.data).
+// Supervision: a child that exits unexpectedly (crash, kill -9, even a clean drain nobody asked
+// for) is restarted after a backoff (RESTART_BACKOFF_BASE_MS doubling to RESTART_BACKOFF_CAP_MS)
+// and counts as up again once it answers its readiness URL; nginx keeps serving through the
+// other instances meanwhile. A child that exits CRASH_LOOP_EXITS times within
+// CRASH_LOOP_WINDOW_MS stops the stack (exit code 1) with a message naming it and the end of its log.
+//
+// Stopping (Ctrl-C, SIGTERM, SIGHUP, or the parent `npm` going away): nginx, then the API
+// instances and workers together (SIGTERM: they drain; SIGKILL after SHUTDOWN_TIMEOUT_MS + 5 s),
+// then the payment-gateway simulator, then MongoDB; prints "stopped".
+//
+// Signals: package.json runs this file as `exec setsid node --import tsx scripts/start.ts`. No tsx
+// CLI parent (its signal relay SIGKILLed the launcher mid-stop); `exec` makes this process npm's
+// direct child, so npm forwards SIGINT/SIGTERM to it and waits for it to exit; `setsid` puts it and
+// everything it starts in a new session, so a terminal's Ctrl-C (sent to the foreground process
+// group) reaches npm only and no child stops before its turn. If this process is SIGKILLed, every
+// supervised child gets SIGTERM from the kernel (setpriv --pdeathsig) and a watchdog stops the
+// embedded mongod.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { collections } from '../lib/db/collections.js';
+import { launcherSchema, loadConfigOrExit } from '../lib/config.js';
 import { connectMongo } from '../lib/db/mongo.js';
+import { collections } from '../lib/domain/collections.js';
 import { createUser } from '../lib/domain/users/users.js';
 import { createLogger } from '../lib/logger.js';
 import { migrateExclusively } from '../lib/migrations/exclusive.js';
-import { EMBEDDED_PORT_DEFAULT } from './lib/cli.js';
 import { launchMongod, type RunningMongo } from './mongod/launch.js';
 import { PROJECT_ROOT } from './mongod/resolve.js';
-import { assertPortsFree, startStack, WORKER_ROLES, type Stack } from './stack/stack.js';
+import { assertPortsFree, stackPorts, startStack, WORKER_ROLES, type Stack, type StackOptions } from './stack/stack.js';
+import { killOnOwnerDeath } from './stack/supervisor.js';
 
-const env = process.env;
-/** Local state: mongod data, logs, nginx prefix, dev secret, first admin (DATA_DIR, default .data). */
-const DATA = resolve(env.DATA_DIR || join(PROJECT_ROOT, '.data'));
+const cfg = loadConfigOrExit(launcherSchema, 'start');
+/** Local state: mongod data, logs, nginx prefix, dev secret, first admin. */
+const DATA = resolve(cfg.DATA_DIR || join(PROJECT_ROOT, '.data'));
 const say = (m: string) => console.log(`[creditdesk] ${m}`);
-
-function intSetting(name: string, def: number, min: number, max: number): number {
-  const raw = env[name];
-  const v = raw === undefined || raw === '' ? def : Number(raw);
-  if (!Number.isInteger(v) || v < min || v > max) { say(`${name} must be an integer ${min}..${max} (got ${raw})`); process.exit(2); }
-  return v;
-}
-const nginxPort = intSetting(env.NGINX_PORT !== undefined ? 'NGINX_PORT' : 'PORT', 8080, 1, 65535);
-const instances = intSetting('API_INSTANCES', 3, 1, 32);
-const basePort = intSetting('API_BASE_PORT', 3001, 1, 65535 - instances);
-const apiPorts = Array.from({ length: instances }, (_, i) => basePort + i);
-const workerHttpBasePort = intSetting('WORKER_HTTP_BASE_PORT', 9101, 1, 65535 - WORKER_ROLES.length);
-const paymentGatewayPort = intSetting('PAYMENT_GATEWAY_PORT', 4100, 1, 65535);
+// A closed terminal must not turn the next progress line into a crash in the middle of stopping.
+process.stdout.on('error', () => {});
+process.stderr.on('error', () => {});
+const apiPorts = Array.from({ length: cfg.API_INSTANCES }, (_, i) => cfg.API_BASE_PORT + i);
 const log = createLogger({ level: 'info', name: 'start', instance: 'local' });
 
-/** A dev session secret kept in .data so sessions survive restarts of the local stack. */
+/** A dev session secret kept in DATA_DIR so sessions survive restarts of the local stack. */
 function devSecret(): string {
   const file = join(DATA, 'session-secret');
   if (!existsSync(file)) { mkdirSync(DATA, { recursive: true }); writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600 }); }
   return readFileSync(file, 'utf8').trim();
 }
 
-let mongod: RunningMongo | undefined;
-let stack: Stack | undefined;
-let stopped = false;
-async function stop(code = 0): Promise<void> {
-  if (stopped) return;
-  stopped = true;
-  say('stopping: nginx, then workers and API instances (draining), then MongoDB…');
+/** Creates the first admin in an empty database; returns the line to print. */
+async function firstAdmin(uri: string): Promise<string> {
+  const mongo = await connectMongo(uri, cfg.MONGO_DB, 'creditdesk-start');
+  try {
+    await migrateExclusively(mongo.db, { log, batchSize: 1000, pauseMs: 0 });
+    const c = collections(mongo.db);
+    const file = join(DATA, 'first-admin.txt');
+    if ((await c.users.countDocuments({}, { limit: 1 })) > 0) return existsSync(file) ? `first admin: see ${file}` : '';
+    const password = randomBytes(12).toString('base64url');
+    await createUser(c, { email: 'admin@creditdesk.local', password, role: 'admin' });
+    mkdirSync(DATA, { recursive: true });
+    writeFileSync(file, `admin@creditdesk.local\n${password}\n`, { mode: 0o600 });
+    return `first admin created: admin@creditdesk.local / ${password} (shown once; saved in ${file})`;
+  } finally {
+    await mongo.close();
+  }
+}
+
+let mongodStarting: Promise<RunningMongo> | undefined;
+let mongodGuard: { disarm(): void } | undefined;
+let starting: Promise<Stack> | undefined;
+const abort = new AbortController();
+let stopping = false;
+
+async function stop(code: number, why: string): Promise<void> {
+  if (stopping) { say(`${why}: already stopping`); return; }
+  stopping = true;
+  say(`${why}: stopping nginx, then the API instances and workers (draining), then the payment-gateway simulator${mongodStarting ? ', then MongoDB' : ''}…`);
+  abort.abort();
+  const stack = await starting?.catch(() => undefined);
   await stack?.stop();
-  await mongod?.stop();
+  const mongod = await mongodStarting?.catch(() => undefined);
+  if (mongod) { say('stopping MongoDB'); await mongod.stop(); }
+  mongodGuard?.disarm();
   say('stopped');
   process.exit(code);
 }
-process.once('SIGINT', () => void stop());
-process.once('SIGTERM', () => void stop());
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stop(0, signal));
+// npm forwards SIGINT/SIGTERM but not a closed terminal's SIGHUP; when npm goes away, stop too.
+const parent = process.ppid;
+setInterval(() => { if (process.ppid !== parent) void stop(0, `the parent process ${parent} exited`); }, 1000).unref();
 
 try {
+  const opts: Omit<StackOptions, 'mongoUri'> = {
+    dbName: cfg.MONGO_DB, sessionSecrets: cfg.SESSION_SECRETS?.join(',') ?? devSecret(), apiPorts, nginxPort: cfg.NGINX_PORT,
+    runDir: DATA, workerRoles: WORKER_ROLES, log: say, paymentGatewayPort: cfg.PAYMENT_GATEWAY_PORT, workerHttpBasePort: cfg.WORKER_HTTP_BASE_PORT,
+    restart: {
+      baseDelayMs: cfg.RESTART_BACKOFF_BASE_MS, maxDelayMs: cfg.RESTART_BACKOFF_CAP_MS,
+      crashLoopExits: cfg.CRASH_LOOP_EXITS, crashLoopWindowMs: cfg.CRASH_LOOP_WINDOW_MS,
+    },
+    onCrashLoop: () => void stop(1, 'crash loop'),
+    stopTimeoutMs: cfg.SHUTDOWN_TIMEOUT_MS + 5000,
+    signal: abort.signal,
+  };
   // Check every port before starting anything, so a taken port costs nothing to fix.
-  await assertPortsFree([
-    ...apiPorts.map((port, i) => ({ port, what: `API instance api-${i + 1}; set API_BASE_PORT` })),
-    { port: nginxPort, what: 'nginx; set NGINX_PORT' },
-    { port: paymentGatewayPort, what: 'the payment-gateway simulator; set PAYMENT_GATEWAY_PORT' },
-    ...WORKER_ROLES.map((r, i) => ({ port: workerHttpBasePort + i, what: `worker-${r} health and metrics; set WORKER_HTTP_BASE_PORT` })),
-  ]);
-  let uri = env.MONGO_URI;
+  await assertPortsFree(stackPorts({ ...opts, mongoUri: '' }));
+  let uri = cfg.MONGO_URI;
   if (!uri) {
-    mongod = await launchMongod({ dbPath: join(DATA, 'mongod'), port: Number(env.MONGO_PORT ?? EMBEDDED_PORT_DEFAULT), log: say });
+    mongodStarting = launchMongod({ dbPath: join(DATA, 'mongod'), port: cfg.MONGO_PORT, log: say });
+    const mongod = await mongodStarting;
+    if (mongod.pid !== undefined) mongodGuard = killOnOwnerDeath([mongod.pid], 30_000);
     uri = mongod.uri;
   }
-  const dbName = env.MONGO_DB ?? 'creditdesk';
-  const mongo = await connectMongo(uri, dbName, 'creditdesk-start');
-  await migrateExclusively(mongo.db, { log, batchSize: 1000, pauseMs: 0 });
-  const c = collections(mongo.db);
-  let firstAdmin = '';
-  if ((await c.users.countDocuments({}, { limit: 1 })) === 0) {
-    const password = randomBytes(12).toString('base64url');
-    await createUser(c, { email: 'admin@creditdesk.local', password, role: 'admin' });
-    firstAdmin = `first admin created: admin@creditdesk.local / ${password} (shown once; saved in ${join(DATA, 'first-admin.txt')})`;
-    writeFileSync(join(DATA, 'first-admin.txt'), `admin@creditdesk.local\n${password}\n`, { mode: 0o600 });
-  }
-  await mongo.close();
-
-  stack = await startStack({
-    mongoUri: uri, dbName, sessionSecrets: env.SESSION_SECRETS ?? devSecret(), apiPorts, nginxPort,
-    runDir: DATA, workerRoles: WORKER_ROLES, log: say, paymentGatewayPort, workerHttpBasePort,
-    onUnexpectedExit: (ch, code) => {
-      say(`${ch.name} exited unexpectedly (code ${code}); see ${ch.logFile}. Stopping the stack.`);
-      void stop(1);
-    },
-  });
-  const url = stack.url;
+  const admin = await firstAdmin(uri);
+  if (stopping) throw new Error('interrupted');
+  starting = startStack({ ...opts, mongoUri: uri });
+  const { url } = await starting;
   say(`ready: ${url}  (through nginx to ${apiPorts.map((p) => `127.0.0.1:${p}`).join(', ')}; logs in ${join(DATA, 'logs')}, nginx access log in ${join(DATA, 'nginx', 'access.log')})`);
-  if (firstAdmin) say(firstAdmin);
-  else if (existsSync(join(DATA, 'first-admin.txt'))) say(`first admin: see ${join(DATA, 'first-admin.txt')}`);
+  if (admin) say(admin);
   say(`log in: curl -c jar -H 'content-type: application/json' -d '{"email":"admin@creditdesk.local","password":"…"}' ${url}/api/auth/login`);
   say(`        then: curl -b jar ${url}/api/applications   (send the returned csrfToken as X-CSRF-Token on writes)`);
   say('more users: npm run create-admin -- --email … --password … --role admin|reviewer|viewer');
-  say('Ctrl-C stops everything.');
+  say('children that exit are restarted (see the logs); Ctrl-C stops everything.');
 } catch (e) {
-  say(`start failed: ${(e as Error).message}`);
-  await stop(1);
+  if (!stopping) {
+    say(`start failed: ${(e as Error).message}`);
+    await stop(1, 'start failed');
+  }
 }

@@ -1,7 +1,7 @@
 // Builds the Express app from its dependencies. Never listens: main.ts does, tests may.
 import express, { type Express } from 'express';
 import helmet from 'helmet';
-import type { AppDeps } from './deps.js';
+import type { ApiContext } from './context.js';
 import { requireCsrf } from './middleware/auth.js';
 import { errorHandler, notFoundHandler } from './middleware/error-handler.js';
 import { createMetrics } from './middleware/metrics.js';
@@ -15,15 +15,14 @@ import { healthRoutes } from './routes/health.routes.js';
 import { opsRoutes } from './routes/ops.routes.js';
 import { userRoutes } from './routes/users.routes.js';
 
-export function createApp(d: AppDeps): Express {
+export function createApp(d: ApiContext): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', d.cfg.TRUST_PROXY_HOPS);
   app.set('query parser', 'simple'); // flat strings only: no ?a[$gt]= objects
 
   const metrics = createMetrics();
-  d.metrics = metrics.registry;
-  app.use(requestContext(d.logger));
+  app.use(requestContext(d.log));
   // No upgrade-insecure-requests: TLS ends at the proxy, and plain-HTTP dev would break the ops page.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   app.use(healthRoutes(d));
@@ -37,7 +36,7 @@ export function createApp(d: AppDeps): Express {
 
   const api = express.Router();
   api.use(express.json({ limit: d.cfg.BODY_LIMIT_BYTES, strict: true }));
-  api.use(sessionMiddleware(d.mongo.client, d.cfg), enforceAbsoluteTimeout(d.cfg), requireCsrf);
+  api.use(sessionMiddleware(d.client, d.cfg), enforceAbsoluteTimeout(d.cfg), requireCsrf);
   api.use('/auth', authRoutes(d));
   api.use('/applications', applicationRoutes(d));
   api.use('/applications', documentRoutes(d));

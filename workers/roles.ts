@@ -1,16 +1,16 @@
 // Which jobs each worker role runs and how many at once.
 import type { WorkerConfig, WorkerRole } from '../lib/config.js';
 import type { JobDefinition } from '../lib/queue/index.js';
+import type { WorkerContext } from './context.js';
 import { approvalJob } from './jobs/approval.job.js';
 import { disbursementJob } from './jobs/disbursement.job.js';
-import type { JobEnv } from './jobs/env.js';
 import { ocrJob } from './jobs/ocr.job.js';
 
-export function jobsFor(role: WorkerRole, env: JobEnv): JobDefinition<any>[] {
+export function jobsFor(role: WorkerRole, ctx: WorkerContext): JobDefinition<any>[] {
   switch (role) {
-    case 'ocr': return [ocrJob(env)];
-    case 'approval': return [approvalJob(env)];
-    case 'disbursement': return [disbursementJob(env)];
+    case 'ocr': return [ocrJob(ctx)];
+    case 'approval': return [approvalJob(ctx)];
+    case 'disbursement': return [disbursementJob(ctx)];
   }
 }
 

@@ -1,11 +1,19 @@
-import type { ClientSession } from 'mongodb';
-import type { AuditDoc, Collections } from '../db/collections.js';
+// The audit trail: one entry per change, never updated or deleted.
+import type { ClientSession, ObjectId } from 'mongodb';
+import type { Collections } from './collections.js';
+import type { Actor } from './users/types.js';
+
+export interface AuditDoc {
+  _id?: ObjectId; entity: 'application' | 'user'; entityId: string; action: string;
+  actor: Actor; at: Date; fromVersion: number | null; toVersion: number;
+  changes: Record<string, { from: unknown; to: unknown }>; requestId?: string;
+}
 
 /** Field-level diff of the keys in `changes` against `before` (nested objects compared as JSON). */
-export function diff(before: object, changes: Record<string, unknown>): AuditDoc['changes'] {
+export function diff(before: object, changes: object): AuditDoc['changes'] {
   const out: AuditDoc['changes'] = {};
   for (const [k, to] of Object.entries(changes)) {
-    const from = (before as Record<string, unknown>)[k];
+    const from: unknown = Reflect.get(before, k);
     if (JSON.stringify(from) !== JSON.stringify(to)) out[k] = { from: from ?? null, to };
   }
   return out;

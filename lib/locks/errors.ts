@@ -6,7 +6,7 @@ export class LockUnavailableError extends Error {
   }
 }
 
-/** A fenced write was refused: a holder with a newer fencing number has written since. */
+/** A write guarded by a fencing number was refused: a holder with a newer number has taken over. */
 export class StaleFenceError extends Error {
   constructor(readonly key: string, readonly fence: number) {
     super(`fenced write refused for lease "${key}" with fence ${fence}: a newer holder has written`);

@@ -13,7 +13,8 @@ export function recognize(image: Buffer, opts: OcrOptions = {}): Promise<string>
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(new OcrError(`ocr aborted before start: ${String(signal.reason)}`));
     const proc = spawn(opts.bin ?? '/usr/bin/tesseract', ['stdin', 'stdout', '-l', opts.lang ?? 'eng', '--psm', '3'], {
-      stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, OMP_THREAD_LIMIT: '1' },
+      // A minimal environment: the engine inherits no setting of ours (MONGO_URI, secrets).
+      stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: '/usr/local/bin:/usr/bin:/bin', OMP_THREAD_LIMIT: '1' },
     });
     const out: Buffer[] = [];
     let err = '';

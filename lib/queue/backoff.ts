@@ -9,7 +9,7 @@ export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 1000, factor: 2, capMs:
  */
 export function backoffDelay(attempt: number, opts: BackoffOptions = DEFAULT_BACKOFF, random: () => number = Math.random): number {
   const n = Math.max(1, Math.floor(attempt));
-  const raw = opts.baseMs * Math.pow(opts.factor, n - 1);
+  const raw = opts.baseMs * opts.factor ** (n - 1);
   const d = Math.min(opts.capMs, Number.isFinite(raw) ? raw : opts.capMs);
   const j = Math.min(1, Math.max(0, opts.jitter ?? 0));
   if (j === 0) return Math.round(d);

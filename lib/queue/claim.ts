@@ -1,4 +1,6 @@
-// The claim: ONE findOneAndUpdate that takes the best due event, or one whose lease expired.
+// The claim, in two shapes with one filter and one update pipeline: claimOne (a single
+// findOneAndUpdate, lowest latency) and claimBatch (several events in three round trips). Which one
+// a worker uses is decided by claimMode (claim-rule.ts).
 import { randomUUID } from 'node:crypto';
 import type { Db, Document } from 'mongodb';
 import { CLAIM_INDEX_KEY, eventsCollection } from './collection.js';
@@ -45,7 +47,8 @@ function claimUpdate(token: string, leaseMs: number, leaseFor: Record<string, nu
 }
 
 /**
- * Claims one event of the given types or returns null. Written with w:1: a claim lost in a crash
+ * Claims the best due event of the given types (or one whose lease expired) in ONE
+ * findOneAndUpdate, or returns null. Written with w:1: a claim lost in a crash
  * or failover only means the event is claimed again later, which at-least-once delivery allows,
  * and every write after it is checked against the token anyway.
  */
@@ -65,22 +68,24 @@ export async function claimOne(
  * claimOne (MongoDB applies it to each document atomically, so an event another worker took in
  * between simply no longer matches), and a read-back of what carries our fresh token. Every
  * event claimed here obeys the same rules as claimOne: due-and-free or lease-expired by the
- * server clock, a fresh owner token, attempt counted at claim time. Workers use it so that claim
- * round trips are paid per batch, not per event.
+ * server clock, a fresh owner token, attempt counted at claim time. Workers use it when the backlog
+ * is deep, so that claim round trips are paid per batch, not per event. Returns the events claimed
+ * (in claim order) and how many candidates the index read found (the backlog seen, ≤ max).
  */
 export async function claimBatch(
   db: Db, types: string[], leaseMs: number, max: number, leaseFor: Record<string, number> = {},
-): Promise<EventDoc[]> {
-  if (types.length === 0 || max < 1) return [];
+): Promise<{ events: EventDoc[]; candidates: number }> {
+  if (types.length === 0 || max < 1) return { events: [], candidates: 0 };
   const events = eventsCollection(db);
   const filter = claimFilter(types);
   const candidates = await events.find(filter, { sort: CLAIM_SORT, hint: CLAIM_INDEX_KEY, limit: max, projection: { _id: 1 } }).toArray();
-  if (candidates.length === 0) return [];
+  if (candidates.length === 0) return { events: [], candidates: 0 };
   const ids = candidates.map((c) => c._id);
   const token = randomUUID();
   const r = await events.updateMany({ _id: { $in: ids }, ...filter }, claimUpdate(token, leaseMs, leaseFor), { writeConcern: { w: 1 } });
-  if (r.modifiedCount === 0) return [];
+  if (r.modifiedCount === 0) return { events: [], candidates: candidates.length };
   const claimed = await events.find({ _id: { $in: ids }, owner: token }).toArray();
   const order = new Map(ids.map((id, i) => [String(id), i]));
-  return claimed.sort((a, b) => order.get(String(a._id))! - order.get(String(b._id))!);
+  claimed.sort((a, b) => order.get(String(a._id))! - order.get(String(b._id))!);
+  return { events: claimed, candidates: candidates.length };
 }

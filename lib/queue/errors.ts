@@ -1,6 +1,6 @@
 // Typed job errors: the failure policy reads them to decide retry versus dead-letter now.
 
-/** Thrown by a handler (or for an invalid payload): the event is dead-lettered at once, no retry. */
+/** Thrown by a handler: the queue gives up at once (reason `permanent_error`, onGiveUp runs), no retry. */
 export class PermanentError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);

@@ -3,17 +3,16 @@ import { ObjectId, type ClientSession, type Db, type Document } from 'mongodb';
 import { eventsCollection } from './collection.js';
 import type { EventDoc } from './types.js';
 
+/** No maxAttempts here: the attempt budget belongs to the job definition (JobDefinition.maxAttempts). */
 export interface PublishOptions {
-  dedupeKey?: string; runAt?: Date; priority?: number; maxAttempts?: number; session?: ClientSession; requestId?: string;
+  dedupeKey?: string; runAt?: Date; priority?: number; session?: ClientSession; requestId?: string;
 }
-
-export const DEFAULT_MAX_ATTEMPTS = 5;
 
 /** Field values for a new event, as an update pipeline stage that keeps an existing event unchanged. */
 function newEventStage(type: string, payload: object, o: PublishOptions): Document {
   const fields: Record<string, unknown> = {
     type: { $literal: type }, payload: { $literal: payload }, state: 'pending', priority: o.priority ?? 0,
-    runAt: o.runAt ? { $literal: o.runAt } : '$$NOW', attempts: 0, maxAttempts: o.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+    runAt: o.runAt ? { $literal: o.runAt } : '$$NOW', attempts: 0,
     errors: { $literal: [] }, recoveries: 0, createdAt: '$$NOW',
     ...(o.dedupeKey !== undefined ? { dedupeKey: { $literal: o.dedupeKey } } : {}),
     ...(o.requestId !== undefined ? { requestId: { $literal: o.requestId } } : {}),
@@ -50,13 +49,13 @@ export async function publish(
  * For seeding and benchmarks; use publish() for anything that needs dedupe or a transaction.
  */
 export async function publishMany(
-  db: Db, type: string, payloads: object[], opts: { priority?: number; maxAttempts?: number } = {},
+  db: Db, type: string, payloads: object[], opts: { priority?: number } = {},
 ): Promise<ObjectId[]> {
   if (payloads.length === 0) return [];
   const now = new Date();
   const docs: EventDoc[] = payloads.map((payload) => ({
     _id: new ObjectId(), type, payload, state: 'pending', priority: opts.priority ?? 0, runAt: now, attempts: 0,
-    maxAttempts: opts.maxAttempts ?? DEFAULT_MAX_ATTEMPTS, errors: [], recoveries: 0, createdAt: now,
+    errors: [], recoveries: 0, createdAt: now,
   }));
   await eventsCollection(db).insertMany(docs, { ordered: false });
   return docs.map((d) => d._id);

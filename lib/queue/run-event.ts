@@ -1,14 +1,15 @@
-// Runs one claimed event: keeps its lease alive, validates the payload, calls the handler and
-// writes the outcome (complete, retry later or dead-letter), every write checked against the token.
-import type { Db } from 'mongodb';
+// Runs one claimed event: gives up at once when its attempts are exhausted (or a give-up is
+// pending, or the payload is invalid); otherwise keeps its lease alive, calls the handler and writes
+// the outcome (complete, retry later, or give up), every write checked against the owner token.
 import type { Logger } from '../logger.js';
 import { backoffDelay } from './backoff.js';
 import type { Completer } from './completer.js';
 import { LeaseLostError, PermanentError, errorMessage } from './errors.js';
-import { failEvent, renewLease, type Claimed } from './settle.js';
-import type { BackoffOptions, EventDoc, JobDefinition } from './types.js';
+import { giveUp, maxAttemptsOf, type GiveUpDeps } from './give-up.js';
+import { renewLease, retryEvent, type Claimed } from './settle.js';
+import type { EventDoc, JobDefinition } from './types.js';
 
-export interface RunDeps { db: Db; log: Logger; label: string; leaseMs: number; backoff: BackoffOptions; completer: Completer }
+export interface RunDeps extends GiveUpDeps { log: Logger; leaseMs: number; completer: Completer }
 
 export type Outcome = 'completed' | 'retry' | 'dead' | 'refused';
 
@@ -32,19 +33,29 @@ export async function runEvent(d: RunDeps, ev: EventDoc, def: JobDefinition<unkn
   const claim: Claimed = { _id: ev._id, owner: ev.owner! };
   const eventId = String(ev._id);
   const log = d.log.child({ eventId, type: ev.type, attempt: ev.attempts, ...(ev.requestId ? { requestId: ev.requestId } : {}) });
-  // A job definition's maxAttempts takes precedence over the value stored at publish.
-  const maxAttempts = def.maxAttempts ?? ev.maxAttempts;
-  if (ev.attempts > maxAttempts) {
-    // Its earlier attempts all ended with the lease expiring (the worker died): give up now.
-    const ok = await failEvent(d.db, claim, { attempt: ev.attempts, message: `gave up: attempt ${ev.attempts} exceeds maxAttempts ${maxAttempts}`, label: d.label, dead: true, retryInMs: 0 });
-    return ok ? 'dead' : 'refused';
+  const maxAttempts = maxAttemptsOf(def);
+  const parsed = def.payload.safeParse(ev.payload);
+  const payload = parsed.success ? parsed.data : undefined;
+
+  // Give up without running the handler: a give-up whose hook threw last time runs again as it was;
+  // attempts > maxAttempts means the earlier attempts ended without an outcome (the worker died or
+  // lost its lease, the last one included); an invalid payload never becomes valid.
+  if (ev.giveUp) {
+    const { reason, lastError } = ev.giveUp;
+    return giveUp(d, ev, def, claim, { reason, lastError, payload, message: `giving up again (${reason}): the previous give-up did not complete` }, log);
   }
-  const leaseMs = def.leaseMs ?? d.leaseMs;
-  const stopRenewing = keepLease(d, claim, leaseMs, ac);
+  if (ev.attempts > maxAttempts) {
+    const message = `gave up: attempt ${ev.attempts} exceeds maxAttempts ${maxAttempts}`;
+    return giveUp(d, ev, def, claim, { reason: 'attempts_exhausted', lastError: ev.errors.at(-1)?.message ?? message, message, payload }, log);
+  }
+  if (!parsed.success) {
+    const message = errorMessage(new PermanentError(`invalid payload: ${parsed.error.message}`));
+    return giveUp(d, ev, def, claim, { reason: 'invalid_payload', lastError: message, message, payload: undefined }, log);
+  }
+
+  const stopRenewing = keepLease(d, claim, def.leaseMs ?? d.leaseMs, ac);
   let outcome: { ok: true; result: unknown } | { ok: false; error: unknown };
   try {
-    const parsed = def.payload.safeParse(ev.payload);
-    if (!parsed.success) throw new PermanentError(`invalid payload: ${parsed.error.message}`);
     const ctx = { eventId, attempt: ev.attempts, signal: ac.signal, log, ...(ev.requestId ? { requestId: ev.requestId } : {}) };
     outcome = { ok: true, result: await def.handle(parsed.data, ctx) };
   } catch (e) {
@@ -62,10 +73,15 @@ export async function runEvent(d: RunDeps, ev: EventDoc, def: JobDefinition<unkn
     if (!ok) log.warn('completion refused: the lease was lost');
     return ok ? 'completed' : 'refused';
   }
-  const dead = outcome.error instanceof PermanentError || ev.attempts >= maxAttempts;
-  const retryInMs = dead ? 0 : backoffDelay(ev.attempts, d.backoff);
-  const ok = await failEvent(d.db, claim, { attempt: ev.attempts, message: errorMessage(outcome.error), label: d.label, dead, retryInMs });
+  const message = errorMessage(outcome.error);
+  const permanent = outcome.error instanceof PermanentError;
+  if (permanent || ev.attempts >= maxAttempts) {
+    log.info({ err: outcome.error }, permanent ? 'permanent error: giving up' : 'last attempt failed: giving up');
+    return giveUp(d, ev, def, claim, { reason: permanent ? 'permanent_error' : 'handler_error', lastError: message, message, payload }, log);
+  }
+  const retryInMs = backoffDelay(ev.attempts, d.backoff);
+  const ok = await retryEvent(d.db, claim, { attempt: ev.attempts, message, label: d.label, retryInMs });
   if (!ok) { log.warn('failure write refused: the lease was lost'); return 'refused'; }
-  log.info({ err: outcome.error, dead, retryInMs }, dead ? 'event dead-lettered' : 'event failed; will retry');
-  return dead ? 'dead' : 'retry';
+  log.info({ err: outcome.error, retryInMs }, 'event failed; will retry');
+  return 'retry';
 }

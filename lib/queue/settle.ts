@@ -1,11 +1,12 @@
-// Every write after the claim: renew, complete, fail, release. Each filters on {_id, owner: token,
-// state: 'processing'}, so a worker that lost its lease has its write refused (returns false).
-import type { Db, Document, ObjectId } from 'mongodb';
+// Every write after the claim: renew, complete, retry, dead-letter, release. Each filters on {_id,
+// owner: token, state: 'processing'}, so a worker that lost its lease has its write refused (false).
+import type { ClientSession, Db, Document, ObjectId } from 'mongodb';
 import { eventsCollection } from './collection.js';
+import type { EventDoc, GiveUpReason } from './types.js';
 
 export interface Claimed { _id: ObjectId; owner: string }
 
-/** Complete and fail also require an unexpired lease: past it, another worker may own the event. */
+/** Complete, retry and dead-letter also require an unexpired lease: past it, another worker may own the event. */
 const held = (c: Claimed) => ({ _id: c._id, owner: c.owner, state: 'processing' as const });
 const heldAndLive = (c: Claimed) => ({ ...held(c), $expr: { $gt: ['$leaseUntil', '$$NOW'] } });
 
@@ -44,17 +45,40 @@ export async function completeMany(db: Db, items: Array<{ claim: Claimed; result
   return items.map((i) => i.claim).filter((c) => !ok.has(`${c._id}:${c.owner}`));
 }
 
-export interface FailInput { attempt: number; message: string; label: string; dead: boolean; retryInMs: number }
+/** The errors[] entry of an attempt (server time). */
+const errorEntry = (f: { attempt: number; message: string; label: string }) =>
+  ({ attempt: f.attempt, at: '$$NOW', message: { $literal: f.message }, owner: { $literal: f.label } });
 
-export async function failEvent(db: Db, c: Claimed, f: FailInput): Promise<boolean> {
-  const error = { attempt: f.attempt, at: '$$NOW', message: { $literal: f.message }, owner: { $literal: f.label } };
-  const set = f.dead
-    ? { state: 'dead', deadAt: '$$NOW' }
-    : { state: 'pending', runAt: { $add: ['$$NOW', f.retryInMs] } };
+export interface RetryInput { attempt: number; message: string; label: string; retryInMs: number; giveUp?: EventDoc['giveUp'] }
+
+/**
+ * A failed attempt: pending again after retryInMs (server clock), the error recorded. With
+ * `giveUp` (the give-up hook threw), the next claim runs the give-up again instead of the handler.
+ */
+export async function retryEvent(db: Db, c: Claimed, f: RetryInput): Promise<boolean> {
   const r = await eventsCollection(db).updateOne(heldAndLive(c), [
-    { $set: { ...set, errors: { $concatArrays: ['$errors', [error]] } } },
+    {
+      $set: {
+        state: 'pending', runAt: { $add: ['$$NOW', f.retryInMs] }, errors: { $concatArrays: ['$errors', [errorEntry(f)]] },
+        ...(f.giveUp ? { giveUp: { $literal: f.giveUp } } : {}),
+      },
+    },
     { $unset: ['leaseUntil'] },
   ]);
+  return r.matchedCount === 1;
+}
+
+export interface DeadInput { attempt: number; message: string; label: string; reason: GiveUpReason }
+
+/**
+ * The dead-letter write, only ever run by giveUp() inside the transaction that also runs the job's
+ * onGiveUp hook (lib/queue/give-up.ts): refused (false) unless the caller still holds a live lease.
+ */
+export async function deadLetterEvent(db: Db, c: Claimed, f: DeadInput, session: ClientSession): Promise<boolean> {
+  const r = await eventsCollection(db).updateOne(heldAndLive(c), [
+    { $set: { state: 'dead', deadAt: '$$NOW', deadReason: { $literal: f.reason }, errors: { $concatArrays: ['$errors', [errorEntry(f)]] } } },
+    { $unset: ['leaseUntil', 'giveUp'] },
+  ], { session });
   return r.matchedCount === 1;
 }
 

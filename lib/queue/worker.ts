@@ -1,8 +1,10 @@
 // A worker: `concurrency` lanes, each looping claim → run → settle. Idle lanes park until a
 // change-stream or poll wake-up; a lane that found work wakes one more (fast ramp-up, no herd).
+// Claims are single or batched by claimMode (claim-rule.ts); stop() releases what it holds.
 import { hostname } from 'node:os';
 import { DEFAULT_BACKOFF } from './backoff.js';
-import { claimBatch } from './claim.js';
+import { claimBatch, claimOne } from './claim.js';
+import { claimMode, NO_ROUND_YET, type ClaimRound } from './claim-rule.js';
 import { Completer } from './completer.js';
 import { PausedCache } from './controls.js';
 import { releaseEvent, type Claimed } from './settle.js';
@@ -15,6 +17,8 @@ export const DEFAULT_POLL_MS = 1000;
 export const DEFAULT_RETENTION_MS = 7 * 24 * 3600_000;
 /** The most events one claim round takes (bounded by the idle lanes too). */
 export const MAX_CLAIM_BATCH = 64;
+/** How long stop() waits, after its deadline, for a claim round still in flight, to release its events. */
+export const STOP_CLAIM_WAIT_MS = 5_000;
 
 export class WorkerStoppingError extends Error { override name = 'WorkerStoppingError'; }
 
@@ -26,6 +30,9 @@ function validate(o: WorkerOptions): Map<string, JobDefinition<unknown>> {
   const jobs = new Map<string, JobDefinition<unknown>>();
   for (const j of o.jobs) {
     if (jobs.has(j.type)) throw new TypeError(`startWorker: job type "${j.type}" is defined twice`);
+    if (j.maxAttempts !== undefined && !(Number.isInteger(j.maxAttempts) && j.maxAttempts >= 1)) {
+      throw new TypeError(`startWorker: job type "${j.type}" has maxAttempts ${j.maxAttempts}; it must be an integer ≥ 1`);
+    }
     jobs.set(j.type, j);
   }
   return jobs;
@@ -47,21 +54,39 @@ export function startWorker(o: WorkerOptions): WorkerHandle {
   const paused = new PausedCache(o.db, Math.min(500, pollMs), onError, () => parking.wake());
   const running = new Map<string, { claim: Claimed; ac: AbortController }>();
   let active = true;
-  const buffered: EventDoc[] = [];
+  /** Events claimed once stopping began: stop() releases them. */
+  const toRelease: EventDoc[] = [];
   let processed = 0;
   const wake = startWakeSources({ db: o.db, pollMs, onWake: () => parking.wake(), onError });
   const claimable = () => [...jobs.keys()].filter((t) => !paused.has(t));
-  // One claim in flight per process (concurrent claims race for the same head-of-queue documents,
-  // and every lost race is a server-side write conflict), but each claim takes a batch sized to
-  // the idle lanes, so the round trips are paid per batch. Handlers run `concurrency` at once.
+
+  // One claim round in flight per process (concurrent claims race for the same head-of-queue
+  // documents, and every lost race is a server-side write conflict). claimMode picks the round:
+  // a single findOneAndUpdate when one lane is idle or the previous round found a short backlog,
+  // else a batch sized to the idle lanes. Handlers run `concurrency` at once.
+  let previous: ClaimRound = NO_ROUND_YET;
+  const claimRound = async (): Promise<EventDoc[]> => {
+    const types = claimable();
+    const idle = Math.max(1, o.concurrency - running.size);
+    if (claimMode(idle, previous) === 'single') {
+      const ev = await claimOne(o.db, types, leaseMs, leaseFor);
+      previous = { asked: 1, found: ev ? 1 : 0 };
+      return ev ? [ev] : [];
+    }
+    const asked = Math.min(MAX_CLAIM_BATCH, idle);
+    const r = await claimBatch(o.db, types, leaseMs, asked, leaseFor);
+    previous = { asked, found: r.candidates };
+    return r.events;
+  };
   const buffer: EventDoc[] = [];
   let fetching: Promise<number> | undefined;
   const claimNext = async (): Promise<EventDoc | null> => {
     for (;;) {
+      if (!active) return null;
       const next = buffer.shift();
       if (next) return next;
-      fetching ??= claimBatch(o.db, claimable(), leaseMs, Math.max(1, Math.min(MAX_CLAIM_BATCH, o.concurrency - running.size)), leaseFor)
-        .then((evs) => { buffer.push(...evs); return evs.length; })
+      fetching ??= claimRound()
+        .then((evs) => { (active ? buffer : toRelease).push(...evs); return evs.length; })
         .finally(() => { fetching = undefined; });
       if ((await fetching) === 0 && buffer.length === 0) return null;
     }
@@ -69,7 +94,7 @@ export function startWorker(o: WorkerOptions): WorkerHandle {
 
   async function lane(): Promise<void> {
     while (active) {
-      let ev;
+      let ev: EventDoc | null;
       try {
         ev = await claimNext();
       } catch (e) {
@@ -78,7 +103,7 @@ export function startWorker(o: WorkerOptions): WorkerHandle {
         continue;
       }
       if (!ev) { await parking.park(); continue; }
-      if (!active) { buffered.push(ev); break; } // claimed while stopping: released below
+      if (!active) { toRelease.push(ev); break; } // claimed while stopping: stop() releases it
       if (parking.parked > 0) parking.wake();
       const id = String(ev._id);
       const ac = new AbortController();
@@ -107,10 +132,22 @@ export function startWorker(o: WorkerOptions): WorkerHandle {
         paused.stop();
         await wake.close();
         await Promise.race([lanes, sleep(deadlineMs)]);
-        const left = [...running.values()];
-        for (const ev of [...buffer.splice(0), ...buffered.splice(0)]) left.push({ claim: { _id: ev._id, owner: ev.owner! }, ac: new AbortController() });
-        for (const r of left) r.ac.abort(new WorkerStoppingError('worker stopping: deadline passed'));
-        const released = await Promise.all(left.map((r) => releaseEvent(o.db, r.claim).catch(() => false)));
+        // Deadline passed (or every lane finished): abort what still runs; its outcome is not written.
+        const left = [...running.values()].map((r) => r.claim);
+        for (const r of running.values()) r.ac.abort(new WorkerStoppingError('worker stopping: deadline passed'));
+        // A claim round still in flight would leave its events leased to a stopped worker until
+        // the lease ends: wait for it (at most STOP_CLAIM_WAIT_MS), then release them with the rest.
+        const inFlight = fetching;
+        if (inFlight) {
+          log.info('stopping with a claim round in flight: waiting for it to release what it claims');
+          const returned = await Promise.race([inFlight.then(() => true, () => true), sleep(STOP_CLAIM_WAIT_MS).then(() => false)]);
+          if (!returned) {
+            log.warn({ waitedMs: STOP_CLAIM_WAIT_MS }, 'the claim round did not return in time: its events are released if it returns before the client closes, else their leases expire');
+            void inFlight.then(() => Promise.all(toRelease.splice(0).map((ev) => releaseEvent(o.db, { _id: ev._id, owner: ev.owner! }))), () => {}).catch(() => {});
+          }
+        }
+        for (const ev of [...buffer.splice(0), ...toRelease.splice(0)]) left.push({ _id: ev._id, owner: ev.owner! });
+        const released = await Promise.all(left.map((c) => releaseEvent(o.db, c).catch(() => false)));
         log.info({ released: released.filter(Boolean).length, processed }, 'queue worker stopped');
       })();
       return stopping;

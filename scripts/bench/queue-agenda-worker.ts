@@ -2,12 +2,14 @@
 // (high concurrency, no lock limit, 1 s poll like ours). Prints "ready"; stops on SIGTERM.
 // The MongoDB backend is the separate package @agendajs/mongo-backend; AGENDA_MONGO_BACKEND may
 // point at its dist/index.js when it is not installed in this project.
+import type { MongoBackend } from '@agendajs/mongo-backend';
 import { Agenda } from 'agenda';
 import { connectMongo } from '../../lib/db/mongo.js';
 
-export async function loadMongoBackend(): Promise<any> {
+export async function loadMongoBackend(): Promise<typeof MongoBackend> {
   const spec = process.env.AGENDA_MONGO_BACKEND ?? '@agendajs/mongo-backend';
-  return (await import(spec)).MongoBackend;
+  const mod: { MongoBackend: typeof MongoBackend } = await import(spec);
+  return mod.MongoBackend;
 }
 
 if (process.argv[1]?.endsWith('queue-agenda-worker.ts')) {

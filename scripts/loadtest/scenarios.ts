@@ -1,7 +1,7 @@
 // Per-scenario data (seeded before the stack starts) and the correctness checks run afterwards
 // against MongoDB and the artillery counters.
 import { randomBytes } from 'node:crypto';
-import type { Collections } from '../../lib/db/collections.js';
+import type { Collections } from '../../lib/domain/collections.js';
 import { createUser } from '../../lib/domain/users/users.js';
 import { fakeApplication } from '../seed.js';
 

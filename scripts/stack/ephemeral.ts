@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { collections, type Collections } from '../../lib/db/collections.js';
+import { collections, type Collections } from '../../lib/domain/collections.js';
 import { connectMongo, type Mongo } from '../../lib/db/mongo.js';
 import { createLogger } from '../../lib/logger.js';
 import { migrateExclusively } from '../../lib/migrations/exclusive.js';

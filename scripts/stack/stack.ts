@@ -1,15 +1,18 @@
-// The local stack without MongoDB: N API instances (server/main.ts) on their own ports, the
-// workers (one process per role, when workers/main.ts exists) and nginx in front, rendered
-// from the canonical nginx.conf. Used by `npm start`, the load-test runner, the benchmarks and
-// the integration tests, so all of them run the same topology.
-import { existsSync } from 'node:fs';
+// The local stack without MongoDB, under one Supervisor: the payment-gateway simulator (when the
+// disbursement role runs and a port is given), N API instances (server/main.ts) and the workers
+// (workers/main.ts, one process per role) started together, then nginx in front, rendered from
+// the canonical nginx.conf. Each child counts as up once its readiness URL answers (API /ready,
+// worker /health when it has a port, gateway /payments, /nginx-health); a child that exits before
+// that fails the start with the end of its log. Used by `npm start` (with a restart policy), the
+// load-test runner, the benchmarks and the integration tests, so all of them run one topology.
+//
+// stop() stops nginx first, then the API instances and the workers together (SIGTERM: they drain),
+// then the gateway; SIGKILL for whatever outlives the deadline.
 import { join } from 'node:path';
-import { startNginx } from '../nginx/nginx.js';
-import { PROJECT_ROOT } from '../mongod/resolve.js';
-import { Supervisor, waitForHttp, type Child } from './supervisor.js';
+import { nginxArgs, resolveNginx, testConf, writeLocalConf } from '../nginx/nginx.js';
 import { portInUse } from '../mongod/launch.js';
+import { Supervisor, tail, type Child, type RestartPolicy } from './supervisor.js';
 
-export const WORKER_ENTRY = join(PROJECT_ROOT, 'workers/main.ts');
 export const WORKER_ROLES = ['ocr', 'approval', 'disbursement'] as const;
 
 export interface StackOptions {
@@ -22,11 +25,11 @@ export interface StackOptions {
   runDir: string;
   /** Extra environment for the API and worker processes (LOG_LEVEL, limits, …). */
   env?: Record<string, string>;
-  /** Worker roles to run, one process each; skipped (with a note) while workers/main.ts does not exist. */
+  /** Worker roles to run, one process each. */
   workerRoles?: readonly string[];
   /**
-   * Worker i serves /health and /metrics on workerHttpBasePort + i, and the stack waits for each
-   * before it is up (so a Ctrl-C right after "ready" never meets a worker still loading).
+   * Worker i serves /health and /metrics on workerHttpBasePort + i, and counts as up once /health
+   * answers (so a Ctrl-C right after "ready" never meets a worker still loading).
    */
   workerHttpBasePort?: number;
   /** Start the payment-gateway simulator on this port for the disbursement worker (else: ledger only). */
@@ -35,8 +38,14 @@ export interface StackOptions {
   nodeBin?: string;
   nginxAccessLog?: string;
   log?: (m: string) => void;
-  /** Called when a child exits while the stack is up (not during stop()). */
-  onUnexpectedExit?: (c: Child, code: number | null) => void;
+  /** Restart children that exit unexpectedly (npm start). Without it an exit is only recorded. */
+  restart?: RestartPolicy;
+  /** Called when a child crash-loops; the supervisor is already stopping everything. */
+  onCrashLoop?: (message: string) => void;
+  /** How long a child may take to stop before SIGKILL (default 15 s; keep it above SHUTDOWN_TIMEOUT_MS). */
+  stopTimeoutMs?: number;
+  /** Aborting stops what was started so far and makes startStack throw. */
+  signal?: AbortSignal;
 }
 
 export interface Api { name: string; port: number; url: string; child: Child }
@@ -46,7 +55,7 @@ export interface Stack {
   nginx: Child;
   workers: Child[];
   supervisor: Supervisor;
-  /** Stops nginx, then workers and the API instances (SIGTERM, drain), SIGKILL after the deadline. */
+  /** Stops nginx, then the API instances and workers (SIGTERM, drain), then the gateway; SIGKILL after the deadline. */
   stop(): Promise<void>;
 }
 
@@ -60,65 +69,75 @@ export async function assertPortsFree(ports: { port: number; what: string }[]): 
 }
 
 function workerHttpPorts(o: StackOptions): number[] {
-  return o.workerHttpBasePort && o.workerRoles ? o.workerRoles.map((_, i) => o.workerHttpBasePort! + i) : [];
+  const base = o.workerHttpBasePort;
+  return base && o.workerRoles ? o.workerRoles.map((_, i) => base + i) : [];
 }
 
-export async function startStack(o: StackOptions): Promise<Stack> {
-  const log = o.log ?? (() => {});
-  await assertPortsFree([
+/** Every port the stack will listen on, with the setting that moves it. */
+export function stackPorts(o: StackOptions): { port: number; what: string }[] {
+  return [
     ...o.apiPorts.map((port, i) => ({ port, what: `API instance api-${i + 1}; set API_BASE_PORT` })),
     { port: o.nginxPort, what: 'nginx; set NGINX_PORT' },
     ...(o.paymentGatewayPort ? [{ port: o.paymentGatewayPort, what: 'the payment-gateway simulator; set PAYMENT_GATEWAY_PORT' }] : []),
     ...workerHttpPorts(o).map((port, i) => ({ port, what: `worker-${o.workerRoles![i]} health and metrics; set WORKER_HTTP_BASE_PORT` })),
-  ]);
-  let up = false;
-  const sup = new Supervisor(join(o.runDir, 'logs'), (c, code) => { if (up) o.onUnexpectedExit?.(c, code); });
+  ];
+}
+
+export async function startStack(o: StackOptions): Promise<Stack> {
+  const log = o.log ?? (() => {});
+  await assertPortsFree(stackPorts(o));
+  const sup = new Supervisor(join(o.runDir, 'logs'), { restart: o.restart, log, stopTimeoutMs: o.stopTimeoutMs });
+  if (o.onCrashLoop) { const cb = o.onCrashLoop; sup.on('crash-loop', (_c, message) => cb(message)); }
+  const aborted = new Promise<never>((_, rej) => {
+    const fail = () => rej(new Error('start-up interrupted'));
+    if (o.signal?.aborted) fail(); else o.signal?.addEventListener('abort', fail, { once: true });
+  });
+  aborted.catch(() => {});
+  /** Waits for children to be up (or the start to be aborted); a failure names the child and shows its log. */
+  const up = (children: Child[]) => Promise.race([aborted, Promise.all(children.map((c) => sup.whenUp(c).catch((e: Error) => {
+    throw new Error(`${c.name}: ${e.message}; last lines of ${c.logFile}:\n${tail(c.logFile, 20)}`);
+  })))]);
   const common = { MONGO_URI: o.mongoUri, MONGO_DB: o.dbName, ...o.env };
   try {
-    const apis: Api[] = o.apiPorts.map((port, i) => {
-      const name = `api-${i + 1}`;
-      const child = sup.node(name, 'server/main.ts', {
-        ...common, SESSION_SECRETS: o.sessionSecrets, HOST: '127.0.0.1', PORT: String(port), INSTANCE_ID: name,
-      }, { group: 'api', nodeBin: o.nodeBin });
-      return { name, port, url: `http://127.0.0.1:${port}`, child };
-    });
-    await Promise.all(apis.map((a) => waitForHttp(`${a.url}/ready`, 60_000, () => a.child.proc.exitCode === null)
-      .catch((e: Error) => { throw new Error(`${a.name}: ${e.message}; see ${a.child.logFile}`); })));
-    log(`${apis.length} API instances ready on ports ${o.apiPorts.join(', ')}`);
-
-    const workers: Child[] = [];
     const workerEnv: Record<string, string> = { ...common };
-    if (o.paymentGatewayPort && o.workerRoles?.includes('disbursement')) {
-      const gw = sup.node('payment-gateway-simulator', 'scripts/simulators/payment-gateway.ts', { PORT: String(o.paymentGatewayPort) }, { group: 'workers' });
+    const roles = o.workerRoles ?? [];
+    if (o.paymentGatewayPort && roles.includes('disbursement')) {
       const gwUrl = `http://127.0.0.1:${o.paymentGatewayPort}`;
-      await waitForHttp(`${gwUrl}/payments`, 30_000, () => gw.proc.exitCode === null);
+      const gw = sup.node('payment-gateway-simulator', 'scripts/simulators/payment-gateway.ts', { PORT: String(o.paymentGatewayPort) },
+        { group: 'gateway', readyUrl: `${gwUrl}/payments`, readyTimeoutMs: 30_000 });
+      await up([gw]);
       workerEnv.PAYMENT_GATEWAY_URL = gwUrl;
       log(`payment-gateway simulator on ${gwUrl} (stands in for the bank's payment API)`);
     }
-    if (o.workerRoles?.length) {
-      if (existsSync(WORKER_ENTRY)) {
-        const ports = workerHttpPorts(o);
-        o.workerRoles.forEach((role, i) => workers.push(sup.node(`worker-${role}`, 'workers/main.ts', {
-          ...workerEnv, WORKER_ROLES: role, INSTANCE_ID: `worker-${role}`,
-          ...(ports[i] ? { WORKER_HTTP_HOST: '127.0.0.1', WORKER_HTTP_PORT: String(ports[i]) } : {}),
-        }, { group: 'workers' })));
-        await Promise.all(ports.map((port, i) => waitForHttp(`http://127.0.0.1:${port}/health`, 60_000, () => workers[i]!.proc.exitCode === null)
-          .catch((e: Error) => { throw new Error(`${workers[i]!.name}: ${e.message}; see ${workers[i]!.logFile}`); })));
-        log(`workers ready: ${o.workerRoles.map((r, i) => (ports[i] ? `${r} (metrics on http://127.0.0.1:${ports[i]}/metrics)` : r)).join(', ')}; one process per role`);
-      } else {
-        log('workers/main.ts does not exist yet: no workers started');
-      }
-    }
 
-    const runDir = join(o.runDir, 'nginx');
-    const nginx = startNginx(sup, {
-      upstreams: o.apiPorts.map((p) => `127.0.0.1:${p}`), listenPort: o.nginxPort, runDir, log,
+    const apis: Api[] = o.apiPorts.map((port, i) => {
+      const name = `api-${i + 1}`;
+      const url = `http://127.0.0.1:${port}`;
+      const child = sup.node(name, 'server/main.ts', {
+        ...common, SESSION_SECRETS: o.sessionSecrets, HOST: '127.0.0.1', PORT: String(port), INSTANCE_ID: name,
+      }, { group: 'app', nodeBin: o.nodeBin, readyUrl: `${url}/ready` });
+      return { name, port, url, child };
+    });
+    const ports = workerHttpPorts(o);
+    const workers = roles.map((role, i) => sup.node(`worker-${role}`, 'workers/main.ts', {
+      ...workerEnv, WORKER_ROLES: role, INSTANCE_ID: `worker-${role}`,
+      ...(ports[i] ? { WORKER_HTTP_HOST: '127.0.0.1', WORKER_HTTP_PORT: String(ports[i]) } : {}),
+    }, { group: 'app', ...(ports[i] ? { readyUrl: `http://127.0.0.1:${ports[i]}/health` } : {}) }));
+    await up([...apis.map((a) => a.child), ...workers]);
+    log(`${apis.length} API instances ready on ports ${o.apiPorts.join(', ')}`);
+    if (roles.length) log(`workers ready: ${roles.map((r, i) => (ports[i] ? `${r} (metrics on http://127.0.0.1:${ports[i]}/metrics)` : r)).join(', ')}; one process per role`);
+
+    const nginxDir = join(o.runDir, 'nginx');
+    const url = `http://127.0.0.1:${o.nginxPort}`;
+    const bin = resolveNginx(log);
+    const conf = writeLocalConf({
+      upstreams: o.apiPorts.map((p) => `127.0.0.1:${p}`), listenPort: o.nginxPort, runDir: nginxDir,
       ...(o.nginxAccessLog ? { accessLog: o.nginxAccessLog } : {}),
     });
-    const url = `http://127.0.0.1:${o.nginxPort}`;
-    await waitForHttp(`${url}/nginx-health`, 15_000, () => nginx.proc.exitCode === null)
-      .catch((e: Error) => { throw new Error(`nginx: ${e.message}; see ${nginx.logFile}`); });
-    up = true;
+    testConf(bin, nginxDir, conf);
+    // SIGQUIT is nginx's graceful stop.
+    const nginx = sup.spawn('nginx', bin, nginxArgs(nginxDir, conf), {}, { stopSignal: 'SIGQUIT', group: 'nginx', readyUrl: `${url}/nginx-health`, readyTimeoutMs: 15_000 });
+    await up([nginx]);
     return { url, apis, nginx, workers, supervisor: sup, stop: () => sup.stopAll() };
   } catch (e) {
     await sup.stopAll();

@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
-import type { Actor, Role } from '../../lib/db/collections.js';
+import type { Actor, Role } from '../../lib/domain/users/types.js';
 import { AppError, forbidden, unauthorized } from '../../lib/errors.js';
 
 const RANK: Record<Role, number> = { viewer: 1, reviewer: 2, admin: 3 };

@@ -3,7 +3,7 @@ import session from 'express-session';
 import { MongoStore } from 'connect-mongo';
 import type { MongoClient } from 'mongodb';
 import type { ServerConfig } from '../../lib/config.js';
-import type { Role } from '../../lib/db/collections.js';
+import type { Role } from '../../lib/domain/users/types.js';
 
 declare module 'express-session' {
   interface SessionData {

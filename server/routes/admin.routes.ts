@@ -1,14 +1,13 @@
 // Operator endpoints (admin role; CSRF applies as on every /api route): queue health, dead
 // letters, pausing a job type, and the locks currently held.
-import { Router } from 'express';
+import { Router, type Request } from 'express';
 import { ObjectId } from 'mongodb';
 import { z } from 'zod';
 import { listLocks } from '../../lib/locks/index.js';
-import {
-  listDeadLetters, pauseType, pausedTypes, purgeDeadLetters, queueStats, resumeType, retryDeadLetter, retryDeadLetters,
-} from '../../lib/queue/index.js';
+import { retryDeadLetter, retryDeadLetters } from '../../lib/domain/pipeline/retry-dead-letters.js';
+import { listDeadLetters, pauseType, pausedTypes, purgeDeadLetters, queueStats, resumeType } from '../../lib/queue/index.js';
 import { notFound } from '../../lib/errors.js';
-import type { AppDeps } from '../deps.js';
+import type { ApiContext } from '../context.js';
 import { actor, requireRole } from '../middleware/auth.js';
 import { parse } from '../middleware/validate.js';
 
@@ -18,14 +17,15 @@ const typeParams = z.strictObject({ type: eventType });
 const retryAllBody = z.strictObject({ type: eventType.optional() });
 const purgeBody = z.strictObject({ type: eventType.optional(), olderThanMinutes: z.number().int().min(0).max(525_600).optional() });
 
-export function adminRoutes(d: AppDeps): Router {
+export function adminRoutes(d: ApiContext): Router {
   const r = Router();
-  const db = d.mongo.db;
+  const db = d.db;
   const listQuery = z.strictObject({
     type: eventType.optional(),
     page: z.coerce.number().int().min(1).max(10_000).default(1),
     limit: z.coerce.number().int().min(1).max(d.cfg.PAGE_LIMIT_MAX).default(20),
   });
+  const meta = (req: Request) => ({ actor: actor(req), requestId: String(req.id) });
   r.use(requireRole('admin'));
 
   r.get('/queue-stats', async (_req, res) => {
@@ -40,7 +40,8 @@ export function adminRoutes(d: AppDeps): Router {
   // The literal routes come before `/:id/retry` so "retry" and "purge" are never taken for ids.
   r.post('/dead-letters/retry', async (req, res) => {
     const { type } = parse(retryAllBody, req.body ?? {}, 'body');
-    res.json({ retried: await retryDeadLetters(db, type ? { type } : {}) });
+    const r = await retryDeadLetters(d, type ? { type } : {}, meta(req));
+    res.json({ retried: r.retried, resumed: r.resumed });
   });
 
   r.post('/dead-letters/purge', async (req, res) => {
@@ -52,8 +53,9 @@ export function adminRoutes(d: AppDeps): Router {
   r.post('/dead-letters/:id/retry', async (req, res) => {
     const { id } = parse(idParams, req.params, 'params');
     parse(z.strictObject({}), req.body ?? {}, 'body');
-    if (!(await retryDeadLetter(db, new ObjectId(id)))) throw notFound(`no dead letter ${id}`);
-    res.json({ retried: true, id });
+    const r = await retryDeadLetter(d, new ObjectId(id), meta(req));
+    if (r.retried === 0) throw notFound(`no dead letter ${id}`);
+    res.json({ retried: true, id, resumed: r.resumed });
   });
 
   r.post('/queues/:type/pause', async (req, res) => {

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { unauthorized } from '../../lib/errors.js';
 import { assertLoginAllowed, clearAccountFailures, recordLoginFailure } from '../../lib/domain/users/login-throttle.js';
 import { verifyCredentials } from '../../lib/domain/users/users.js';
-import type { AppDeps } from '../deps.js';
+import type { ApiContext } from '../context.js';
 import { parse } from '../middleware/validate.js';
 import { SESSION_COOKIE } from '../middleware/session.js';
 
@@ -14,7 +14,7 @@ const regenerate = (req: Request) => new Promise<void>((res, rej) => req.session
 const save = (req: Request) => new Promise<void>((res, rej) => req.session.save((e) => (e ? rej(e) : res())));
 const destroy = (req: Request) => new Promise<void>((res, rej) => req.session.destroy((e) => (e ? rej(e) : res())));
 
-export function authRoutes(d: AppDeps): Router {
+export function authRoutes(d: ApiContext): Router {
   const r = Router();
   const limits = {
     windowMs: d.cfg.LOGIN_WINDOW_MINUTES * 60_000, perAccount: d.cfg.LOGIN_MAX_FAILURES_PER_ACCOUNT, perIp: d.cfg.LOGIN_MAX_FAILURES_PER_IP,

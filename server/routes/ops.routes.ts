@@ -4,12 +4,12 @@
 import { resolve } from 'node:path';
 import express, { Router, type Response } from 'express';
 import { opsSnapshot, type OpsSnapshot } from '../../lib/domain/ops-snapshot.js';
-import type { AppDeps } from '../deps.js';
+import type { ApiContext } from '../context.js';
 import { requireRole } from '../middleware/auth.js';
 
 export const OPS_STREAM_INTERVAL_MS = 2000;
 
-export function opsRoutes(d: AppDeps): { page: Router; stream: Router } {
+export function opsRoutes(d: ApiContext): { page: Router; stream: Router } {
   const clients = new Set<Response>();
   let timer: NodeJS.Timeout | undefined;
   let last: OpsSnapshot | undefined;
@@ -23,11 +23,11 @@ export function opsRoutes(d: AppDeps): { page: Router; stream: Router } {
       return;
     }
     try {
-      last = await opsSnapshot(d.mongo.db);
+      last = await opsSnapshot(d);
       const frame = `event: snapshot\ndata: ${JSON.stringify(last)}\n\n`;
       for (const res of clients) res.write(frame);
     } catch (err) {
-      d.logger.warn({ err }, 'ops snapshot failed');
+      d.log.warn({ err }, 'ops snapshot failed');
       for (const res of clients) res.write(': snapshot failed\n\n');
     }
   }

@@ -1,10 +1,10 @@
 import { Router } from 'express';
 import { createUser, listUsers, newUserInput } from '../../lib/domain/users/users.js';
-import type { AppDeps } from '../deps.js';
+import type { ApiContext } from '../context.js';
 import { requireRole } from '../middleware/auth.js';
 import { parse } from '../middleware/validate.js';
 
-export function userRoutes(d: AppDeps): Router {
+export function userRoutes(d: ApiContext): Router {
   const r = Router();
   r.use(requireRole('admin'));
   r.get('/', async (_req, res) => { res.json({ items: await listUsers(d.c) }); });

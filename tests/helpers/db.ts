@@ -1,6 +1,8 @@
 // A unique database per test file on the real mongod that `npm test` started (MONGO_URI).
 import { randomBytes } from 'node:crypto';
-import { collections, type Collections } from '../../lib/db/collections.js';
+import type { Collections } from '../../lib/domain/collections.js';
+import { baseSchema, parseEnv } from '../../lib/config.js';
+import { contextOf, type Context } from '../../lib/context.js';
 import { connectMongo, type Mongo } from '../../lib/db/mongo.js';
 import { createLogger } from '../../lib/logger.js';
 import { MIGRATIONS } from '../../lib/migrations/list.js';
@@ -8,20 +10,22 @@ import { runMigrations } from '../../lib/migrations/runner.js';
 
 export const silentLog = createLogger({ level: 'silent', name: 'test', instance: 'test' });
 
-export function mongoUri(): string {
+function mongoUri(): string {
   const uri = process.env.MONGO_URI;
   if (!uri) throw new Error('MONGO_URI is not set: run the tests with `npm test` (it starts a real mongod)');
   return uri;
 }
 
-export interface TestDb { mongo: Mongo; c: Collections; dbName: string; uri: string; close(): Promise<void> }
+/** `ctx` is a process context on the test's database, for calling use cases directly. */
+export interface TestDb { mongo: Mongo; c: Collections; ctx: Context; dbName: string; uri: string; close(): Promise<void> }
 
 export async function testDb(label: string, opts: { migrate?: boolean } = {}): Promise<TestDb> {
   const dbName = `t_${label.replace(/[^A-Za-z0-9]/g, '_').slice(0, 30)}_${randomBytes(4).toString('hex')}`;
   const mongo = await connectMongo(mongoUri(), dbName, `test-${label}`);
   if (opts.migrate !== false) await runMigrations(mongo.db, MIGRATIONS, { log: silentLog, batchSize: 1000, pauseMs: 0 });
+  const ctx = contextOf(parseEnv(baseSchema, { MONGO_URI: mongoUri(), MONGO_DB: dbName }), silentLog, mongo);
   return {
-    mongo, c: collections(mongo.db), dbName, uri: mongoUri(),
+    mongo, c: ctx.c, ctx, dbName, uri: mongoUri(),
     async close() { await mongo.db.dropDatabase().catch(() => {}); await mongo.close(); },
   };
 }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePorts } from '../../scripts/stack/ports.js';
 import { startStack, type Stack } from '../../scripts/stack/stack.js';
-import { TEST_SECRET } from './app.js';
+import { TEST_SECRET } from './env.js';
 import type { TestDb } from './db.js';
 
 export { freePort, freePortRange, freePorts } from '../../scripts/stack/ports.js';
@@ -57,4 +57,9 @@ export async function boundedLoad<T>(
   return r;
 }
 
-export const countBy = (xs: number[]) => xs.reduce<Record<number, number>>((m, x) => ({ ...m, [x]: (m[x] ?? 0) + 1 }), {});
+/** How often each status occurs. */
+export function countBy(xs: number[]): Record<number, number> {
+  const m: Record<number, number> = {};
+  for (const x of xs) m[x] = (m[x] ?? 0) + 1;
+  return m;
+}

@@ -1,37 +1,34 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { z } from 'zod';
 import { acquire, release } from '../../lib/locks/index.js';
 import { PermanentError, publish, startWorker, type WorkerHandle } from '../../lib/queue/index.js';
-import { startInProcess, userClient } from '../helpers/app.js';
-import { silentLog, testDb, type TestDb } from '../helpers/db.js';
+import { silentLog } from '../helpers/db.js';
+import { fixture } from '../helpers/fixture.js';
 import { Client } from '../helpers/http.js';
-import { waitFor } from '../helpers/workers.js';
+import { waitFor } from '../helpers/wait.js';
 
-let t: TestDb;
-let srv: Awaited<ReturnType<typeof startInProcess>>;
+const f = fixture('admin', { api: true });
 let admin: Client;
 let reviewer: Client;
 let viewer: Client;
 let worker: WorkerHandle;
 let failing = true;
 
-const state = async (id: unknown) => (await t.mongo.db.collection('events').findOne({ _id: id as never }))?.state;
+const state = async (id: unknown) => (await f.t.mongo.db.collection('events').findOne({ _id: id as never }))?.state;
 
-before(async () => {
-  t = await testDb('admin');
-  srv = await startInProcess(t);
-  [admin, reviewer, viewer] = await Promise.all([userClient(t, srv.url, 'admin'), userClient(t, srv.url, 'reviewer'), userClient(t, srv.url, 'viewer')]);
+f.before(async () => {
+  [admin, reviewer, viewer] = await Promise.all([f.client('admin'), f.client('reviewer'), f.client('viewer')]);
   const payload = z.object({ n: z.number() });
   worker = startWorker({
-    db: t.mongo.db, concurrency: 1, log: silentLog, pollMs: 100, backoff: { baseMs: 10, factor: 1, capMs: 10 },
+    db: f.t.mongo.db, concurrency: 1, log: silentLog, pollMs: 100, backoff: { baseMs: 10, factor: 1, capMs: 10 },
     jobs: [
       { type: 'test.ok', payload, handle: async (p) => p.n },
       { type: 'test.flaky', payload, handle: async () => { if (failing) throw new PermanentError('downstream refused'); return 'ok'; } },
     ],
   });
+  f.after(() => worker.stop(1000));
 });
-after(async () => { await worker.stop(1000); await srv.close(); await t.close(); });
 
 describe('access', () => {
   const reads = ['/api/admin/queue-stats', '/api/admin/dead-letters', '/api/admin/locks'];
@@ -39,7 +36,7 @@ describe('access', () => {
     '/api/admin/queues/test.ok/resume', '/api/admin/dead-letters/0123456789abcdef01234567/retry'];
 
   test('anonymous is 401; viewer and reviewer are 403 on every endpoint', async () => {
-    const anon = new Client(srv.url);
+    const anon = new Client(f.url);
     for (const p of reads) assert.equal((await anon.get(p)).status, 401, p);
     for (const p of writes) assert.equal((await anon.post(p, {})).status, 401, p);
     for (const cl of [viewer, reviewer]) {
@@ -52,7 +49,7 @@ describe('access', () => {
     const r = await admin.req('POST', '/api/admin/queues/test.ok/pause', {}, { 'x-csrf-token': 'wrong' });
     assert.equal(r.status, 403);
     assert.equal(r.body.type, 'https://creditdesk.dev/problems/csrf_token_invalid');
-    assert.equal(await t.mongo.db.collection('queue_controls').countDocuments({ paused: true }), 0);
+    assert.equal(await f.t.mongo.db.collection('queue_controls').countDocuments({ paused: true }), 0);
   });
 });
 
@@ -88,27 +85,27 @@ describe('operations', () => {
     await worker.stop(1000); // a fresh worker reads the paused set before its first claim
     assert.equal((await admin.post('/api/admin/queues/test.ok/pause', {})).status, 200);
     assert.deepEqual((await admin.get('/api/admin/queue-stats')).body.paused, ['test.ok']);
-    const held = await publish(t.mongo.db, 'test.ok', { n: 1 });
-    worker = startWorker({ db: t.mongo.db, concurrency: 1, log: silentLog, pollMs: 100,
+    const held = await publish(f.t.mongo.db, 'test.ok', { n: 1 });
+    worker = startWorker({ db: f.t.mongo.db, concurrency: 1, log: silentLog, pollMs: 100,
       jobs: [{ type: 'test.ok', payload: z.object({ n: z.number() }), handle: async (p) => p.n },
         { type: 'test.other', payload: z.object({}), handle: async () => 'ok' }] });
-    const other = await publish(t.mongo.db, 'test.other', {});
-    await waitFor(async () => (await state(other.id)) === 'completed', 'the unpaused type to run');
+    const other = await publish(f.t.mongo.db, 'test.other', {});
+    await waitFor('the unpaused type to run', async () => (await state(other.id)) === 'completed');
     assert.equal(await state(held.id), 'pending', 'the paused type did not run although it was older');
     const stats = (await admin.get('/api/admin/queue-stats')).body;
     assert.equal(stats.types['test.ok'].pending, 1);
     assert.equal((await admin.post('/api/admin/queues/test.ok/resume', {})).status, 200);
-    await waitFor(async () => (await state(held.id)) === 'completed', 'the resumed type to run');
+    await waitFor('the resumed type to run', async () => (await state(held.id)) === 'completed');
     assert.deepEqual((await admin.get('/api/admin/queue-stats')).body.paused, []);
   });
 
   test('a dead letter is listed and retried through the API', async () => {
     await worker.stop(1000);
-    worker = startWorker({ db: t.mongo.db, concurrency: 1, log: silentLog, pollMs: 100,
+    worker = startWorker({ db: f.t.mongo.db, concurrency: 1, log: silentLog, pollMs: 100,
       jobs: [{ type: 'test.flaky', payload: z.object({ n: z.number() }), handle: async () => { if (failing) throw new PermanentError('downstream refused'); return 'ok'; } }] });
     failing = true;
-    const ev = await publish(t.mongo.db, 'test.flaky', { n: 1 });
-    await waitFor(async () => (await state(ev.id)) === 'dead', 'the event to be dead-lettered');
+    const ev = await publish(f.t.mongo.db, 'test.flaky', { n: 1 });
+    await waitFor('the event to be dead-lettered', async () => (await state(ev.id)) === 'dead');
     const list = await admin.get('/api/admin/dead-letters?type=test.flaky&page=1&limit=10');
     assert.equal(list.status, 200);
     assert.equal(list.body.total, 1);
@@ -117,31 +114,31 @@ describe('operations', () => {
     failing = false;
     const r = await admin.post(`/api/admin/dead-letters/${ev.id}/retry`, {});
     assert.equal(r.status, 200);
-    await waitFor(async () => (await state(ev.id)) === 'completed', 'the retried event to complete');
+    await waitFor('the retried event to complete', async () => (await state(ev.id)) === 'completed');
     assert.equal((await admin.post(`/api/admin/dead-letters/${ev.id}/retry`, {})).status, 404, 'no longer a dead letter');
   });
 
   test('bulk retry by type and purge by type', async () => {
     failing = true;
-    const evs = [await publish(t.mongo.db, 'test.flaky', { n: 2 }), await publish(t.mongo.db, 'test.flaky', { n: 3 })];
-    await waitFor(async () => (await Promise.all(evs.map((e) => state(e.id)))).every((s) => s === 'dead'), 'both dead');
+    const evs = [await publish(f.t.mongo.db, 'test.flaky', { n: 2 }), await publish(f.t.mongo.db, 'test.flaky', { n: 3 })];
+    await waitFor('both dead', async () => (await Promise.all(evs.map((e) => state(e.id)))).every((s) => s === 'dead'));
     assert.equal((await admin.post('/api/admin/dead-letters/purge', { type: 'test.other' })).body.purged, 0);
     assert.equal((await admin.post('/api/admin/dead-letters/retry', { type: 'test.flaky' })).body.retried, 2);
-    await waitFor(async () => (await Promise.all(evs.map((e) => state(e.id)))).every((s) => s === 'dead'), 'both dead again');
+    await waitFor('both dead again', async () => (await Promise.all(evs.map((e) => state(e.id)))).every((s) => s === 'dead'));
     assert.equal((await admin.post('/api/admin/dead-letters/purge', { type: 'test.flaky', olderThanMinutes: 0 })).body.purged, 2);
     assert.equal((await admin.get('/api/admin/dead-letters?type=test.flaky')).body.total, 0);
   });
 
   test('held locks are listed', async () => {
-    const lease = await acquire(t.mongo.db, 'loan:LOAN-TEST', 30_000, { owner: 'admin-test' });
+    const lease = await acquire(f.t.mongo.db, 'loan:LOAN-TEST', 30_000, { owner: 'admin-test' });
     try {
       const r = await admin.get('/api/admin/locks');
       assert.equal(r.status, 200);
-      const item = r.body.items.find((l: any) => l.key === 'loan:LOAN-TEST');
+      const item = r.body.items.find((l: { key: string }) => l.key === 'loan:LOAN-TEST');
       assert.equal(item.owner, 'admin-test');
       assert.equal(item.fence, lease!.fence);
     } finally {
-      await release(t.mongo.db, lease!);
+      await release(f.t.mongo.db, lease!);
     }
   });
 });

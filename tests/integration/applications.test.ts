@@ -1,31 +1,21 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { testDb, type TestDb } from '../helpers/db.js';
-import { sampleApplication, startInProcess, userClient } from '../helpers/app.js';
+import { describe, test } from 'node:test';
+import { fixture } from '../helpers/fixture.js';
 import type { Client } from '../helpers/http.js';
+import { sampleApplication } from '../helpers/samples.js';
 
-let t: TestDb;
-let srv: Awaited<ReturnType<typeof startInProcess>>;
+const f = fixture('applications', { api: true });
 let reviewer: Client;
 let viewer: Client;
 
-before(async () => {
-  t = await testDb('applications');
-  srv = await startInProcess(t);
-  reviewer = await userClient(t, srv.url, 'reviewer');
-  viewer = await userClient(t, srv.url, 'viewer');
+f.before(async () => {
+  reviewer = await f.client('reviewer');
+  viewer = await f.client('viewer');
 });
-after(async () => { await srv.close(); await t.close(); });
-
-async function create(over: Record<string, unknown> = {}) {
-  const r = await reviewer.post('/api/applications', sampleApplication(over));
-  assert.equal(r.status, 201, JSON.stringify(r.body));
-  return r.body;
-}
 
 describe('create and read', () => {
   test('creates a submitted application at version 1 with a LOAN- tracking id and an audit entry', async () => {
-    const a = await create();
+    const a = await reviewer.create();
     assert.match(a.id, /^LOAN-[0-9A-Z]{26}$/);
     assert.equal(a.status, 'submitted');
     assert.equal(a.version, 1);
@@ -48,7 +38,7 @@ describe('create and read', () => {
 
 describe('optimistic versioning', () => {
   test('PUT with the current version applies, bumps the version and records old → new', async () => {
-    const a = await create();
+    const a = await reviewer.create();
     const r = await reviewer.put(`/api/applications/${a.id}`, { version: 1, amount: 30_000, applicant: { age: 37 } });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.equal(r.body.version, 2);
@@ -63,40 +53,40 @@ describe('optimistic versioning', () => {
   });
 
   test('a stale version gets 409 with the current version and document, and changes nothing', async () => {
-    const a = await create();
+    const a = await reviewer.create();
     await reviewer.put(`/api/applications/${a.id}`, { version: 1, purpose: 'car purchase' });
     const r = await reviewer.put(`/api/applications/${a.id}`, { version: 1, purpose: 'wedding' });
     assert.equal(r.status, 409);
     assert.equal(r.body.currentVersion, 2);
     assert.equal(r.body.current.purpose, 'car purchase');
-    assert.equal((await t.c.applications.findOne({ _id: a.id }))!.purpose, 'car purchase');
+    assert.equal((await f.t.c.applications.findOne({ _id: a.id }))!.purpose, 'car purchase');
   });
 
   test('100 concurrent PUTs with the same version: exactly one 200, 99 409s, version +1, one audit entry', async () => {
-    const a = await create();
+    const a = await reviewer.create();
     const results = await Promise.all(Array.from({ length: 100 }, (_, i) =>
       reviewer.put(`/api/applications/${a.id}`, { version: 1, amount: 1000 + i })));
     const codes = results.map((r) => r.status);
     assert.equal(codes.filter((c) => c === 200).length, 1, `codes: ${[...new Set(codes)]}`);
     assert.equal(codes.filter((c) => c === 409).length, 99);
-    const doc = await t.c.applications.findOne({ _id: a.id });
+    const doc = await f.t.c.applications.findOne({ _id: a.id });
     assert.equal(doc!.version, 2);
     const winner = results.find((r) => r.status === 200)!;
     assert.equal(doc!.amount, winner.body.amount);
-    assert.equal(await t.c.audit.countDocuments({ entityId: a.id, action: { $ne: 'create' } }), 1);
+    assert.equal(await f.t.c.audit.countDocuments({ entityId: a.id, action: { $ne: 'create' } }), 1);
   });
 
   test('an illegal status transition is 422 and changes nothing', async () => {
-    const a = await create();
+    const a = await reviewer.create();
     const r = await reviewer.put(`/api/applications/${a.id}`, { version: 1, status: 'disbursed' });
     assert.equal(r.status, 422);
-    const doc = await t.c.applications.findOne({ _id: a.id });
+    const doc = await f.t.c.applications.findOne({ _id: a.id });
     assert.equal(doc!.status, 'submitted');
     assert.equal(doc!.version, 1);
   });
 
   test('legal transitions submitted → under_review → approved', async () => {
-    const a = await create();
+    const a = await reviewer.create();
     assert.equal((await reviewer.put(`/api/applications/${a.id}`, { version: 1, status: 'under_review' })).status, 200);
     const r = await reviewer.put(`/api/applications/${a.id}`, { version: 2, status: 'approved' });
     assert.equal(r.status, 200);

@@ -1,33 +1,29 @@
 // A table of bad inputs per endpoint: each gets the right 4xx in the problem-details shape, and
 // nothing in the database changes.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { testDb, type TestDb } from '../helpers/db.js';
-import { sampleApplication, startInProcess, userClient } from '../helpers/app.js';
+import { test } from 'node:test';
+import { fixture } from '../helpers/fixture.js';
 import { Client } from '../helpers/http.js';
+import { sampleApplication } from '../helpers/samples.js';
 
-let t: TestDb;
-let srv: Awaited<ReturnType<typeof startInProcess>>;
+const f = fixture('badinput', { api: true });
 let admin: Client;
 let reviewer: Client;
 let viewer: Client;
 let id: string;
 
-before(async () => {
-  t = await testDb('badinput');
-  srv = await startInProcess(t);
-  admin = await userClient(t, srv.url, 'admin');
-  reviewer = await userClient(t, srv.url, 'reviewer');
-  viewer = await userClient(t, srv.url, 'viewer');
-  id = (await reviewer.post('/api/applications', sampleApplication())).body.id;
+f.before(async () => {
+  admin = await f.client('admin');
+  reviewer = await f.client('reviewer');
+  viewer = await f.client('viewer');
+  id = (await reviewer.create()).id;
 });
-after(async () => { await srv.close(); await t.close(); });
 
 /** Everything a bad request could have changed. */
 async function snapshot() {
-  const names = (await t.mongo.db.listCollections().toArray()).map((c) => c.name).filter((n) => n !== 'sessions' && n !== 'login_attempts').sort();
+  const names = (await f.t.mongo.db.listCollections().toArray()).map((c) => c.name).filter((n) => n !== 'sessions' && n !== 'login_attempts').sort();
   const out: Record<string, unknown> = {};
-  for (const n of names) out[n] = await t.mongo.db.collection(n).find({}, { sort: { _id: 1 } }).toArray();
+  for (const n of names) out[n] = await f.t.mongo.db.collection(n).find({}, { sort: { _id: 1 } }).toArray();
   return JSON.stringify(out);
 }
 
@@ -96,9 +92,9 @@ const cases = (): Case[] => [
 ];
 
 test('every bad input gets its 4xx in the problem shape and changes nothing', async () => {
-  const noCsrf = new Client(srv.url);
+  const noCsrf = new Client(f.url);
   noCsrf.cookie = reviewer.cookie; // same session, but the caller never learned the token
-  const clients: Record<Who, Client> = { anon: new Client(srv.url), viewer, reviewer, admin, 'reviewer-no-csrf': noCsrf };
+  const clients: Record<Who, Client> = { anon: new Client(f.url), viewer, reviewer, admin, 'reviewer-no-csrf': noCsrf };
   const before = await snapshot();
   const failures: string[] = [];
   for (const [name, who, method, path, body, status, headers] of cases()) {

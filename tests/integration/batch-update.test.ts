@@ -1,24 +1,16 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { testDb, type TestDb } from '../helpers/db.js';
-import { sampleApplication, startInProcess, userClient } from '../helpers/app.js';
+import { test } from 'node:test';
+import { fixture } from '../helpers/fixture.js';
 import type { Client } from '../helpers/http.js';
+import { sampleApplication } from '../helpers/samples.js';
 
-let t: TestDb;
-let srv: Awaited<ReturnType<typeof startInProcess>>;
+const f = fixture('batch', { api: true });
 let reviewer: Client;
 
-before(async () => {
-  t = await testDb('batch');
-  srv = await startInProcess(t);
-  reviewer = await userClient(t, srv.url, 'reviewer');
-});
-after(async () => { await srv.close(); await t.close(); });
-
-const create = async () => (await reviewer.post('/api/applications', sampleApplication())).body;
+f.before(async () => { reviewer = await f.client('reviewer'); });
 
 test('batch-update reports updated, conflict, not_found and invalid_transition per id', async () => {
-  const [a, b, c, d] = [await create(), await create(), await create(), await create()];
+  const [a, b, c, d] = [await reviewer.create(), await reviewer.create(), await reviewer.create(), await reviewer.create()];
   await reviewer.put(`/api/applications/${b.id}`, { version: 1, purpose: 'changed' }); // b now at v2
   await reviewer.put(`/api/applications/${c.id}`, { version: 1, status: 'rejected' }); // c is terminal
   const missing = 'LOAN-00000000000000000000000000';
@@ -28,29 +20,43 @@ test('batch-update reports updated, conflict, not_found and invalid_transition p
   assert.equal(r.status, 200, JSON.stringify(r.body));
   const byId = Object.fromEntries(r.body.results.map((x: { id: string; result: string }) => [x.id, x.result]));
   assert.deepEqual(byId, { [a.id]: 'updated', [b.id]: 'conflict', [c.id]: 'invalid_transition', [missing]: 'not_found', [d.id]: 'updated' });
-  assert.deepEqual(r.body.summary, { updated: 2, conflict: 1, not_found: 1, invalid_transition: 1 });
+  assert.deepEqual(r.body.summary, { updated: 2, unchanged: 0, conflict: 1, not_found: 1, invalid_transition: 1 });
   for (const [id, status, version] of [[a.id, 'under_review', 2], [b.id, 'submitted', 2], [c.id, 'rejected', 2], [d.id, 'under_review', 2]] as const) {
-    const doc = await t.c.applications.findOne({ _id: id });
+    const doc = await f.t.c.applications.findOne({ _id: id });
     assert.equal(doc!.status, status, id);
     assert.equal(doc!.version, version, id);
   }
-  assert.equal(await t.c.audit.countDocuments({ entityId: { $in: [a.id, d.id] }, action: 'status' }), 2);
+  assert.equal(await f.t.c.audit.countDocuments({ entityId: { $in: [a.id, d.id] }, action: 'status' }), 2);
+});
+
+test('a same-status change means the same in batch-update as in PUT: unchanged, version kept, nothing audited', async () => {
+  const a = await reviewer.create();
+  await reviewer.put(`/api/applications/${a.id}`, { version: 1, status: 'under_review' }); // v2
+  const put = await reviewer.put(`/api/applications/${a.id}`, { version: 2, status: 'under_review' });
+  assert.equal(put.status, 200);
+  assert.equal(put.body.version, 2, 'PUT of the current status is a no-op');
+  const r = await reviewer.post('/api/applications/batch-update', { applicationIds: [a.id], status: 'under_review' });
+  assert.equal(r.status, 200);
+  assert.deepEqual(r.body.results, [{ id: a.id, result: 'unchanged', version: 2 }]);
+  assert.equal(r.body.summary.unchanged, 1);
+  assert.equal((await f.t.c.applications.findOne({ _id: a.id }))!.version, 2);
+  assert.equal(await f.t.c.audit.countDocuments({ entityId: a.id }), 2, 'create + the one real change');
 });
 
 test('batch-update of 300 applications runs in one request and updates all', async () => {
-  const ids = (await t.c.applications.insertMany(Array.from({ length: 300 }, (_, i) => ({
+  const ids = (await f.t.c.applications.insertMany(Array.from({ length: 300 }, (_, i) => ({
     ...sampleApplication(), _id: `LOAN-01BATCH${String(i).padStart(19, '0')}`, status: 'submitted' as const, version: 1,
     createdAt: new Date(), updatedAt: new Date(), updatedBy: { id: 'x', email: 'x@x' },
   })))).insertedIds;
   const r = await reviewer.post('/api/applications/batch-update', { applicationIds: Object.values(ids), status: 'under_review' });
   assert.equal(r.status, 200);
   assert.equal(r.body.summary.updated, 300);
-  assert.equal(await t.c.applications.countDocuments({ _id: { $in: Object.values(ids) }, status: 'under_review', version: 2 }), 300);
+  assert.equal(await f.t.c.applications.countDocuments({ _id: { $in: Object.values(ids) }, status: 'under_review', version: 2 }), 300);
 });
 
 test('batch-update above the size limit is 400 and changes nothing', async () => {
-  const a = await create();
+  const a = await reviewer.create();
   const r = await reviewer.post('/api/applications/batch-update', { applicationIds: Array(501).fill(a.id), status: 'under_review' });
   assert.equal(r.status, 400);
-  assert.equal((await t.c.applications.findOne({ _id: a.id }))!.version, 1);
+  assert.equal((await f.t.c.applications.findOne({ _id: a.id }))!.version, 1);
 });

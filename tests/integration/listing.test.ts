@@ -1,24 +1,20 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { sortSpec, SORTS } from '../../lib/domain/applications/repository.js';
+import { describe, test } from 'node:test';
+import { sortSpec } from '../../lib/domain/applications/repository.js';
+import { SORTS } from '../../lib/domain/applications/schemas.js';
 import { fakeApplication } from '../../scripts/seed.js';
-import { testDb, type TestDb } from '../helpers/db.js';
-import { startInProcess, userClient } from '../helpers/app.js';
+import { fixture } from '../helpers/fixture.js';
 import type { Client } from '../helpers/http.js';
 
-let t: TestDb;
-let srv: Awaited<ReturnType<typeof startInProcess>>;
+const f = fixture('listing', { api: true });
 let viewer: Client;
 
-before(async () => {
-  t = await testDb('listing');
+f.before(async () => {
   const docs = Array.from({ length: 250 }, () => fakeApplication());
   docs.forEach((d, i) => { d.status = i % 5 === 0 ? 'approved' : 'submitted'; d.amount = 1000 * (i % 37 + 1); });
-  await t.c.applications.insertMany(docs);
-  srv = await startInProcess(t);
-  viewer = await userClient(t, srv.url, 'viewer');
+  await f.t.c.applications.insertMany(docs);
+  viewer = await f.client('viewer');
 });
-after(async () => { await srv.close(); await t.close(); });
 
 describe('GET /api/applications', () => {
   test('pages through every item exactly once in a stable order with the right total', async () => {
@@ -33,7 +29,7 @@ describe('GET /api/applications', () => {
     }
     assert.equal(seen.length, 250);
     assert.equal(new Set(seen).size, 250);
-    const amounts = (await Promise.all(seen.map((id) => t.c.applications.findOne({ _id: id })))).map((d) => d!.amount);
+    const amounts = (await Promise.all(seen.map((id) => f.t.c.applications.findOne({ _id: id })))).map((d) => d!.amount);
     assert.deepEqual(amounts, [...amounts].sort((a, b) => a - b));
   });
 
@@ -56,14 +52,14 @@ describe('GET /api/applications', () => {
   });
 
   test('total is counted once per LIST_TOTAL_CACHE_MS and filter; items are always fresh', async () => {
-    const cached = await startInProcess(t, { LIST_TOTAL_CACHE_MS: '600' });
+    const cached = await f.startApi({ LIST_TOTAL_CACHE_MS: '600' });
     try {
-      const c = await userClient(t, cached.url, 'viewer');
+      const c = await f.client('viewer', cached.url);
       const before = (await c.get('/api/applications?status=rejected&limit=5')).body;
       const added = fakeApplication();
       added.status = 'rejected';
       added.createdAt = new Date(); // the newest, so first on the default sort
-      await t.c.applications.insertOne(added);
+      await f.t.c.applications.insertOne(added);
       const soon = (await c.get('/api/applications?status=rejected&limit=5')).body;
       assert.equal(soon.total, before.total, 'within the window the total is the cached count');
       assert.equal(soon.items[0].id, added._id, 'but the page itself is read fresh');
@@ -72,21 +68,21 @@ describe('GET /api/applications', () => {
       await new Promise((r) => setTimeout(r, 650));
       assert.equal((await c.get('/api/applications?status=rejected&limit=5')).body.total, before.total + 1, 'after the window it is counted again');
     } finally {
-      await cached.close();
-      await t.c.applications.deleteMany({ status: 'rejected' });
+      await cached.stop();
+      await f.t.c.applications.deleteMany({ status: 'rejected' });
     }
   });
 
   test('every filter and sort combination is served by an index (no in-memory sort, no collection scan)', async () => {
     for (const sort of SORTS) {
       for (const filter of [{}, { status: 'approved' as const }]) {
-        const plan = await t.c.applications.find(filter).sort(sortSpec(sort)).limit(20).explain('queryPlanner');
+        const plan = await f.t.c.applications.find(filter).sort(sortSpec(sort)).limit(20).explain('queryPlanner');
         const stages = JSON.stringify(plan.queryPlanner.winningPlan);
         assert.ok(stages.includes('IXSCAN'), `${sort} ${JSON.stringify(filter)}: ${stages}`);
         assert.ok(!stages.includes('"SORT"') && !stages.includes('COLLSCAN'), `${sort} ${JSON.stringify(filter)}: ${stages}`);
       }
     }
-    const count = await t.mongo.db.command({ explain: { count: 'applications', query: { status: 'approved' } }, verbosity: 'queryPlanner' });
+    const count = await f.t.mongo.db.command({ explain: { count: 'applications', query: { status: 'approved' } }, verbosity: 'queryPlanner' });
     assert.ok(!JSON.stringify(count.queryPlanner.winningPlan).includes('COLLSCAN'));
   });
 });

@@ -2,24 +2,20 @@
 // the test mongod: correctness only — no errors, exact conflict counts, nothing lost. Timing
 // targets live in the full runs (`npm run loadtest -- <name>`), not here.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { describe, test } from 'node:test';
 import type { LoadSummary } from '../../scripts/loadtest/report.js';
+import { processes } from '../helpers/processes.js';
 
-function runSmoke(name: string): Promise<{ code: number; out: string; summary: LoadSummary }> {
-  return new Promise((res, rej) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', 'scripts/loadtest/run.ts', name, '--smoke'], { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
-    let out = '';
-    p.stdout.on('data', (d) => { out += d; });
-    p.stderr.on('data', (d) => { out += d; });
-    const kill = setTimeout(() => p.kill('SIGTERM'), 110_000); // bounded even if something hangs
-    p.once('exit', (code) => {
-      clearTimeout(kill);
-      const line = out.split('\n').find((l) => l.startsWith('LOADTEST_SUMMARY '));
-      if (!line) return rej(new Error(`no summary (exit ${code}):\n${out}`));
-      res({ code: code ?? 1, out, summary: JSON.parse(line.slice('LOADTEST_SUMMARY '.length)) as LoadSummary });
-    });
-  });
+const procs = processes('loadtest');
+
+/** `npm run loadtest -- <name> --smoke` as a process (bounded: killed after 110 s); its summary line parsed. */
+async function runSmoke(name: string): Promise<{ code: number; out: string; summary: LoadSummary }> {
+  const p = await procs.node(`loadtest-${name}`, 'scripts/loadtest/run.ts', {}, { args: [name, '--smoke'] });
+  const exit = await p.exitWithin(110_000);
+  const out = p.output();
+  const line = out.split('\n').find((l) => l.startsWith('LOADTEST_SUMMARY '));
+  if (!line) throw new Error(`no summary (exit ${exit.code ?? exit.signal}):\n${out}`);
+  return { code: exit.code ?? 1, out, summary: JSON.parse(line.slice('LOADTEST_SUMMARY '.length)) as LoadSummary };
 }
 
 const failed = (s: LoadSummary) => s.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`).join('; ');

@@ -1,26 +1,20 @@
 // Through real nginx (rendered from the canonical nginx.conf) to three real API processes.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { sampleApplication, userClient } from '../helpers/app.js';
-import { testDb, type TestDb } from '../helpers/db.js';
-import type { Client } from '../helpers/http.js';
+import { describe, test } from 'node:test';
 import { startNginx } from '../../scripts/nginx/nginx.js';
-import { Supervisor, waitForHttp } from '../../scripts/stack/supervisor.js';
-import { boundedLoad, countBy, freePorts, testStack, type TestStack } from '../helpers/stack.js';
+import { waitForHttp } from '../../scripts/stack/supervisor.js';
+import { fixture } from '../helpers/fixture.js';
+import type { Client } from '../helpers/http.js';
+import { sampleApplication } from '../helpers/samples.js';
+import { boundedLoad, countBy, freePorts } from '../helpers/stack.js';
+import { waitFor } from '../helpers/wait.js';
 
-let t: TestDb;
-let stack: TestStack;
+const f = fixture('nginx', { stack: {} });
 let admin: Client;
 
-before(async () => {
-  t = await testDb('nginx');
-  stack = await testStack(t);
-  admin = await userClient(t, stack.url, 'admin');
-});
-after(async () => { await stack?.stop(); await t?.close(); });
+f.before(async () => { admin = await f.client('admin'); });
 
 describe('sessions and headers through nginx', () => {
   test('a session made through nginx stays valid on every instance it is balanced to', async () => {
@@ -38,44 +32,39 @@ describe('sessions and headers through nginx', () => {
     }
     assert.ok(upstreams.size >= 2, `reads were served by ${[...upstreams]}`);
     assert.ok(created.size >= 2, `CSRF-checked writes were served by ${[...created]}`);
-    for (const u of [...upstreams, ...created]) assert.ok(stack.apis.some((a) => u === `127.0.0.1:${a.port}`), u);
+    for (const u of [...upstreams, ...created]) assert.ok(f.stack.apis.some((a) => u === `127.0.0.1:${a.port}`), u);
   });
 
   test('X-Request-Id: the client’s well-formed id is kept, otherwise nginx’s $request_id; it reaches the API and the access log', async () => {
-    const given = await fetch(`${stack.url}/api/applications`, { headers: { 'x-request-id': 'client-id-123' } });
+    const given = await fetch(`${f.stack.url}/api/applications`, { headers: { 'x-request-id': 'client-id-123' } });
     assert.equal(given.headers.get('x-request-id'), 'client-id-123');
-    const bad = await fetch(`${stack.url}/health`, { headers: { 'x-request-id': 'bad id with spaces' } });
+    const bad = await fetch(`${f.stack.url}/health`, { headers: { 'x-request-id': 'bad id with spaces' } });
     assert.match(bad.headers.get('x-request-id') ?? '', /^[0-9a-f]{32}$/);
-    const none = await fetch(`${stack.url}/health`);
+    const none = await fetch(`${f.stack.url}/health`);
     const id = none.headers.get('x-request-id') ?? '';
     assert.match(id, /^[0-9a-f]{32}$/);
     assert.equal(none.headers.getSetCookie().length, 0);
     // The access log is buffered (flush=1s): poll for the line, bounded.
-    let line: Record<string, unknown> | undefined;
-    for (let i = 0; i < 50 && !line; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      line = readFileSync(stack.accessLog, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)
-        .find((l) => l.request_id === id);
-    }
-    assert.ok(line, 'access log line for the request id');
+    const line = await waitFor('the access log line for the request id', () => readFileSync(f.stack.accessLog, 'utf8').split('\n').filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.request_id === id), { timeoutMs: 5000, intervalMs: 100 });
     assert.equal(line.status, 200);
     assert.match(String(line.upstream_addr), /^127\.0\.0\.1:\d+$/);
     assert.match(String(line.upstream_response_time), /^\d+\.\d{3}$/);
   });
 
   test('the API keys login throttling on the address nginx saw (X-Forwarded-For), not on a spoofed header', async () => {
-    const r = await fetch(`${stack.url}/api/auth/login`, {
+    const r = await fetch(`${f.stack.url}/api/auth/login`, {
       method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-for': '203.0.113.9' },
       body: JSON.stringify({ email: 'nobody@test.local', password: 'wrong password!' }),
     });
     assert.equal(r.status, 401);
-    const keys = (await t.c.loginAttempts.find({}, { projection: { _id: 1 } }).toArray()).map((d) => String(d._id));
+    const keys = (await f.t.c.loginAttempts.find({}, { projection: { _id: 1 } }).toArray()).map((d) => String(d._id));
     assert.ok(keys.includes('ip:127.0.0.1'), JSON.stringify(keys));
     assert.ok(!keys.includes('ip:203.0.113.9'), JSON.stringify(keys));
   });
 
   test('a body over client_max_body_size is refused by nginx with 413 in the problem+json shape', async () => {
-    const big = await fetch(`${stack.url}/api/applications`, { method: 'POST', body: Buffer.alloc(12 * 1024 * 1024, 97), headers: { 'content-type': 'application/json' } });
+    const big = await fetch(`${f.stack.url}/api/applications`, { method: 'POST', body: Buffer.alloc(12 * 1024 * 1024, 97), headers: { 'content-type': 'application/json' } });
     assert.equal(big.status, 413);
     assert.equal(big.headers.get('content-type'), 'application/problem+json');
     assert.equal((await big.json() as { status: number }).status, 413);
@@ -87,7 +76,7 @@ describe('server-sent events through nginx', () => {
     const ac = new AbortController();
     const stop = setTimeout(() => ac.abort(), 15_000); // bound, not a timing assertion
     try {
-      const r = await fetch(`${stack.url}/api/admin/stream`, { headers: { cookie: admin.cookie }, signal: ac.signal });
+      const r = await fetch(`${f.stack.url}/api/admin/stream`, { headers: { cookie: admin.cookie }, signal: ac.signal });
       assert.equal(r.status, 200);
       assert.match(r.headers.get('content-type') ?? '', /^text\/event-stream/);
       assert.ok(r.headers.get('x-upstream'));
@@ -109,8 +98,8 @@ describe('server-sent events through nginx', () => {
 describe('failure of one instance', () => {
   test('kill -9 of one instance under load: every read succeeds (retried elsewhere), every acknowledged write is in MongoDB', async () => {
     const ids: string[] = [];
-    for (let i = 0; i < 20; i++) ids.push((await admin.post('/api/applications', sampleApplication({ amount: 1000 + i }))).body.id);
-    const victim = stack.apis[1]!;
+    for (let i = 0; i < 20; i++) ids.push((await admin.create({ amount: 1000 + i })).id);
+    const victim = f.stack.apis[1]!;
     let killed = false;
     const reads = boundedLoad({
       count: 1500, concurrency: 16, maxMs: 60_000,
@@ -134,7 +123,7 @@ describe('failure of one instance', () => {
     const unexpected = wr.statuses.filter((s) => s !== 201 && s !== 502 && s !== 503);
     assert.deepEqual(unexpected, [], JSON.stringify(countBy(wr.statuses)));
     assert.ok(acked.length >= wr.statuses.length - 8, `acknowledged ${acked.length} of ${wr.statuses.length}`);
-    const stored = await t.c.applications.countDocuments({ _id: { $in: acked } });
+    const stored = await f.t.c.applications.countDocuments({ _id: { $in: acked } });
     assert.equal(stored, acked.length, 'every acknowledged write exists');
     // The survivors keep serving; the dead instance is out of rotation.
     const after = new Set<string>();
@@ -150,10 +139,8 @@ describe('failure of one instance', () => {
 describe('no instance available', () => {
   test('nginx answers 502 in the problem+json shape with Retry-After, for reads and writes', async () => {
     const [port, dead] = await freePorts(2);
-    const runDir = mkdtempSync(join(tmpdir(), 'creditdesk-nginx-dead-'));
-    const sup = new Supervisor(join(runDir, 'logs'));
+    const nginx = startNginx(f.procs.supervisor, { name: 'nginx-no-upstream', upstreams: [`127.0.0.1:${dead}`], listenPort: port!, runDir: join(f.procs.dir, 'nginx-no-upstream') });
     try {
-      startNginx(sup, { upstreams: [`127.0.0.1:${dead}`], listenPort: port!, runDir: join(runDir, 'nginx') });
       await waitForHttp(`http://127.0.0.1:${port}/nginx-health`, 10_000);
       for (const method of ['GET', 'POST']) {
         const r = await fetch(`http://127.0.0.1:${port}/api/applications`, { method });
@@ -163,8 +150,7 @@ describe('no instance available', () => {
         assert.equal((await r.json() as { status: number }).status, 502);
       }
     } finally {
-      await sup.stopAll();
-      rmSync(runDir, { recursive: true, force: true });
+      await f.procs.supervisor.stopOne(nginx);
     }
   });
 });

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { extractFields } from '../../lib/domain/documents/extract-fields.js';
 import { OcrError, recognize } from '../../lib/ocr/tesseract.js';
 import { KNOWN_DOCUMENT, renderDocument } from '../fixtures/documents/render.js';
-import { sampleApplication, startInProcess, userClient } from '../helpers/app.js';
-import { testDb, type TestDb } from '../helpers/db.js';
+import { fixture } from '../helpers/fixture.js';
 import type { Client } from '../helpers/http.js';
-import { killLeftovers, spawnWorker, uploadAs, waitFor, type Proc } from '../helpers/workers.js';
+import { sampleApplication } from '../helpers/samples.js';
+import { waitFor } from '../helpers/wait.js';
 
 describe('tesseract on a rendered document', () => {
   test('a generated PNG of a known document yields its name, income and ID number', async () => {
@@ -34,28 +34,23 @@ describe('tesseract on a rendered document', () => {
 });
 
 describe('OCR worker process', () => {
-  let t: TestDb;
-  let srv: Awaited<ReturnType<typeof startInProcess>>;
+  const f = fixture('ocr', { api: true });
   let reviewer: Client;
-  let worker: Proc;
 
-  before(async () => {
-    t = await testDb('ocr');
-    srv = await startInProcess(t);
-    reviewer = await userClient(t, srv.url, 'reviewer');
-    worker = await spawnWorker(t, 'ocr');
+  f.before(async () => {
+    reviewer = await f.client('reviewer');
+    await f.worker('ocr');
   });
-  after(async () => { await worker.stop(); await killLeftovers(); await srv.close(); await t.close(); });
 
   async function uploadFor(over: Record<string, unknown>, doc = KNOWN_DOCUMENT) {
-    const a = await reviewer.post('/api/applications', sampleApplication(over));
-    const r = await uploadAs(reviewer, a.body.id, await renderDocument(doc));
+    const a = await reviewer.create(over);
+    const r = await reviewer.upload(a.id, await renderDocument(doc));
     assert.equal(r.status, 201, JSON.stringify(r.body));
-    const scored = await waitFor(async () => {
-      const d = await t.c.applications.findOne({ _id: a.body.id });
+    const scored = await waitFor('OCR to finish', async () => {
+      const d = await f.t.c.applications.findOne({ _id: a.id });
       return d?.status !== 'ocr_pending' ? d : null;
-    }, 'OCR to finish', 60_000, () => (worker.proc.exitCode === null ? null : worker.output()));
-    return { id: a.body.id as string, docId: r.body.document.id as string, app: scored };
+    }, { died: f.procs.died });
+    return { id: a.id, docId: r.body.document.id as string, app: scored };
   }
 
   test('writes the fields back, moves ocr_pending → scoring and publishes approval.requested in the same change', async () => {
@@ -64,7 +59,7 @@ describe('OCR worker process', () => {
     assert.equal(app.ocr!.documentId, docId);
     assert.deepEqual(app.ocr!.fields, { name: 'Ada Lovelace', income: 90_000, idNumber: 'AB1234567' });
     assert.deepEqual(app.ocr!.mismatches, []);
-    const ev = await t.mongo.db.collection('events').findOne({ type: 'approval.requested', 'payload.applicationId': id });
+    const ev = await f.t.mongo.db.collection('events').findOne({ type: 'approval.requested', 'payload.applicationId': id });
     assert.ok(ev, 'approval.requested was published');
     assert.equal(ev.dedupeKey, `approval:${id}:v${app.version}`);
     const last = (await reviewer.get(`/api/applications/${id}/history`)).body.items.at(-1);
@@ -84,17 +79,17 @@ describe('OCR worker process', () => {
   });
 
   test('an image tesseract cannot read fails the application with the reason and dead-letters the job', async () => {
-    const a = await reviewer.post('/api/applications', sampleApplication());
+    const a = await reviewer.create();
     const corrupt = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(2048, 7)]);
-    const up = await uploadAs(reviewer, a.body.id, corrupt);
+    const up = await reviewer.upload(a.id, corrupt);
     assert.equal(up.status, 201);
-    const app = await waitFor(async () => {
-      const d = await t.c.applications.findOne({ _id: a.body.id });
+    const app = await waitFor('the application to fail', async () => {
+      const d = await f.t.c.applications.findOne({ _id: a.id });
       return d?.status === 'failed' ? d : null;
-    }, 'the application to fail', 60_000, () => (worker.proc.exitCode === null ? null : worker.output()));
-    assert.equal((app as any).failure.stage, 'ocr');
-    assert.match((app as any).failure.reason, /tesseract/);
-    const ev = await waitFor(() => t.mongo.db.collection('events').findOne({ dedupeKey: `ocr:${up.body.document.id}`, state: 'dead' }), 'the dead letter');
+    }, { died: f.procs.died });
+    assert.equal(app.failure?.stage, 'ocr');
+    assert.match(app.failure?.reason ?? '', /tesseract/);
+    const ev = await waitFor('the dead letter', () => f.t.mongo.db.collection('events').findOne({ dedupeKey: `ocr:${up.body.document.id}`, state: 'dead' }));
     assert.equal(ev.attempts, 3);
   });
 

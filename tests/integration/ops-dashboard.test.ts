@@ -2,38 +2,34 @@
 // signs in, sees queue figures pushed over SSE, and pauses a queue type with a click.
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
-import { createUser } from '../../lib/domain/users/users.js';
 import { eventsCollection, pausedTypes, publish } from '../../lib/queue/index.js';
-import { testDb, type TestDb } from '../helpers/db.js';
-import { PASSWORD, sampleApplication, startInProcess, userClient } from '../helpers/app.js';
+import { fixture } from '../helpers/fixture.js';
 import { Client } from '../helpers/http.js';
+import { PASSWORD } from '../helpers/users.js';
 
-let t: TestDb;
-let srv: Awaited<ReturnType<typeof startInProcess>>;
+const f = fixture('opsdash', { api: true });
 let browser: Browser;
 
-before(async () => {
-  t = await testDb('opsdash');
-  srv = await startInProcess(t);
-  await createUser(t.c, { email: 'ops-admin@test.local', password: PASSWORD, role: 'admin' });
-  for (let i = 0; i < 3; i++) await publish(t.mongo.db, 'dash.demo', { i });
-  const dead = await publish(t.mongo.db, 'dash.demo', { i: 99 });
-  await eventsCollection(t.mongo.db).updateOne({ _id: dead.id }, { $set: { state: 'dead', attempts: 5 } });
-  const reviewer = await userClient(t, srv.url, 'reviewer');
-  await reviewer.post('/api/applications', sampleApplication());
+f.before(async () => {
+  await f.user('admin', 'ops-admin@test.local');
+  for (let i = 0; i < 3; i++) await publish(f.t.mongo.db, 'dash.demo', { i });
+  const dead = await publish(f.t.mongo.db, 'dash.demo', { i: 99 });
+  await eventsCollection(f.t.mongo.db).updateOne({ _id: dead.id }, { $set: { state: 'dead', attempts: 5 } });
+  const reviewer = await f.client('reviewer');
+  await reviewer.create();
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_BIN ?? '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync'],
   });
+  f.after(() => browser.close());
 });
-after(async () => { await browser?.close(); await srv.close(); await t.close(); });
 
 test('an admin signs in, sees live queue figures and pauses a type from the dashboard', async () => {
   const page = await browser.newPage();
-  await page.goto(`${srv.url}/ops/`);
+  await page.goto(`${f.url}/ops/`);
   await page.getByLabel('Email').fill('ops-admin@test.local');
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Sign in' }).click();
@@ -49,14 +45,14 @@ test('an admin signs in, sees live queue figures and pauses a type from the dash
 
   await row.getByRole('button', { name: 'pause' }).click();
   await page.locator('#types tbody tr.paused[data-type="dash.demo"]').waitFor({ timeout: 15_000 });
-  assert.deepEqual(await pausedTypes(t.mongo.db), ['dash.demo']);
+  assert.deepEqual(await pausedTypes(f.t.mongo.db), ['dash.demo']);
 
   mkdirSync('results', { recursive: true });
   await page.screenshot({ path: 'results/ops-dashboard.png', fullPage: true });
 });
 
 test('the stream refuses non-admins and anonymous callers', async () => {
-  const viewer = await userClient(t, srv.url, 'viewer');
+  const viewer = await f.client('viewer');
   assert.equal((await viewer.get('/api/admin/stream')).status, 403);
-  assert.equal((await new Client(srv.url).get('/api/admin/stream')).status, 401);
+  assert.equal((await new Client(f.url).get('/api/admin/stream')).status, 401);
 });

@@ -1,33 +1,40 @@
 // Leases: a worker whose lease expired or was taken over has its writes refused; graceful stop
 // releases unfinished events; the change stream wakes an idle worker without waiting for a poll.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
+import { inTransaction } from '../../lib/db/transaction.js';
 import {
-  claimOne, completeEvent, eventsCollection, failEvent, publish, releaseEvent, renewLease, startWorker, type JobDefinition,
+  claimOne, completeEvent, eventsCollection, publish, releaseEvent, renewLease, retryEvent, startWorker, type GiveUpInfo, type JobDefinition,
 } from '../../lib/queue/index.js';
-import { silentLog, testDb, type TestDb } from '../helpers/db.js';
-import { sleep, waitFor } from '../helpers/queue.js';
+import { deadLetterEvent } from '../../lib/queue/settle.js';
+import { silentLog } from '../helpers/db.js';
+import { fixture } from '../helpers/fixture.js';
+import { waitFor } from '../helpers/wait.js';
 
-let t: TestDb;
-before(async () => { t = await testDb('queue_lease'); });
-after(async () => { await t.close(); });
+const f = fixture('queue_lease');
 
 test('after its lease expires a worker\'s completion is refused; the next owner\'s is accepted', async () => {
-  const db = t.mongo.db;
+  const db = f.t.mongo.db;
   const { id } = await publish(db, 'lease-expiry', { x: 1 });
   const first = await claimOne(db, ['lease-expiry'], 200);
-  assert.ok(first && first._id.equals(id));
+  assert.ok(first);
+  assert.ok(first._id.equals(id));
   assert.equal(first.attempts, 1);
   await sleep(400);
   assert.equal(await completeEvent(db, { _id: id, owner: first.owner! }, 'late', 1000), false, 'expired lease: refused');
+  assert.equal(await inTransaction(db.client, (s) => deadLetterEvent(db, { _id: id, owner: first.owner! }, { attempt: 1, message: 'late', label: 'old', reason: 'handler_error' }, s)), false,
+    'expired lease: no dead-lettering either');
   const second = await claimOne(db, ['lease-expiry'], 30_000);
-  assert.ok(second && second._id.equals(id));
+  assert.ok(second);
+  assert.ok(second._id.equals(id));
   assert.notEqual(second.owner, first.owner, 'a fresh token per claim');
   assert.equal(second.recoveries, 1);
   const stale = { _id: id, owner: first.owner! };
   assert.equal(await renewLease(db, stale, 1000), false);
-  assert.equal(await failEvent(db, stale, { attempt: 1, message: 'x', label: 'old', dead: true, retryInMs: 0 }), false);
+  assert.equal(await retryEvent(db, stale, { attempt: 1, message: 'x', label: 'old', retryInMs: 0 }), false);
+  assert.equal(await inTransaction(db.client, (s) => deadLetterEvent(db, stale, { attempt: 1, message: 'x', label: 'old', reason: 'handler_error' }, s)), false);
   assert.equal(await releaseEvent(db, stale), false);
   assert.equal(await completeEvent(db, { _id: id, owner: second.owner! }, 'ok', 1000), true);
   const doc = await eventsCollection(db).findOne({ _id: id });
@@ -37,7 +44,7 @@ test('after its lease expires a worker\'s completion is refused; the next owner\
 });
 
 test('a running handler whose lease is taken over sees its signal abort and writes nothing', async () => {
-  const db = t.mongo.db;
+  const db = f.t.mongo.db;
   let aborted: unknown;
   let started!: () => void;
   const running = new Promise<void>((r) => { started = r; });
@@ -55,7 +62,8 @@ test('a running handler whose lease is taken over sees its signal abort and writ
   // Another worker steals it: the lease is made to look expired and a second claim takes it.
   await eventsCollection(db).updateOne({ _id: id }, { $set: { leaseUntil: new Date(0) } });
   const thief = await claimOne(db, ['taken-over'], 60_000);
-  assert.ok(thief && thief._id.equals(id));
+  assert.ok(thief);
+  assert.ok(thief._id.equals(id));
   await waitFor('the handler signal to abort', () => aborted !== undefined, { timeoutMs: 5000 });
   assert.equal((aborted as Error).name, 'LeaseLostError');
   await w.stop(1000);
@@ -66,7 +74,7 @@ test('a running handler whose lease is taken over sees its signal abort and writ
 });
 
 test('graceful stop waits for in-flight work up to the deadline, then aborts and releases it', async () => {
-  const db = t.mongo.db;
+  const db = f.t.mongo.db;
   let signal: AbortSignal | undefined;
   const job: JobDefinition<object> = {
     type: 'slow-stop', payload: z.object({}),
@@ -85,7 +93,7 @@ test('graceful stop waits for in-flight work up to the deadline, then aborts and
 });
 
 test('the change stream wakes an idle worker: an event completes although the poll is a minute', async () => {
-  const db = t.mongo.db;
+  const db = f.t.mongo.db;
   const job: JobDefinition<{ v: number }> = { type: 'wake', payload: z.object({ v: z.number() }), handle: async (p) => p.v * 2 };
   const w = startWorker({ db, jobs: [job], concurrency: 4, pollMs: 60_000, log: silentLog });
   await sleep(500); // let the worker park all its lanes and open its stream
@@ -96,16 +104,20 @@ test('the change stream wakes an idle worker: an event completes although the po
   await w.stop();
 });
 
-test('an event whose worker keeps dying reaches dead-letter: attempts are counted at claim time', async () => {
-  const db = t.mongo.db;
-  const { id } = await publish(db, 'crashy', {}, { maxAttempts: 2 });
+test('an event whose worker keeps dying reaches dead-letter: attempts are counted at claim time, onGiveUp runs', async () => {
+  const db = f.t.mongo.db;
+  const { id } = await publish(db, 'crashy', {});
   // Two claims whose workers "die" (never settle): each lease simply runs out.
   for (let i = 0; i < 2; i++) {
     assert.ok(await claimOne(db, ['crashy'], 100));
     await sleep(250);
   }
   let ran = false;
-  const job: JobDefinition<object> = { type: 'crashy', payload: z.object({}), handle: async () => { ran = true; } };
+  const gaveUp: Array<Omit<GiveUpInfo, 'session' | 'log'>> = [];
+  const job: JobDefinition<object> = {
+    type: 'crashy', payload: z.object({}), maxAttempts: 2, handle: async () => { ran = true; },
+    onGiveUp: async (_p, { session: _s, log: _l, ...info }) => { gaveUp.push(info); },
+  };
   const w = startWorker({ db, jobs: [job], concurrency: 1, pollMs: 100, log: silentLog });
   await waitFor('dead letter', async () => (await eventsCollection(db).findOne({ _id: id }))?.state === 'dead', { timeoutMs: 10_000 });
   await w.stop();
@@ -115,4 +127,8 @@ test('an event whose worker keeps dying reaches dead-letter: attempts are counte
   assert.equal(doc.recoveries, 2);
   assert.deepEqual(doc.errors.map((e) => e.attempt), [1, 2, 3]);
   assert.match(doc.errors[2]!.message, /exceeds maxAttempts 2/);
+  assert.equal(doc.deadReason, 'attempts_exhausted');
+  assert.deepEqual(gaveUp, [{
+    reason: 'attempts_exhausted', attempts: 3, maxAttempts: 2, lastError: doc.errors[1]!.message, eventId: String(id), type: 'crashy', rawPayload: {},
+  }]);
 });

@@ -1,19 +1,19 @@
 // Per-type pause: a paused type is not claimed (workers obey within a second); resume continues.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { eventsCollection, pausedTypes, pauseType, publish, resumeType, startWorker, type JobDefinition } from '../../lib/queue/index.js';
-import { silentLog, testDb, type TestDb } from '../helpers/db.js';
-import { sleep, waitFor } from '../helpers/queue.js';
+import { silentLog } from '../helpers/db.js';
+import { fixture } from '../helpers/fixture.js';
+import { waitFor } from '../helpers/wait.js';
 
-let t: TestDb;
-before(async () => { t = await testDb('queue_pause'); });
-after(async () => { await t.close(); });
+const f = fixture('queue_pause');
 
 const job = (type: string): JobDefinition<object> => ({ type, payload: z.object({}), handle: async () => 'done' });
 
 test('pausing a type stops its claims within a second, other types go on; resume continues', async () => {
-  const db = t.mongo.db;
+  const db = f.t.mongo.db;
   const events = eventsCollection(db);
   const w = startWorker({ db, jobs: [job('paused-type'), job('other-type')], concurrency: 4, pollMs: 200, log: silentLog });
   try {

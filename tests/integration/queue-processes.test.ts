@@ -1,44 +1,38 @@
 // Real worker processes: many events through several processes, and a worker killed with -9.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { eventsCollection, publishMany, queueStats } from '../../lib/queue/index.js';
-import { testDb, type TestDb } from '../helpers/db.js';
-import { spawnFixture, waitFor, type Child } from '../helpers/queue.js';
+import { fixture } from '../helpers/fixture.js';
+import { waitFor } from '../helpers/wait.js';
 
-const WORKER = 'tests/fixtures/queue/worker.ts';
-let t: TestDb;
-const children: Child[] = [];
+const f = fixture('queue_processes');
 
-before(async () => { t = await testDb('queue_processes'); });
-after(async () => {
-  await Promise.all(children.map((c) => c.kill('SIGKILL')));
-  await t.close();
-});
-
-const env = (extra: Record<string, string>) => ({ MONGO_URI: t.uri, MONGO_DB: t.dbName, ...extra });
+/** A fixture worker process (tests/fixtures/queue/worker.ts) named by its OWNER. */
+const worker = (env: Record<string, string> & { OWNER: string }) =>
+  f.procs.node(env.OWNER, 'tests/fixtures/queue/worker.ts', { MONGO_URI: f.t.uri, MONGO_DB: f.t.dbName, ...env }, { readyLine: 'ready\n' });
 
 describe('several worker processes', () => {
   test('10,000 events through 2 processes × 16 lanes: each completes once, never two owners at once, none lost', async () => {
     const N = 10_000;
-    const events = eventsCollection(t.mongo.db);
-    await t.mongo.db.collection('running').deleteMany({});
+    const events = eventsCollection(f.t.mongo.db);
+    await f.t.mongo.db.collection('running').deleteMany({});
     for (let i = 0; i < N; i += 2000) {
-      await publishMany(t.mongo.db, 'effect', Array.from({ length: 2000 }, (_, k) => ({ n: i + k })));
+      await publishMany(f.t.mongo.db, 'effect', Array.from({ length: 2000 }, (_, k) => ({ n: i + k })));
     }
-    const ws = await Promise.all(['a', 'b'].map((o) => spawnFixture(WORKER, env({ OWNER: `many-${o}`, CONCURRENCY: '16', TRACK_OVERLAP: '1' }))));
-    children.push(...ws);
-    await waitFor('all events completed', async () => (await events.countDocuments({ state: 'completed' })) === N, { timeoutMs: 240_000, intervalMs: 250 });
-    await Promise.all(ws.map((w) => w.kill('SIGTERM')));
+    const ws = await Promise.all(['a', 'b'].map((o) => worker({ OWNER: `many-${o}`, CONCURRENCY: '16', TRACK_OVERLAP: '1' })));
+    await waitFor('all events completed', async () => (await events.countDocuments({ state: 'completed' })) === N,
+      { timeoutMs: 240_000, intervalMs: 250, died: f.procs.died });
+    await Promise.all(ws.map((w) => w.stop()));
 
     assert.equal(await events.countDocuments({}), N, 'no event lost or duplicated');
     assert.equal(await events.countDocuments({ attempts: { $ne: 1 } }), 0, 'every event ran exactly one attempt');
-    assert.equal(await t.mongo.db.collection('overlaps').countDocuments(), 0, 'no event ran under two owners at once');
-    const effects = t.mongo.db.collection<{ runs: number; n: number }>('effects');
+    assert.equal(await f.t.mongo.db.collection('overlaps').countDocuments(), 0, 'no event ran under two owners at once');
+    const effects = f.t.mongo.db.collection<{ runs: number; n: number }>('effects');
     assert.equal(await effects.countDocuments(), N, 'one effect per event');
     assert.equal(await effects.countDocuments({ runs: { $ne: 1 } }), 0);
     const owners = await events.distinct('result.owner');
     assert.deepEqual(owners.sort(), ['many-a', 'many-b'], 'both processes took part');
-    const stats = await queueStats(t.mongo.db);
+    const stats = await queueStats(f.t.mongo.db);
     assert.equal(stats.types.effect?.completed, N);
     assert.equal(stats.pending + stats.processing + stats.dead, 0);
   });
@@ -46,24 +40,22 @@ describe('several worker processes', () => {
 
 describe('a worker killed with -9', () => {
   test('its events complete elsewhere after the lease, the effect applies once, recoveries are counted', async () => {
-    const db = t.mongo.db;
+    const db = f.t.mongo.db;
     await db.collection('effects').deleteMany({});
     await eventsCollection(db).deleteMany({});
-    const victim = await spawnFixture(WORKER, env({ OWNER: 'victim', CONCURRENCY: '8', LEASE_MS: '1500' }));
-    children.push(victim);
+    const victim = await worker({ OWNER: 'victim', CONCURRENCY: '8', LEASE_MS: '1500' });
     // The effect is written first, then the handler sleeps: killed after the effect, before completion.
     const ids = await publishMany(db, 'effect', Array.from({ length: 6 }, (_, n) => ({ n, sleepMs: 60_000 })));
-    await waitFor('the victim to apply all 6 effects', async () => (await db.collection('effects').countDocuments()) === 6);
+    await waitFor('the victim to apply all 6 effects', async () => (await db.collection('effects').countDocuments()) === 6, { died: f.procs.died });
     assert.equal(await eventsCollection(db).countDocuments({ state: 'processing', owner: { $exists: true } }), 6);
-    assert.equal(await victim.kill('SIGKILL'), -1);
+    assert.equal((await victim.kill9()).signal, 'SIGKILL');
 
     // The rescuer runs the same events with a short handler.
     await eventsCollection(db).updateMany({ _id: { $in: ids } }, { $set: { 'payload.sleepMs': 0 } });
-    const rescuer = await spawnFixture(WORKER, env({ OWNER: 'rescuer', CONCURRENCY: '4', LEASE_MS: '1500', POLL_MS: '200' }));
-    children.push(rescuer);
+    const rescuer = await worker({ OWNER: 'rescuer', CONCURRENCY: '4', LEASE_MS: '1500', POLL_MS: '200' });
     await waitFor('the 6 events completed by the rescuer', async () =>
       (await eventsCollection(db).countDocuments({ _id: { $in: ids }, state: 'completed', 'result.owner': 'rescuer' })) === 6, { timeoutMs: 30_000 });
-    await rescuer.kill('SIGTERM');
+    await rescuer.stop();
 
     const effects = await db.collection<{ runs: number; firstOwner: string }>('effects').find().toArray();
     assert.equal(effects.length, 6, 'the effect exists once per event');

@@ -1,15 +1,15 @@
 // queueStats counts by type and state from one aggregation; the claim query is served by an index.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Document } from 'mongodb';
 import {
-  ACTIVE_STATS_PIPELINE, COMPLETED_RECOVERIES_PIPELINE, CLAIM_INDEX_KEY, CLAIM_SORT, claimFilter, claimOne, completeEvent, eventsCollection, failEvent, publish, publishMany, queueStats,
+  ACTIVE_STATS_PIPELINE, COMPLETED_RECOVERIES_PIPELINE, CLAIM_SORT, claimFilter, claimOne, completeEvent, eventsCollection, publish, publishMany, queueStats, retryEvent,
 } from '../../lib/queue/index.js';
-import { testDb, type TestDb } from '../helpers/db.js';
+import { inTransaction } from '../../lib/db/transaction.js';
+import { deadLetterEvent } from '../../lib/queue/settle.js';
+import { fixture } from '../helpers/fixture.js';
 
-let t: TestDb;
-before(async () => { t = await testDb('queue_stats'); });
-after(async () => { await t.close(); });
+const f = fixture('queue_stats');
 
 function stages(plan: Document, out: Document[] = []): Document[] {
   out.push(plan);
@@ -19,7 +19,7 @@ function stages(plan: Document, out: Document[] = []): Document[] {
 }
 
 test('counts pending, processing, completed, failed (waiting to retry), dead and recoveries per type', async () => {
-  const db = t.mongo.db;
+  const db = f.t.mongo.db;
   await publishMany(db, 'alpha', [{}, {}, {}, {}, {}, {}]);
   await publish(db, 'beta', {}, { runAt: new Date(Date.now() + 3600_000) });
   const c1 = (await claimOne(db, ['alpha'], 60_000))!;
@@ -27,8 +27,8 @@ test('counts pending, processing, completed, failed (waiting to retry), dead and
   const c3 = (await claimOne(db, ['alpha'], 60_000))!;
   const c4 = (await claimOne(db, ['alpha'], 60_000))!;
   assert.equal(await completeEvent(db, { _id: c1._id, owner: c1.owner! }, null, 60_000), true);
-  assert.equal(await failEvent(db, { _id: c2._id, owner: c2.owner! }, { attempt: 1, message: 'x', label: 't', dead: false, retryInMs: 60_000 }), true);
-  assert.equal(await failEvent(db, { _id: c3._id, owner: c3.owner! }, { attempt: 1, message: 'x', label: 't', dead: true, retryInMs: 0 }), true);
+  assert.equal(await retryEvent(db, { _id: c2._id, owner: c2.owner! }, { attempt: 1, message: 'x', label: 't', retryInMs: 60_000 }), true);
+  assert.equal(await inTransaction(db.client, (session) => deadLetterEvent(db, { _id: c3._id, owner: c3.owner! }, { attempt: 1, message: 'x', label: 't', reason: 'handler_error' }, session)), true);
   // c4 stays processing, but its lease is taken over once: a recovery.
   await eventsCollection(db).updateOne({ _id: c4._id }, { $set: { leaseUntil: new Date(0), priority: 9 } });
   const c5 = (await claimOne(db, ['alpha'], 60_000))!;
@@ -43,7 +43,7 @@ test('counts pending, processing, completed, failed (waiting to retry), dead and
 });
 
 test('explain: the claim (findAndModify) and the stats aggregation use the claim index, no collection scan, no sort', async () => {
-  const db = t.mongo.db;
+  const db = f.t.mongo.db;
   const explained = await db.command({
     explain: {
       findAndModify: 'events', query: claimFilter(['alpha', 'beta']), sort: CLAIM_SORT,
@@ -68,7 +68,7 @@ test('explain: the claim (findAndModify) and the stats aggregation use the claim
 });
 
 test('claims the highest priority first, then the earliest runAt; never an event not yet due', async () => {
-  const db = t.mongo.db;
+  const db = f.t.mongo.db;
   const now = Date.now();
   const late = await publish(db, 'order', { n: 'late' }, { runAt: new Date(now - 1000) });
   const early = await publish(db, 'order', { n: 'early' }, { runAt: new Date(now - 5000) });

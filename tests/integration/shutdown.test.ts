@@ -2,27 +2,21 @@
 // (finishes what it accepted) and exits 0; no client sees a reset, a 502 or a 503.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { after, before, test } from 'node:test';
-import { sampleApplication, userClient } from '../helpers/app.js';
-import { testDb, type TestDb } from '../helpers/db.js';
+import { test } from 'node:test';
+import { fixture } from '../helpers/fixture.js';
 import type { Client } from '../helpers/http.js';
-import { boundedLoad, countBy, testStack, type TestStack } from '../helpers/stack.js';
+import { sampleApplication } from '../helpers/samples.js';
+import { boundedLoad, countBy } from '../helpers/stack.js';
 
-let t: TestDb;
-let stack: TestStack;
+const f = fixture('shutdown', { stack: { env: { SHUTDOWN_TIMEOUT_MS: '10000' } } });
 let reviewer: Client;
 
-before(async () => {
-  t = await testDb('shutdown');
-  stack = await testStack(t, { env: { SHUTDOWN_TIMEOUT_MS: '10000' } });
-  reviewer = await userClient(t, stack.url, 'reviewer');
-});
-after(async () => { await stack?.stop(); await t?.close(); });
+f.before(async () => { reviewer = await f.client('reviewer'); });
 
 test('SIGTERM under load: in-flight requests finish, nobody sees a reset or 502, the instance exits 0', async () => {
   const ids: string[] = [];
-  for (let i = 0; i < 10; i++) ids.push((await reviewer.post('/api/applications', sampleApplication())).body.id);
-  const victim = stack.apis[0]!;
+  for (let i = 0; i < 10; i++) ids.push((await reviewer.create()).id);
+  const victim = f.stack.apis[0]!;
   let exit: Promise<number | null> | undefined;
   const exited = { code: undefined as number | null | undefined };
   const load = (count: number, concurrency: number, trigger: boolean, fn: (i: number) => Promise<[number, string]>) =>
@@ -55,7 +49,7 @@ test('SIGTERM under load: in-flight requests finish, nobody sees a reset or 502,
   assert.doesNotMatch(log, /left idle/, 'nginx closed its idle keep-alive connections itself, before the deadline');
   assert.deepEqual(countBy(reads.statuses), { 200: reads.statuses.length }, `${JSON.stringify(countBy(reads.statuses))} ${reads.errors.slice(0, 3)}`);
   assert.deepEqual(countBy(creates.statuses), { 201: creates.statuses.length }, `${JSON.stringify(countBy(creates.statuses))} ${creates.errors.slice(0, 3)}`);
-  assert.equal(await t.c.applications.countDocuments({ _id: { $in: creates.ok } }), creates.ok.length);
+  assert.equal(await f.t.c.applications.countDocuments({ _id: { $in: creates.ok } }), creates.ok.length);
   const servedByVictim = reads.ok.filter((u) => u === `127.0.0.1:${victim.port}`).length;
   assert.ok(servedByVictim > 0, 'the victim served part of the load before it stopped');
 });

@@ -1,57 +1,115 @@
-// `npm start` end to end (scripts/start.ts as a real process): the stack comes up behind nginx,
-// the printed first admin can log in through it, Ctrl-C stops every process it started, and a
-// taken port is refused with a message naming the setting.
+// `npm start` end to end, run the way the README runs it: `npm start` itself, in its own process
+// group as a terminal runs a foreground job, with its own embedded mongod, ports and DATA_DIR.
+// The stack comes up behind nginx and the printed first admin logs in through it; a kill -9'd
+// API instance is restarted; Ctrl-C (SIGINT to the group) runs the ordered stop and leaves no
+// process behind; a SIGKILLed launcher leaves no process behind either; a taken port or a bad
+// setting is refused with a message naming the variable.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { testDb, type TestDb } from '../helpers/db.js';
 import { Client } from '../helpers/http.js';
 import { freePortRange, freePorts } from '../helpers/stack.js';
+import { waitFor } from '../helpers/wait.js';
 
-let t: TestDb;
-let dataDir: string;
-before(async () => { t = await testDb('stack', { migrate: false }); dataDir = mkdtempSync(join(tmpdir(), 'creditdesk-start-')); });
-after(async () => { await t?.close(); rmSync(dataDir, { recursive: true, force: true }); });
+let root: string;
+before(() => { root = mkdtempSync(join(tmpdir(), 'creditdesk-start-')); });
+after(() => { rmSync(root, { recursive: true, force: true }); });
 
-/** Starts scripts/start.ts in its own process group (as a terminal would) and collects its output. */
-function launch(env: Record<string, string>): { proc: ChildProcess; out: () => string; waitFor(re: RegExp): Promise<RegExpMatchArray>; exit: Promise<number | null> } {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
-    env: { ...process.env, MONGO_URI: t.uri, MONGO_DB: t.dbName, DATA_DIR: dataDir, LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'], detached: true,
-  });
+const START_MS = 240_000;
+
+interface Launched {
+  npm: ChildProcess;
+  out(): string;
+  waitFor(re: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  /** npm's exit code, waited for at most timeoutMs. */
+  exit(timeoutMs?: number): Promise<number | null>;
+}
+
+/** Runs `npm start` in its own process group (as a terminal would) and collects its output. */
+function npmStart(env: Record<string, string>): Launched {
+  const { MONGO_URI: _testMongo, ...inherited } = process.env; // the launcher starts its own mongod
+  const npm = spawn('npm', ['start'], { env: { ...inherited, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let out = '';
-  const waiters: (() => void)[] = [];
-  const onData = (d: Buffer) => { out += d; waiters.forEach((w) => w()); };
-  proc.stdout!.on('data', onData);
-  proc.stderr!.on('data', onData);
-  const exit = new Promise<number | null>((res) => proc.once('exit', (c) => { waiters.forEach((w) => w()); res(c); }));
+  const waiters = new Set<() => void>();
+  const onData = (d: Buffer) => { out += d; for (const w of waiters) w(); };
+  npm.stdout!.on('data', onData);
+  npm.stderr!.on('data', onData);
+  const exited = new Promise<number | null>((res) => npm.once('exit', (c) => { res(c); for (const w of waiters) w(); }));
   return {
-    proc, out: () => out, exit,
-    waitFor: (re) => new Promise((res, rej) => {
+    npm, out: () => out,
+    exit: (timeoutMs = 120_000) => new Promise((res, rej) => {
+      const timer = setTimeout(() => rej(new Error(`npm start did not exit within ${timeoutMs} ms:\n${out}`)), timeoutMs);
+      void exited.then((c) => { clearTimeout(timer); res(c); });
+    }),
+    waitFor: (re, timeoutMs = START_MS) => new Promise((res, rej) => {
+      const timer = setTimeout(() => { waiters.delete(check); rej(new Error(`no ${re} within ${timeoutMs} ms:\n${out}`)); }, timeoutMs);
       const check = () => {
         const m = out.match(re);
-        if (m) return res(m);
-        if (proc.exitCode !== null) rej(new Error(`start exited (${proc.exitCode}) before ${re}:\n${out}`));
+        if (m) { clearTimeout(timer); waiters.delete(check); res(m); return; }
+        if (npm.exitCode !== null || npm.signalCode !== null) { clearTimeout(timer); waiters.delete(check); rej(new Error(`npm start exited (${npm.exitCode}) before ${re}:\n${out}`)); }
       };
-      waiters.push(check);
+      waiters.add(check);
       check();
     }),
   };
 }
 
-const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+/** Free ports and a fresh DATA_DIR, so nothing collides with a running stack or another test. */
+async function stackEnv(): Promise<Record<string, string>> {
+  const [nginxPort, gatewayPort, mongoPort] = await freePorts(3);
+  return {
+    NGINX_PORT: String(nginxPort), PAYMENT_GATEWAY_PORT: String(gatewayPort), MONGO_PORT: String(mongoPort),
+    API_BASE_PORT: String(await freePortRange(3)), WORKER_HTTP_BASE_PORT: String(await freePortRange(3)),
+    DATA_DIR: mkdtempSync(join(root, 'data-')),
+  };
+}
 
-test('npm start: stack behind nginx, first admin logs in through it, Ctrl-C leaves no process behind', async () => {
-  const [nginxPort, gatewayPort] = await freePorts(2);
-  const s = launch({ NGINX_PORT: String(nginxPort), PAYMENT_GATEWAY_PORT: String(gatewayPort),
-    API_BASE_PORT: String(await freePortRange(3)), WORKER_HTTP_BASE_PORT: String(await freePortRange(3)) });
+function processTable(): { pid: number; ppid: number }[] {
+  return execFileSync('ps', ['-e', '-o', 'pid=,ppid='], { encoding: 'utf8' }).trim().split('\n')
+    .map((l) => l.trim().split(/\s+/).map(Number)).map(([pid, ppid]) => ({ pid: pid!, ppid: ppid! }));
+}
+/** Every process below `root` (children, grandchildren, …). */
+function descendants(root: number): number[] {
+  const table = processTable();
+  const out: number[] = [];
+  for (let queue = [root]; queue.length;) {
+    const p = queue.shift()!;
+    for (const r of table) if (r.ppid === p) { out.push(r.pid); queue.push(r.pid); }
+  }
+  return out;
+}
+/** Running (a zombie waiting for its new parent to reap it counts as gone). */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
+  } catch { return false; }
+}
+const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+const environ = (pid: number) => readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+/** npm's direct child is the launcher itself (`exec`: no shell in between that would die of SIGINT first). */
+function launcherOf(s: Launched): number {
+  const kids = processTable().filter((r) => r.ppid === s.npm.pid).map((r) => r.pid);
+  assert.equal(kids.length, 1, `npm has one child: ${kids.map(cmdline).join(' | ')}`);
+  assert.match(cmdline(kids[0]!), /^\S*node --import tsx scripts\/start\.ts$/);
+  return kids[0]!;
+}
+const cleanup = (s: Launched, pids: number[]) => {
+  if (s.npm.exitCode === null) try { process.kill(-s.npm.pid!, 'SIGKILL'); } catch { /* gone */ }
+  for (const p of pids) if (alive(p)) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+};
+
+test('npm start: behind nginx, first admin logs in, a killed instance is restarted, Ctrl-C stops in order and leaves nothing', async () => {
+  const env = await stackEnv();
+  const s = npmStart(env);
+  const pids: number[] = [];
   try {
     const [, url] = await s.waitFor(/ready: (http:\/\/127\.0\.0\.1:\d+)/);
-    assert.equal(url, `http://127.0.0.1:${nginxPort}`);
+    assert.equal(url, `http://127.0.0.1:${env.NGINX_PORT}`);
     const [, email, password] = await s.waitFor(/first admin created: (\S+) \/ (\S+)/);
     await s.waitFor(/Ctrl-C stops everything/);
     const admin = new Client(url!);
@@ -59,28 +117,73 @@ test('npm start: stack behind nginx, first admin logs in through it, Ctrl-C leav
     const seen = new Set<string>();
     for (let i = 0; i < 6; i++) seen.add((await admin.get('/api/auth/me')).headers.get('x-upstream') ?? '');
     assert.equal(seen.size, 3, `three API instances behind nginx: ${[...seen]}`);
-    // Every process of the stack is in the launcher's process group; Ctrl-C signals the group.
-    const group = (await import('node:child_process')).execFileSync('ps', ['-o', 'pid=', '-g', String(s.proc.pid)], { encoding: 'utf8' })
-      .split('\n').map((x) => Number(x.trim())).filter(Boolean);
-    assert.ok(group.length >= 5, `launcher, 3 API instances, nginx (+ workers): ${group.length} processes`);
-    process.kill(-s.proc.pid!, 'SIGINT');
-    assert.equal(await s.exit, 0, s.out());
-    assert.match(s.out(), /stopped/);
-    assert.deepEqual(group.filter(alive), [], 'no process left behind');
+
+    pids.push(...descendants(s.npm.pid!));
+    launcherOf(s);
+    const api2 = pids.find((p) => alive(p) && environ(p).includes('INSTANCE_ID=api-2'));
+    assert.ok(api2, 'api-2 runs');
+    // launcher, mongod, its watchdog, the gateway, 3 API instances, 3 workers, nginx (+ its workers)
+    assert.ok(pids.length >= 11, `processes of the stack: ${pids.map(cmdline).join('\n')}`);
+
+    process.kill(api2, 'SIGKILL');
+    await s.waitFor(/api-2 exited \(signal SIGKILL\); restarting in 250 ms, restart 1/);
+    const [, newPid] = await s.waitFor(/api-2 is up again \(pid (\d+), restart 1\)/);
+    pids.push(...descendants(s.npm.pid!).filter((p) => !pids.includes(p)));
+    assert.ok(pids.includes(Number(newPid)));
+    assert.equal((await admin.get('/api/auth/me')).status, 200);
+
+    // Ctrl-C: a terminal sends SIGINT to its foreground process group (npm's). Only npm gets it
+    // (the launcher runs in its own session) and forwards it to the launcher, which stops in order.
+    process.kill(-s.npm.pid!, 'SIGINT');
+    assert.equal(await s.exit(), 0, s.out());
+    const out = s.out();
+    const steps = [/SIGINT: stopping nginx, then/, /stopping nginx \(SIGQUIT/,
+      /stopping api-1, api-2, api-3, worker-ocr, worker-approval, worker-disbursement \(SIGTERM/,
+      /stopping payment-gateway-simulator \(SIGTERM/, /stopping MongoDB/, /\[creditdesk\] stopped\n/];
+    const at = steps.map((re) => out.search(re));
+    assert.ok(at.every((i, k) => i >= 0 && (k === 0 || i > at[k - 1]!)), `ordered stop ${JSON.stringify(at)}:\n${out}`);
+    assert.doesNotMatch(out, /did not stop within/);
+    // MongoDB was stopped by the launcher (SIGTERM, last), not by the terminal's SIGINT.
+    const mongodLog = readFileSync(join(env.DATA_DIR!, 'mongod', 'mongod.log'), 'utf8');
+    assert.match(mongodLog, /"msg":"Received signal","attr":\{"signal":15/);
+    assert.doesNotMatch(mongodLog, /"msg":"Received signal","attr":\{"signal":2/);
+    assert.deepEqual(pids.filter(alive).map(cmdline), [], 'no process left behind');
   } finally {
-    if (s.proc.exitCode === null) process.kill(-s.proc.pid!, 'SIGKILL');
+    cleanup(s, pids);
   }
 });
 
-test('npm start: a taken port is refused with a message naming the setting, nothing is left running', async () => {
-  const [nginxPort] = await freePorts(1);
-  const blocker = createServer().listen(nginxPort, '127.0.0.1');
+test('npm start: a SIGKILLed launcher leaves no process behind', async () => {
+  const s = npmStart(await stackEnv());
+  const pids: number[] = [];
+  try {
+    await s.waitFor(/ready: http/);
+    pids.push(...descendants(s.npm.pid!));
+    const launcher = launcherOf(s);
+    assert.ok(pids.length >= 11, `processes of the stack: ${pids.map(cmdline).join('\n')}\n${s.out()}`);
+    process.kill(launcher, 'SIGKILL');
+    // Each supervised child gets SIGTERM from the kernel (parent-death signal) and drains; the
+    // watchdog stops mongod.
+    await waitFor('every process of the stack to exit', () => pids.filter(alive).length === 0, { timeoutMs: 60_000, intervalMs: 200 })
+      .catch((e: Error) => { throw new Error(`${e.message}: ${pids.filter(alive).map(cmdline).join(' | ')}`); });
+    assert.notEqual(await s.exit(), 0);
+  } finally {
+    cleanup(s, pids);
+  }
+});
+
+test('npm start: a taken port or a bad setting is refused with a message naming the variable', async () => {
+  const env = await stackEnv();
+  const blocker = createServer().listen(Number(env.NGINX_PORT), '127.0.0.1');
   await new Promise((r) => blocker.once('listening', r));
   try {
-    const s = launch({ NGINX_PORT: String(nginxPort), API_BASE_PORT: String(await freePortRange(3)) });
-    assert.equal(await s.exit, 1);
-    assert.match(s.out(), new RegExp(`port ${nginxPort} \\(nginx; set NGINX_PORT\\) is already in use`));
+    const taken = npmStart(env);
+    assert.equal(await taken.exit(), 1, taken.out());
+    assert.match(taken.out(), new RegExp(`port ${env.NGINX_PORT} \\(nginx; set NGINX_PORT\\) is already in use`));
   } finally {
     blocker.close();
   }
+  const bad = npmStart({ ...env, API_INSTANCES: '0', CRASH_LOOP_WINDOW_MS: 'soon' });
+  assert.equal(await bad.exit(), 1, bad.out());
+  assert.match(bad.out(), /creditdesk start: invalid configuration \(see \.env\.example\):\n {2}API_INSTANCES .*\n {2}CRASH_LOOP_WINDOW_MS /);
 });

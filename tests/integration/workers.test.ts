@@ -1,51 +1,47 @@
 // End to end with real processes: upload → OCR worker → approval worker → disbursement worker.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
+import { freePort } from '../helpers/stack.js';
 import { renderDocument } from '../fixtures/documents/render.js';
-import { sampleApplication, startInProcess, userClient } from '../helpers/app.js';
-import { testDb, type TestDb } from '../helpers/db.js';
+import type { Gateway } from '../helpers/app-processes.js';
+import { workerEnv } from '../helpers/env.js';
+import { fixture } from '../helpers/fixture.js';
 import type { Client } from '../helpers/http.js';
-import { killLeftovers, spawnGateway, spawnWorker, uploadAs, waitFor, workerEnv, type Gateway, type Proc } from '../helpers/workers.js';
-import { freePort } from '../../scripts/stack/ports.js';
+import type { Proc } from '../helpers/processes.js';
+import { waitFor } from '../helpers/wait.js';
 
-let t: TestDb;
-let srv: Awaited<ReturnType<typeof startInProcess>>;
+const f = fixture('workers', { api: true });
 let reviewer: Client;
 let gw: Gateway;
 let workers: Proc[];
 let httpPort: number;
 
-before(async () => {
-  t = await testDb('workers');
-  srv = await startInProcess(t);
-  reviewer = await userClient(t, srv.url, 'reviewer');
-  gw = await spawnGateway();
+f.before(async () => {
+  reviewer = await f.client('reviewer');
+  gw = await f.gateway();
   httpPort = await freePort();
   workers = await Promise.all([
-    spawnWorker(t, 'ocr', { WORKER_HTTP_PORT: String(httpPort) }),
-    spawnWorker(t, 'approval'),
-    spawnWorker(t, 'disbursement', { PAYMENT_GATEWAY_URL: gw.url, SHUTDOWN_TIMEOUT_MS: '1000' }),
+    f.worker('ocr', { WORKER_HTTP_PORT: String(httpPort) }),
+    f.worker('approval'),
+    f.worker('disbursement', { PAYMENT_GATEWAY_URL: gw.url, SHUTDOWN_TIMEOUT_MS: '1000' }),
   ]);
 });
-after(async () => { await killLeftovers(); await srv.close(); await t.close(); });
 
-const alive = () => workers.find((w) => w.proc.exitCode !== null)?.output() ?? null;
 async function until(id: string, statuses: string[]) {
-  return waitFor(async () => {
-    const d = await t.c.applications.findOne({ _id: id });
+  return waitFor(`${id} to reach ${statuses}`, async () => {
+    const d = await f.t.c.applications.findOne({ _id: id });
     return d && statuses.includes(d.status) ? d : null;
-  }, `${id} to reach ${statuses}`, 90_000, alive);
+  }, { timeoutMs: 90_000, died: f.procs.died });
 }
 async function submitWithDocument(over: Record<string, unknown> = {}) {
-  const a = await reviewer.post('/api/applications', sampleApplication(over));
-  assert.equal(a.status, 201);
-  const up = await uploadAs(reviewer, a.body.id, await renderDocument());
+  const { id } = await reviewer.create(over);
+  const up = await reviewer.upload(id, await renderDocument());
   assert.equal(up.status, 201, JSON.stringify(up.body));
-  return a.body.id as string;
+  return id;
 }
-const trail = async (id: string) => (await reviewer.get(`/api/applications/${id}/history`)).body.items
-  .filter((e: any) => e.changes.status).map((e: any) => `${e.changes.status.to} by ${e.actor.id.startsWith('worker:') ? e.actor.id : 'reviewer'}`);
+interface HistoryEntry { changes: { status?: { to: string } }; actor: { id: string } }
+const trail = async (id: string) => ((await reviewer.get<{ items: HistoryEntry[] }>(`/api/applications/${id}/history`)).body.items)
+  .filter((e) => e.changes.status).map((e) => `${e.changes.status!.to} by ${e.actor.id.startsWith('worker:') ? e.actor.id : 'reviewer'}`);
 
 describe('pipeline', () => {
   test('a clean application is read, approved and disbursed once, with every transition audited', async () => {
@@ -57,7 +53,7 @@ describe('pipeline', () => {
       'disbursing by worker:disbursement', 'disbursed by worker:disbursement',
     ]);
     assert.equal(app.risk!.decision, 'approved');
-    assert.equal(await t.c.ledger.countDocuments({ applicationId: id }), 1);
+    assert.equal(await f.t.c.ledger.countDocuments({ applicationId: id }), 1);
     assert.equal((await gw.payments()).filter((p) => p.key === `disbursement:${id}`).length, 1);
   });
 
@@ -65,19 +61,19 @@ describe('pipeline', () => {
     const id = await submitWithDocument({ creditScore: 540 });
     const app = await until(id, ['rejected', 'approved', 'pending_review', 'disbursed']);
     assert.equal(app.status, 'rejected');
-    assert.deepEqual((app.risk!.reasons as any[]).map((r) => [r.code, r.category]), [['LOW_CREDIT_SCORE', 'credit']]);
-    assert.equal(await t.mongo.db.collection('events').countDocuments({ type: 'disbursement.requested', 'payload.applicationId': id }), 0);
+    assert.deepEqual(app.risk!.reasons.map((r) => [r.code, r.category]), [['LOW_CREDIT_SCORE', 'credit']]);
+    assert.equal(await f.t.mongo.db.collection('events').countDocuments({ type: 'disbursement.requested', 'payload.applicationId': id }), 0);
   });
 
   test('an income mismatch goes to review; the reviewer approves manually and the hook starts disbursement', async () => {
     const id = await submitWithDocument({ income: 70_000 });
     const app = await until(id, ['pending_review', 'approved', 'rejected', 'disbursed']);
     assert.equal(app.status, 'pending_review');
-    assert.deepEqual((app.risk!.reasons as any[]).map((r) => r.code), ['INCOME_MISMATCH']);
+    assert.deepEqual(app.risk!.reasons.map((r) => r.code), ['INCOME_MISMATCH']);
     const r = await reviewer.put(`/api/applications/${id}`, { version: app.version, status: 'approved' });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     await until(id, ['disbursed']);
-    assert.equal(await t.c.ledger.countDocuments({ applicationId: id }), 1);
+    assert.equal(await f.t.c.ledger.countDocuments({ applicationId: id }), 1);
     assert.deepEqual((await trail(id)).slice(-3), ['approved by reviewer', 'disbursing by worker:disbursement', 'disbursed by worker:disbursement']);
   });
 
@@ -98,26 +94,21 @@ describe('process life cycle', () => {
     await gw.setHold(true);
     const disb = workers[2]!;
     const id = await submitWithDocument();
-    await waitFor(async () => (await gw.held()) > 0, 'the payment to be in flight', 90_000, alive);
-    assert.equal(await disb.stop('SIGTERM'), 0);
+    await waitFor('the payment to be in flight', async () => (await gw.held()) > 0, { timeoutMs: 90_000, died: f.procs.died });
+    assert.equal((await disb.stop('SIGTERM')).code, 0);
     assert.match(disb.output(), /"released":1/);
-    const ev = await t.mongo.db.collection('events').findOne({ type: 'disbursement.requested', 'payload.applicationId': id });
+    const ev = await f.t.mongo.db.collection('events').findOne({ type: 'disbursement.requested', 'payload.applicationId': id });
     assert.equal(ev!.state, 'pending');
     await gw.setHold(false);
-    workers[2] = await spawnWorker(t, 'disbursement', { PAYMENT_GATEWAY_URL: gw.url });
+    workers[2] = await f.worker('disbursement', { PAYMENT_GATEWAY_URL: gw.url });
     await until(id, ['disbursed']);
-    assert.equal(await t.c.ledger.countDocuments({ applicationId: id }), 1);
+    assert.equal(await f.t.c.ledger.countDocuments({ applicationId: id }), 1);
     assert.equal((await gw.payments()).filter((p) => p.key === `disbursement:${id}`).length, 1);
   });
 
   test('a bad WORKER_ROLES stops the process with exit 1 naming the variable', async () => {
-    const p = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts', 'ocr,bogus'], {
-      env: { ...process.env, ...workerEnv(t) }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    p.stderr.on('data', (d) => { out += d; });
-    const code = await new Promise((res) => p.once('exit', res));
-    assert.equal(code, 1);
-    assert.match(out, /WORKER_ROLES/);
+    const p = await f.procs.node('worker-bad-roles', 'workers/main.ts', workerEnv(f.t), { args: ['ocr,bogus'] });
+    assert.equal((await p.exitWithin(30_000)).code, 1);
+    assert.match(p.output(), /WORKER_ROLES/);
   });
 });

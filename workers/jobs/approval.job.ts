@@ -2,15 +2,15 @@
 import { decideApproval } from '../../lib/domain/pipeline/decide-approval.js';
 import { EVENT, MAX_ATTEMPTS, WORKER_ACTORS, approvalRequested, type ApprovalRequested } from '../../lib/domain/pipeline/events.js';
 import type { JobDefinition } from '../../lib/queue/index.js';
-import { failStageOnGiveUp, type JobEnv } from './env.js';
+import type { WorkerContext } from '../context.js';
+import { failApplicationOnGiveUp } from './fail-application.js';
 
-export function approvalJob(env: JobEnv): JobDefinition<ApprovalRequested> {
+export function approvalJob(ctx: WorkerContext): JobDefinition<ApprovalRequested> {
   return {
     type: EVENT.approval,
     payload: approvalRequested,
     maxAttempts: MAX_ATTEMPTS[EVENT.approval],
-    handle: (p, ctx) => failStageOnGiveUp(env, {
-      applicationId: p.applicationId, from: 'scoring', stage: 'approval', maxAttempts: MAX_ATTEMPTS[EVENT.approval], actor: WORKER_ACTORS.approval,
-    }, ctx, () => decideApproval(env.deps, p, ctx)),
+    handle: (p, job) => decideApproval(ctx, p, job),
+    onGiveUp: failApplicationOnGiveUp(ctx, 'approval', 'scoring', WORKER_ACTORS.approval),
   };
 }

@@ -1,17 +1,17 @@
-// disbursement.requested → under the loan lock: disbursing → pay → ledger + disbursed. No
-// failStageOnGiveUp here: money may have moved, so a given-up disbursement stays `disbursing`
-// and waits in the dead letters for an operator's retry (which is safe: it is idempotent).
+// disbursement.requested → under the loan lock: disbursing → pay → ledger + disbursed. No give-up
+// hook here: money may have moved, so a given-up disbursement stays `disbursing` and waits in the
+// dead letters for an operator's retry (which is safe: it is idempotent).
 import { disburse } from '../../lib/domain/pipeline/disburse.js';
 import { EVENT, MAX_ATTEMPTS, disbursementRequested, type DisbursementRequested } from '../../lib/domain/pipeline/events.js';
 import type { JobDefinition } from '../../lib/queue/index.js';
-import type { JobEnv } from './env.js';
+import type { WorkerContext } from '../context.js';
 
-export function disbursementJob(env: JobEnv): JobDefinition<DisbursementRequested> {
-  const disburseEnv = { deps: env.deps, db: env.db, lockTtlMs: env.cfg.WORKER_LOCK_TTL_MS, gateway: env.gateway };
+export function disbursementJob(ctx: WorkerContext): JobDefinition<DisbursementRequested> {
+  const disbursing = { lockTtlMs: ctx.cfg.WORKER_LOCK_TTL_MS, gateway: ctx.gateway };
   return {
     type: EVENT.disbursement,
     payload: disbursementRequested,
     maxAttempts: MAX_ATTEMPTS[EVENT.disbursement],
-    handle: (p, ctx) => disburse(disburseEnv, p, ctx),
+    handle: (p, job) => disburse(ctx, disbursing, p, job),
   };
 }

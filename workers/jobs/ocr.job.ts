@@ -3,19 +3,16 @@ import { EVENT, MAX_ATTEMPTS, WORKER_ACTORS, ocrRequested, type OcrRequested } f
 import { runOcr } from '../../lib/domain/pipeline/run-ocr.js';
 import { recognize } from '../../lib/ocr/tesseract.js';
 import type { JobDefinition } from '../../lib/queue/index.js';
-import { failStageOnGiveUp, type JobEnv } from './env.js';
+import type { WorkerContext } from '../context.js';
+import { failApplicationOnGiveUp } from './fail-application.js';
 
-export function ocrJob(env: JobEnv): JobDefinition<OcrRequested> {
-  const ocrEnv = {
-    deps: env.deps, db: env.db,
-    recognize: (image: Buffer, signal: AbortSignal) => recognize(image, { bin: env.cfg.TESSERACT_BIN, signal, timeoutMs: env.cfg.OCR_TIMEOUT_MS }),
-  };
+export function ocrJob(ctx: WorkerContext): JobDefinition<OcrRequested> {
+  const ocr = (image: Buffer, signal: AbortSignal) => recognize(image, { bin: ctx.cfg.TESSERACT_BIN, signal, timeoutMs: ctx.cfg.OCR_TIMEOUT_MS });
   return {
     type: EVENT.ocr,
     payload: ocrRequested,
     maxAttempts: MAX_ATTEMPTS[EVENT.ocr],
-    handle: (p, ctx) => failStageOnGiveUp(env, {
-      applicationId: p.applicationId, from: 'ocr_pending', stage: 'ocr', maxAttempts: MAX_ATTEMPTS[EVENT.ocr], actor: WORKER_ACTORS.ocr,
-    }, ctx, () => runOcr(ocrEnv, p, ctx)),
+    handle: (p, job) => runOcr(ctx, ocr, p, job),
+    onGiveUp: failApplicationOnGiveUp(ctx, 'ocr', 'ocr_pending', WORKER_ACTORS.ocr),
   };
 }

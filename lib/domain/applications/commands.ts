@@ -1,132 +1,165 @@
-// Use cases that change applications. Each change, its audit entry and any event it causes are
-// written in one transaction.
+// Use cases that change applications. Each change, its audit entry and whatever its hooks write
+// (the pipeline's outbox event) commit in one transaction, or none of them does.
 import type { ClientSession } from 'mongodb';
-import type { ApplicationDoc } from '../../db/collections.js';
 import { inTransaction } from '../../db/transaction.js';
 import { AppError, conflict, notFound, unprocessable } from '../../errors.js';
-import { diff, recordAudit } from '../audit.js';
-import type { Deps, Meta } from './context.js';
-import { updateIfVersion } from './repository.js';
+import { type AuditDoc, diff, recordAudit } from '../audit.js';
+import type { DomainContext, Meta } from '../context.js';
+import {
+  findApplication, findApplications, insertApplication, setStatusIfVersions, updateIfVersion,
+} from './repository.js';
 import type { ApplicationChanges, CreateApplicationInput } from './schemas.js';
 import { canTransition, type Status } from './status.js';
 import { newTrackingId } from './tracking-id.js';
+import type { ApplicationDoc, PipelineFields } from './types.js';
 import { toView } from './view.js';
 
-type Changes = ApplicationChanges & Record<string, unknown>;
+/** What a change may set: the fields a reviewer edits and the ones the pipeline stages write. */
+export type ApplicationUpdate = ApplicationChanges & Partial<PipelineFields>;
+/** `manual`: a person through the API (only manual transitions); `system`: the pipeline. */
+export type ChangedBy = 'manual' | 'system';
 
-function auditEntry(before: ApplicationDoc | null, after: ApplicationDoc, action: string, changes: Record<string, unknown>, meta: Meta) {
+function auditEntry(before: ApplicationDoc | null, after: ApplicationDoc, action: string, changes: object, meta: Meta): AuditDoc {
   return {
-    entity: 'application' as const, entityId: after._id, action, actor: meta.actor, at: after.updatedAt,
+    entity: 'application', entityId: after._id, action, actor: meta.actor, at: after.updatedAt,
     fromVersion: before?.version ?? null, toVersion: after.version,
-    changes: before ? diff(before, changes) : diff({}, changes), ...(meta.requestId ? { requestId: meta.requestId } : {}),
+    changes: diff(before ?? {}, changes), ...(meta.requestId ? { requestId: meta.requestId } : {}),
   };
 }
 
-async function afterChange(deps: Deps, before: ApplicationDoc | null, after: ApplicationDoc, meta: Meta, session: ClientSession) {
-  await deps.hooks?.afterChange?.({ before, after, meta, session });
+type Plan =
+  | { kind: 'unchanged' }
+  | { kind: 'invalid_transition'; from: Status; to: Status }
+  | { kind: 'write'; full: ApplicationUpdate };
+
+/**
+ * What `changes` mean for `current`, for PUT and batch-update alike: nothing to write when every
+ * value is already stored (a same-status change included), an illegal status move, or the
+ * fields to write (a partial applicant merged, so the audit diff compares whole values).
+ */
+export function planChange(current: ApplicationDoc, changes: ApplicationUpdate, by: ChangedBy): Plan {
+  const full = changes.applicant ? { ...changes, applicant: { ...current.applicant, ...changes.applicant } } : changes;
+  if (Object.keys(diff(current, full)).length === 0) return { kind: 'unchanged' };
+  if (changes.status && changes.status !== current.status && !canTransition(current.status, changes.status, by)) {
+    return { kind: 'invalid_transition', from: current.status, to: changes.status };
+  }
+  return { kind: 'write', full };
 }
 
-export async function createApplication(deps: Deps, input: CreateApplicationInput, meta: Meta): Promise<ApplicationDoc> {
+export async function createApplication(ctx: DomainContext, input: CreateApplicationInput, meta: Meta): Promise<ApplicationDoc> {
   const now = new Date();
   const doc: ApplicationDoc = {
     _id: newTrackingId(now.getTime()), ...input, status: 'submitted', version: 1,
     createdAt: now, updatedAt: now, updatedBy: meta.actor,
   };
-  return inTransaction(deps.client, async (session) => {
-    await deps.c.applications.insertOne(doc, { session });
-    await recordAudit(deps.c, [auditEntry(null, doc, 'create', { ...input, status: doc.status }, meta)], session);
-    await afterChange(deps, null, doc, meta, session);
+  return inTransaction(ctx.client, async (session) => {
+    await insertApplication(ctx.c, doc, session);
+    await recordAudit(ctx.c, [auditEntry(null, doc, 'create', { ...input, status: doc.status }, meta)], session);
+    await ctx.hooks.afterChange({ before: null, after: doc, meta, session });
     return doc;
   });
 }
 
-/** Reads and checks inside the caller's transaction, then writes only if `version` is current. */
-async function applyInSession(
-  deps: Deps, session: ClientSession, id: string, version: number, changes: Changes, meta: Meta, by: 'manual' | 'system',
+/**
+ * Applies `changes` to `current` (read by the caller) if the stored version still equals
+ * current.version: no second read, the version filter of the write is the check. 409 when it
+ * changed meanwhile, 422 for an illegal status move; an unchanged document is returned as it is.
+ * Runs in its own transaction, or in the caller's `session` when given.
+ */
+export async function changeApplication(
+  ctx: DomainContext, current: ApplicationDoc, changes: ApplicationUpdate, meta: Meta, by: ChangedBy, session?: ClientSession,
 ): Promise<ApplicationDoc> {
-  const current = await deps.c.applications.findOne({ _id: id }, { session });
+  const plan = planChange(current, changes, by);
+  if (plan.kind === 'unchanged') return current;
+  if (plan.kind === 'invalid_transition') {
+    throw unprocessable(`status cannot change from ${plan.from} to ${plan.to}`, { from: plan.from, to: plan.to });
+  }
+  const write = async (s: ClientSession) => {
+    const after = await updateIfVersion(ctx.c, current._id, current.version, plan.full, meta.actor, s);
+    if (!after) throw conflict(`application ${current._id} changed concurrently`, { currentVersion: current.version + 1 });
+    await recordAudit(ctx.c, [auditEntry(current, after, changes.status ? 'status' : 'update', plan.full, meta)], s);
+    await ctx.hooks.afterChange({ before: current, after, meta, session: s });
+    return after;
+  };
+  return session ? write(session) : inTransaction(ctx.client, write);
+}
+
+/** PUT semantics: applies `changes` only if the stored version equals `version`; 409 otherwise. */
+export async function updateApplication(
+  ctx: DomainContext, id: string, version: number, changes: ApplicationUpdate, meta: Meta,
+): Promise<ApplicationDoc> {
+  const current = await findApplication(ctx.c, id);
   if (!current) throw notFound(`application ${id} does not exist`);
   if (current.version !== version) {
     throw conflict(`version ${version} is stale; the application is at version ${current.version}`, {
       currentVersion: current.version, current: toView(current),
     });
   }
-  if (changes.status && changes.status !== current.status && !canTransition(current.status, changes.status, by)) {
-    throw unprocessable(`status cannot change from ${current.status} to ${changes.status}`, { from: current.status, to: changes.status });
-  }
-  // A partial applicant is merged so the diff (and a no-op check) compares whole values.
-  const full: Changes = changes.applicant ? { ...changes, applicant: { ...current.applicant, ...changes.applicant } } : changes;
-  if (Object.keys(diff(current, full)).length === 0) return current;
-  const after = await updateIfVersion(deps.c, id, version, full, meta.actor, session);
-  if (!after) throw conflict(`application ${id} changed concurrently`, { currentVersion: current.version + 1 });
-  await recordAudit(deps.c, [auditEntry(current, after, changes.status ? 'status' : 'update', full, meta)], session);
-  await afterChange(deps, current, after, meta, session);
-  return after;
-}
-
-/** PUT semantics: applies `changes` only if the stored version equals `version`; 409 otherwise. */
-export function updateApplication(
-  deps: Deps, id: string, version: number, changes: Changes, meta: Meta, by: 'manual' | 'system' = 'manual',
-): Promise<ApplicationDoc> {
-  return inTransaction(deps.client, (s) => applyInSession(deps, s, id, version, changes, meta, by));
+  return changeApplication(ctx, current, changes, meta, 'manual');
 }
 
 /**
- * Server-side read-modify-write: reads the current document, asks `mutate` for changes (null =
- * nothing to do) and writes them with a version check, retrying on conflict up to `maxAttempts`.
+ * Server-side read-modify-write: asks `mutate` for the changes to the current document (null =
+ * nothing to do) and writes them with a version check, re-reading and retrying on conflict up to
+ * `maxAttempts`. Pass the document when the caller has just read it, so the first attempt does
+ * not read it again.
  */
 export async function updateWithRetry(
-  deps: Deps, id: string, mutate: (doc: ApplicationDoc) => Changes | null, meta: Meta,
-  opts: { maxAttempts?: number; by?: 'manual' | 'system' } = {},
+  ctx: DomainContext, target: string | ApplicationDoc, mutate: (doc: ApplicationDoc) => ApplicationUpdate | null, meta: Meta,
+  opts: { maxAttempts?: number; by?: ChangedBy } = {},
 ): Promise<ApplicationDoc> {
+  const id = typeof target === 'string' ? target : target._id;
+  let doc = typeof target === 'string' ? null : target;
   const maxAttempts = opts.maxAttempts ?? 5;
   for (let attempt = 1; ; attempt++) {
-    const doc = await deps.c.applications.findOne({ _id: id });
+    doc ??= await findApplication(ctx.c, id);
     if (!doc) throw notFound(`application ${id} does not exist`);
     const changes = mutate(doc);
     if (!changes) return doc;
     try {
-      return await updateApplication(deps, id, doc.version, changes, meta, opts.by ?? 'system');
+      return await changeApplication(ctx, doc, changes, meta, opts.by ?? 'system');
     } catch (e) {
       if (!(e instanceof AppError && e.status === 409) || attempt >= maxAttempts) throw e;
+      doc = null;
       await new Promise((r) => setTimeout(r, Math.random() * 10 * attempt));
     }
   }
 }
 
-export type BatchResult = { id: string; result: 'updated' | 'conflict' | 'not_found' | 'invalid_transition'; version?: number };
+export type BatchResult = { id: string; result: 'updated' | 'unchanged' | 'conflict' | 'not_found' | 'invalid_transition'; version?: number };
+export const BATCH_RESULTS = ['updated', 'unchanged', 'conflict', 'not_found', 'invalid_transition'] as const;
 
 /**
  * Moves many applications to `status` in one transaction with one read, one bulkWrite and one
  * audit insert, whatever the batch size. `versions` (optional) pins expected versions per id.
+ * Each item is decided by planChange, as a PUT would be.
  */
 export async function batchUpdateStatus(
-  deps: Deps, ids: string[], status: Status, versions: Record<string, number> | undefined, meta: Meta,
+  ctx: DomainContext, ids: string[], status: Status, versions: Record<string, number> | undefined, meta: Meta,
 ): Promise<BatchResult[]> {
   const unique = [...new Set(ids)];
-  return inTransaction(deps.client, async (session) => {
-    const docs = new Map((await deps.c.applications.find({ _id: { $in: unique } }, { session }).toArray()).map((d) => [d._id, d]));
+  return inTransaction(ctx.client, async (session) => {
+    const docs = new Map((await findApplications(ctx.c, unique, session)).map((d) => [d._id, d]));
     const results: BatchResult[] = [];
     const planned: ApplicationDoc[] = [];
     for (const id of unique) {
       const d = docs.get(id);
       const expected = versions?.[id];
-      if (!d) results.push({ id, result: 'not_found' });
-      else if (expected !== undefined && expected !== d.version) results.push({ id, result: 'conflict', version: d.version });
-      else if (!canTransition(d.status, status, 'manual')) results.push({ id, result: 'invalid_transition', version: d.version });
-      else { planned.push(d); results.push({ id, result: 'updated', version: d.version + 1 }); }
+      if (!d) { results.push({ id, result: 'not_found' }); continue; }
+      if (expected !== undefined && expected !== d.version) { results.push({ id, result: 'conflict', version: d.version }); continue; }
+      const plan = planChange(d, { status }, 'manual');
+      if (plan.kind === 'write') { planned.push(d); results.push({ id, result: 'updated', version: d.version + 1 }); }
+      else results.push({ id, result: plan.kind, version: d.version });
     }
     if (planned.length === 0) return results;
     const now = new Date();
-    const res = await deps.c.applications.bulkWrite(planned.map((d) => ({
-      updateOne: { filter: { _id: d._id, version: d.version }, update: { $set: { status, updatedAt: now, updatedBy: meta.actor }, $inc: { version: 1 } } },
-    })), { ordered: false, session });
+    const matched = await setStatusIfVersions(ctx.c, planned, status, meta.actor, now, session);
     // Inside a snapshot transaction a concurrent change aborts us with a write conflict (and the
     // driver retries the whole batch), so every planned update must have matched.
-    if (res.matchedCount !== planned.length) throw new Error(`batch matched ${res.matchedCount} of ${planned.length}`);
+    if (matched !== planned.length) throw new Error(`batch matched ${matched} of ${planned.length}`);
     const afters = planned.map((d) => ({ ...d, status, version: d.version + 1, updatedAt: now, updatedBy: meta.actor }));
-    await recordAudit(deps.c, afters.map((a, i) => auditEntry(planned[i]!, a, 'status', { status }, meta)), session);
-    for (let i = 0; i < afters.length; i++) await afterChange(deps, planned[i]!, afters[i]!, meta, session);
+    await recordAudit(ctx.c, afters.map((a, i) => auditEntry(planned[i]!, a, 'status', { status }, meta)), session);
+    for (let i = 0; i < afters.length; i++) await ctx.hooks.afterChange({ before: planned[i]!, after: afters[i]!, meta, session });
     return results;
   });
 }

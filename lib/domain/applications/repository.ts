@@ -1,11 +1,12 @@
-// Mongo plumbing for applications: nothing here knows about HTTP.
+// The only door to MongoDB for applications: use cases call these functions, never the driver.
+// Nothing here knows about HTTP, and nothing here decides what a change means.
 import type { ClientSession, Filter, Sort } from 'mongodb';
-import type { Actor, ApplicationDoc, Collections } from '../../db/collections.js';
+import type { Collections } from '../collections.js';
+import type { Actor } from '../users/types.js';
 import type { CountTotal } from './list-totals.js';
+import type { SortKey } from './schemas.js';
 import type { Status } from './status.js';
-
-export const SORTS = ['createdAt', '-createdAt', 'amount', '-amount', 'updatedAt', '-updatedAt'] as const;
-export type SortKey = (typeof SORTS)[number];
+import type { ApplicationDoc, DocumentRef, OcrResult } from './types.js';
 
 /** Each sort ends on _id so the order is total (stable pages); an index serves every combination. */
 export function sortSpec(key: SortKey): Sort {
@@ -19,6 +20,31 @@ export const APPLICATION_INDEXES = (['createdAt', 'amount', 'updatedAt'] as cons
   { key: { status: 1, [f]: -1, _id: -1 }, name: `status_1_${f}_-1__id_-1` },
 ]);
 
+export function findApplication(c: Collections, id: string, session?: ClientSession): Promise<ApplicationDoc | null> {
+  return c.applications.findOne({ _id: id }, session ? { session } : {});
+}
+
+export function findApplications(c: Collections, ids: string[], session: ClientSession): Promise<ApplicationDoc[]> {
+  return c.applications.find({ _id: { $in: ids } }, { session }).toArray();
+}
+
+/** Applications that a pipeline stage failed when it gave up on one of these events. */
+export function findFailedBy(c: Collections, eventIds: string[], session: ClientSession): Promise<ApplicationDoc[]> {
+  return c.applications.find({ status: 'failed', 'failure.eventId': { $in: eventIds } }, { session }).toArray();
+}
+
+export async function applicationExists(c: Collections, id: string): Promise<boolean> {
+  return (await c.applications.countDocuments({ _id: id }, { limit: 1 })) === 1;
+}
+
+export function findDocumentsOf(c: Collections, id: string): Promise<Pick<ApplicationDoc, 'documents' | 'ocr'> & { _id: string } | null> {
+  return c.applications.findOne<{ _id: string; documents?: DocumentRef[]; ocr?: OcrResult }>({ _id: id }, { projection: { documents: 1, ocr: 1 } });
+}
+
+export async function insertApplication(c: Collections, doc: ApplicationDoc, session: ClientSession): Promise<void> {
+  await c.applications.insertOne(doc, { session });
+}
+
 export async function listPage(
   c: Collections, q: { status?: Status | undefined; sort: SortKey; page: number; limit: number }, countTotal: CountTotal,
 ): Promise<{ items: ApplicationDoc[]; total: number }> {
@@ -30,8 +56,16 @@ export async function listPage(
   return { items, total };
 }
 
+/** Applications per status; covered by the {status, createdAt, _id} index. */
+export async function countByStatus(c: Collections): Promise<Record<string, number>> {
+  const rows = await c.applications.aggregate<{ _id: string; n: number }>([
+    { $sort: { status: 1, createdAt: -1, _id: -1 } }, { $group: { _id: '$status', n: { $sum: 1 } } },
+  ]).toArray();
+  return Object.fromEntries(rows.map((r) => [r._id, r.n]));
+}
+
 /** Dotted $set paths so a partial applicant only touches the fields it names. */
-export function setPaths(changes: Record<string, unknown>): Record<string, unknown> {
+export function setPaths(changes: object): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(changes)) {
     if (k === 'applicant' && v && typeof v === 'object') {
@@ -43,11 +77,21 @@ export function setPaths(changes: Record<string, unknown>): Record<string, unkno
 
 /** The optimistic write: applies only if the stored version still equals `version`. */
 export function updateIfVersion(
-  c: Collections, id: string, version: number, changes: Record<string, unknown>, actor: Actor, session?: ClientSession,
+  c: Collections, id: string, version: number, changes: object, actor: Actor, session: ClientSession,
 ): Promise<ApplicationDoc | null> {
   return c.applications.findOneAndUpdate(
     { _id: id, version },
     { $set: { ...setPaths(changes), updatedAt: new Date(), updatedBy: actor }, $inc: { version: 1 } },
     { session, returnDocument: 'after' },
   );
+}
+
+/** One status for many documents, each write pinned to the version it was planned from. */
+export async function setStatusIfVersions(
+  c: Collections, docs: ApplicationDoc[], status: Status, actor: Actor, at: Date, session: ClientSession,
+): Promise<number> {
+  const res = await c.applications.bulkWrite(docs.map((d) => ({
+    updateOne: { filter: { _id: d._id, version: d.version }, update: { $set: { status, updatedAt: at, updatedBy: actor }, $inc: { version: 1 } } },
+  })), { ordered: false, session });
+  return res.matchedCount;
 }

@@ -32,6 +32,10 @@ export const applicationChanges = z.strictObject({
   status: status.optional(),
 });
 
+/** List orders: each is served by an index and ends on _id (see repository.ts). */
+export const SORTS = ['createdAt', '-createdAt', 'amount', '-amount', 'updatedAt', '-updatedAt'] as const;
+export type SortKey = (typeof SORTS)[number];
+
 export const updateApplicationInput = applicationChanges.extend({ version: z.number().int().min(1) }).strict();
 
 export type CreateApplicationInput = z.output<typeof createApplicationInput>;

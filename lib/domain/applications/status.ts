@@ -19,7 +19,8 @@ const TRANSITIONS: Record<Status, Rule[]> = {
   pending_review: [...T(true, 'under_review', 'approved', 'rejected'), ...T(false, 'ocr_pending')],
   approved: [...T(false, 'disbursing')],
   disbursing: [...T(false, 'disbursed', 'failed')],
-  failed: [...T(true, 'submitted')],
+  // back to a stage only by retrying the dead letter that failed it (pipeline/retry-dead-letters.ts)
+  failed: [...T(true, 'submitted'), ...T(false, 'ocr_pending', 'scoring')],
   rejected: [],
   disbursed: [],
 };

@@ -1,4 +1,4 @@
-import type { ApplicationDoc } from '../../db/collections.js';
+import type { ApplicationDoc } from './types.js';
 
 export type ApplicationView = Omit<ApplicationDoc, '_id'> & { id: string };
 

@@ -4,7 +4,13 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GridFSBucket, ObjectId, type Db } from 'mongodb';
-import type { DocumentFileMeta } from '../../db/collections.js';
+import type { Actor } from '../users/types.js';
+
+/** GridFS `documents.files` metadata of an uploaded applicant document. */
+export interface DocumentFileMeta {
+  applicationId: string; contentType: 'image/png' | 'image/jpeg' | 'image/tiff'; originalName: string;
+  sha256: string; uploadedBy: Actor;
+}
 
 export const DOCUMENTS_BUCKET = 'documents';
 const bucket = (db: Db) => new GridFSBucket(db, { bucketName: DOCUMENTS_BUCKET });

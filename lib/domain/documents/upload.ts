@@ -3,21 +3,17 @@
 // to ocr_pending, bumps the version, writes the audit entry and (through the pipeline hook)
 // publishes `ocr.requested`. If that transaction fails the file is deleted best-effort; a crash
 // between the two steps leaves an orphan file no application refers to (harmless, collectable).
-import type { ApplicationDoc } from '../../db/collections.js';
 import { AppError, conflict, notFound } from '../../errors.js';
 import { updateWithRetry } from '../applications/commands.js';
-import type { Deps, Meta } from '../applications/context.js';
+import { findApplication, findDocumentsOf } from '../applications/repository.js';
 import type { Status } from '../applications/status.js';
-import { withPipelineHooks } from '../pipeline/hooks.js';
+import type { ApplicationDoc, DocumentRef, OcrResult } from '../applications/types.js';
+import type { DomainContext, Meta } from '../context.js';
 import { sniffImageType } from './file-type.js';
 import { deleteFile, storeFile } from './storage.js';
 
 /** States from which a new document (re)starts the pipeline. */
 export const UPLOAD_FROM: readonly Status[] = ['submitted', 'under_review', 'pending_review'];
-
-export interface DocumentRef {
-  id: string; contentType: string; originalName: string; size: number; sha256: string; uploadedAt: Date; uploadedBy: Meta['actor'];
-}
 
 function assertUploadable(doc: ApplicationDoc | null, id: string): asserts doc is ApplicationDoc {
   if (!doc) throw notFound(`application ${id} does not exist`);
@@ -27,33 +23,33 @@ function assertUploadable(doc: ApplicationDoc | null, id: string): asserts doc i
 }
 
 export async function uploadDocument(
-  deps: Deps, applicationId: string, file: { data: Buffer; originalName: string }, meta: Meta,
+  ctx: DomainContext, applicationId: string, file: { data: Buffer; originalName: string }, meta: Meta,
 ): Promise<{ document: DocumentRef; application: ApplicationDoc }> {
   const contentType = sniffImageType(file.data);
   if (!contentType) throw new AppError(415, 'unsupported_media_type', 'the file is not a PNG, JPEG or TIFF image (checked by its content)');
-  assertUploadable(await deps.c.applications.findOne({ _id: applicationId }), applicationId);
+  const app = await findApplication(ctx.c, applicationId);
+  assertUploadable(app, applicationId);
 
-  const db = deps.client.db(deps.c.applications.dbName);
   const originalName = file.originalName.replace(/[^\w .()-]+/g, '_').slice(0, 200) || 'document';
-  const stored = await storeFile(db, file.data, { applicationId, contentType, originalName, uploadedBy: meta.actor });
+  const stored = await storeFile(ctx.db, file.data, { applicationId, contentType, originalName, uploadedBy: meta.actor });
   const ref: DocumentRef = {
     id: stored.id.toHexString(), contentType, originalName, size: stored.size, sha256: stored.sha256, uploadedAt: new Date(), uploadedBy: meta.actor,
   };
   try {
-    const application = await updateWithRetry(withPipelineHooks(deps), applicationId, (doc) => {
+    const application = await updateWithRetry(ctx, app, (doc) => {
       assertUploadable(doc, applicationId);
       return { status: 'ocr_pending', documents: [...(doc.documents ?? []), { ...ref }] };
     }, meta);
     return { document: ref, application };
   } catch (e) {
-    await deleteFile(db, stored.id);
+    await deleteFile(ctx.db, stored.id);
     throw e;
   }
 }
 
-export async function listDocuments(deps: Deps, applicationId: string) {
-  const doc = await deps.c.applications.findOne({ _id: applicationId }, { projection: { documents: 1, ocr: 1 } });
+export async function listDocuments(ctx: DomainContext, applicationId: string): Promise<Array<DocumentRef & { ocr: OcrResult | null }>> {
+  const doc = await findDocumentsOf(ctx.c, applicationId);
   if (!doc) throw notFound(`application ${applicationId} does not exist`);
   const ocrFor = doc.ocr?.documentId;
-  return (doc.documents ?? []).map((d) => ({ ...d, ocr: d.id === ocrFor ? doc.ocr : null }));
+  return (doc.documents ?? []).map((d) => ({ ...d, ocr: d.id === ocrFor ? doc.ocr ?? null : null }));
 }

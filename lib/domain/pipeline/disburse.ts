@@ -4,46 +4,44 @@
 // Whatever retries, duplicates, crashes or races happen, there is at most one ledger entry per
 // application: the unique index refuses a second one, and a holder whose lock was taken over has
 // a stale fence and version, so its final transaction is refused.
-import type { Db } from 'mongodb';
-import { conflict } from '../../errors.js';
-import { withLock } from '../../locks/index.js';
+import { StaleFenceError, withLock } from '../../locks/index.js';
 import { PermanentError } from '../../queue/index.js';
-import { updateApplication, updateWithRetry } from '../applications/commands.js';
-import type { ApplicationHooks, Deps } from '../applications/context.js';
+import { changeApplication, updateWithRetry } from '../applications/commands.js';
+import { findApplication } from '../applications/repository.js';
+import { type ApplicationHooks, type DomainContext, withHook } from '../context.js';
 import { WORKER_ACTORS, type DisbursementRequested } from './events.js';
-import { composeHooks, withPipelineHooks } from './hooks.js';
+import { insertLedgerEntry } from './ledger.js';
 import type { PaymentGateway } from './payment-gateway.js';
 
-export interface DisburseEnv { deps: Deps; db: Db; lockTtlMs: number; gateway?: PaymentGateway | undefined; currency?: string }
-type Ctx = { eventId: string; signal: AbortSignal; requestId?: string | undefined };
+export interface Disbursing { lockTtlMs: number; gateway?: PaymentGateway | undefined; currency?: string }
+type Job = { eventId: string; signal: AbortSignal; requestId?: string | undefined };
 
 /** Inside the final transaction: refuse a stale holder, then write the one ledger entry. */
-function ledgerWrite(env: DisburseEnv, fence: number, eventId: string, paymentRef: string | null): ApplicationHooks {
+function ledgerWrite(ctx: DomainContext, currency: string, fence: number, eventId: string, paymentRef: string | null): ApplicationHooks {
   return {
     async afterChange({ before, after, session }) {
       if (after.status !== 'disbursed') return;
-      if (before?.disbursement?.fence !== fence) throw conflict(`fence ${fence} is stale for ${after._id}`);
-      await env.deps.c.ledger.insertOne({
-        applicationId: after._id, kind: 'disbursement', amount: after.amount, currency: env.currency ?? 'USD',
-        fence, paymentRef, eventId, createdAt: new Date(),
-      }, { session });
+      if (before?.disbursement?.fence !== fence) throw new StaleFenceError(`loan:${after._id}`, fence);
+      await insertLedgerEntry(ctx.c, {
+        applicationId: after._id, kind: 'disbursement', amount: after.amount, currency, fence, paymentRef, eventId, createdAt: new Date(),
+      }, session);
     },
   };
 }
 
-export async function disburse(env: DisburseEnv, p: DisbursementRequested, ctx: Ctx) {
-  const deps = withPipelineHooks(env.deps);
-  const meta = { actor: WORKER_ACTORS.disbursement, requestId: ctx.requestId };
-  return withLock(env.db, `loan:${p.applicationId}`, env.lockTtlMs, async (lease) => {
-    const app = await deps.c.applications.findOne({ _id: p.applicationId });
+export async function disburse(ctx: DomainContext, d: Disbursing, p: DisbursementRequested, job: Job) {
+  const meta = { actor: WORKER_ACTORS.disbursement, requestId: job.requestId };
+  const currency = d.currency ?? 'USD';
+  return withLock(ctx.db, `loan:${p.applicationId}`, d.lockTtlMs, async (lease) => {
+    const app = await findApplication(ctx.c, p.applicationId);
     if (!app) throw new PermanentError(`application ${p.applicationId} does not exist`);
     if (app.status !== 'approved' && app.status !== 'disbursing') return { outcome: 'skipped', status: app.status };
 
     // Enter disbursing, or take over an interrupted disbursement with our (higher) fence.
-    const started = await updateWithRetry(deps, p.applicationId, (doc) => {
-      const disbursement = { ...(doc.disbursement ?? {}), fence: lease.fence, eventId: ctx.eventId, startedAt: new Date() };
+    const started = await updateWithRetry(ctx, app, (doc) => {
+      const disbursement = { ...doc.disbursement, fence: lease.fence, eventId: job.eventId, startedAt: new Date() };
       if (doc.status === 'approved') return { status: 'disbursing', disbursement };
-      if (doc.status === 'disbursing' && Number(doc.disbursement?.fence ?? 0) < lease.fence) return { disbursement };
+      if (doc.status === 'disbursing' && (doc.disbursement?.fence ?? 0) < lease.fence) return { disbursement };
       return null;
     }, meta);
     if (started.status !== 'disbursing' || started.disbursement?.fence !== lease.fence) {
@@ -51,15 +49,15 @@ export async function disburse(env: DisburseEnv, p: DisbursementRequested, ctx: 
     }
 
     lease.signal.throwIfAborted();
-    const payment = env.gateway
-      ? await env.gateway.pay({ idempotencyKey: `disbursement:${p.applicationId}`, applicationId: p.applicationId, amount: started.amount, currency: env.currency ?? 'USD' }, AbortSignal.any([ctx.signal, lease.signal]))
+    const payment = d.gateway
+      ? await d.gateway.pay({ idempotencyKey: `disbursement:${p.applicationId}`, applicationId: p.applicationId, amount: started.amount, currency }, AbortSignal.any([job.signal, lease.signal]))
       : null;
     lease.signal.throwIfAborted();
 
-    const done = await updateApplication(
-      { ...deps, hooks: composeHooks(deps.hooks, ledgerWrite(env, lease.fence, ctx.eventId, payment?.paymentId ?? null)) },
-      p.applicationId, started.version,
-      { status: 'disbursed', disbursement: { ...started.disbursement, paymentRef: payment?.paymentId ?? null, completedAt: new Date() } },
+    const paymentRef = payment?.paymentId ?? null;
+    const done = await changeApplication(
+      withHook(ctx, ledgerWrite(ctx, currency, lease.fence, job.eventId, paymentRef)), started,
+      { status: 'disbursed', disbursement: { ...started.disbursement, paymentRef, completedAt: new Date() } },
       meta, 'system',
     );
     return { outcome: 'disbursed', fence: lease.fence, paymentRef: done.disbursement?.paymentRef ?? null };

@@ -9,7 +9,7 @@ export const EVENT = {
   disbursement: 'disbursement.requested',
 } as const;
 
-/** Attempts before a job is dead-lettered, stored on each event when it is published. */
+/** Attempts before the queue gives up on a job: read by the job definitions (workers/jobs), nowhere else. */
 export const MAX_ATTEMPTS: Record<(typeof EVENT)[keyof typeof EVENT], number> = {
   'ocr.requested': 3,
   'approval.requested': 5,

@@ -1,5 +1,8 @@
 // Client for the payment gateway (scripts/simulators/payment-gateway.ts locally). Every request
 // carries an idempotency key: asking twice for the same key never pays twice.
+import { z } from 'zod';
+
+const paid = z.object({ paymentId: z.string().min(1) });
 export interface PaymentRequest { idempotencyKey: string; applicationId: string; amount: number; currency: string }
 export interface PaymentGateway { pay(req: PaymentRequest, signal: AbortSignal): Promise<{ paymentId: string }> }
 
@@ -14,11 +17,12 @@ export function httpPaymentGateway(baseUrl: string, timeoutMs: number): PaymentG
         body: JSON.stringify({ reference: req.applicationId, amount: req.amount, currency: req.currency }),
         signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
       });
-      const body = (await r.json().catch(() => ({}))) as { paymentId?: unknown; error?: unknown };
-      if (!r.ok || typeof body.paymentId !== 'string') {
+      const body: unknown = await r.json().catch(() => ({}));
+      const ok = paid.safeParse(body);
+      if (!r.ok || !ok.success) {
         throw new PaymentGatewayError(`payment gateway answered ${r.status}: ${JSON.stringify(body).slice(0, 300)}`);
       }
-      return { paymentId: body.paymentId };
+      return { paymentId: ok.data.paymentId };
     },
   };
 }

@@ -1,6 +1,6 @@
 // Failed-login counters in MongoDB (collection login_attempts), so every instance enforces the
 // same limits. One fixed window per key; the window's end is the TTL expiry of the counter.
-import type { Collections } from '../../db/collections.js';
+import type { Collections } from '../collections.js';
 import { tooManyRequests } from '../../errors.js';
 
 export interface ThrottleLimits { windowMs: number; perAccount: number; perIp: number }

@@ -1,6 +1,7 @@
-import { MongoServerError } from 'mongodb';
+import { MongoServerError, ObjectId } from 'mongodb';
 import { z } from 'zod';
-import type { Actor, Collections, Role, UserDoc } from '../../db/collections.js';
+import type { Collections } from '../collections.js';
+import type { Actor, Role, UserDoc } from './types.js';
 import { conflict } from '../../errors.js';
 import { dummyHash, hashPassword, verifyPassword } from './password.js';
 
@@ -17,10 +18,10 @@ export const toUserView = (u: UserDoc): UserView => ({ id: u._id.toHexString(), 
 export const actorOf = (u: UserView): Actor => ({ id: u.id, email: u.email });
 
 export async function createUser(c: Collections, input: NewUser): Promise<UserView> {
-  const doc = { email: input.email, passwordHash: await hashPassword(input.password), role: input.role, createdAt: new Date() };
+  const doc: UserDoc = { _id: new ObjectId(), email: input.email, passwordHash: await hashPassword(input.password), role: input.role, createdAt: new Date() };
   try {
-    const r = await c.users.insertOne(doc as UserDoc);
-    return toUserView({ ...doc, _id: r.insertedId });
+    await c.users.insertOne(doc);
+    return toUserView(doc);
   } catch (e) {
     if (e instanceof MongoServerError && e.code === 11000) throw conflict(`a user with email ${input.email} already exists`);
     throw e;

@@ -1,0 +1,28 @@
+// What every use case is given: the process's one MongoClient (for transactions), its database,
+// the typed collections and the hooks that run inside each application change. Built once per
+// process by lib/context.ts; use cases never build their own.
+import type { ClientSession, Db, MongoClient } from 'mongodb';
+import type { ApplicationDoc } from './applications/types.js';
+import type { Collections } from './collections.js';
+import type { Actor } from './users/types.js';
+
+export interface DomainContext { client: MongoClient; db: Db; c: Collections; hooks: ApplicationHooks }
+
+/** Who asked, for the audit trail and log correlation. */
+export interface Meta { actor: Actor; requestId?: string | undefined }
+
+/**
+ * Called inside the transaction that changes an application, so effects written there (outbox
+ * events, ledger entries) commit together with the change or not at all.
+ */
+export interface ApplicationHooks {
+  afterChange(e: { before: ApplicationDoc | null; after: ApplicationDoc; meta: Meta; session: ClientSession }): Promise<void>;
+}
+
+/** Calls each hook in order, in the same transaction (e.g. the pipeline's, then a use case's own). */
+export function composeHooks(...list: ApplicationHooks[]): ApplicationHooks {
+  return { async afterChange(e) { for (const h of list) await h.afterChange(e); } };
+}
+
+/** `ctx` with `extra` running after its own hooks, for one use case's changes. */
+export const withHook = (ctx: DomainContext, extra: ApplicationHooks): DomainContext => ({ ...ctx, hooks: composeHooks(ctx.hooks, extra) });
