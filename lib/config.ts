@@ -75,6 +75,13 @@ export const workerSchema = baseSchema.extend({
 /** An empty value means "not set" (an `.env` line such as `MONGO_URI=`). */
 const unsetIfEmpty = (v: unknown) => (v === '' ? undefined : v);
 const port = (def: number) => int(def, 1).pipe(z.number().max(65535));
+
+/** MONGO_URI, or else the embedded development mongod on MONGO_PORT (`npm start`, the CLIs' default). */
+export const embeddedMongoSchema = z.object({
+  MONGO_URI: z.preprocess(unsetIfEmpty, baseSchema.shape.MONGO_URI.optional()),
+  MONGO_PORT: port(27018),
+});
+export const embeddedMongoUri = (port: number) => `mongodb://127.0.0.1:${port}/?replicaSet=rs0`;
 const optionalPort = z.preprocess(unsetIfEmpty, z.coerce.number().int().min(1).max(65535).optional());
 
 /**
@@ -89,8 +96,7 @@ export const launcherSchema = z.object({
   API_BASE_PORT: port(3001),
   WORKER_HTTP_BASE_PORT: port(9101),
   PAYMENT_GATEWAY_PORT: port(4100),
-  MONGO_URI: z.preprocess(unsetIfEmpty, baseSchema.shape.MONGO_URI.optional()),
-  MONGO_PORT: port(27018),
+  ...embeddedMongoSchema.shape,
   MONGO_DB: baseSchema.shape.MONGO_DB,
   SESSION_SECRETS: z.preprocess(unsetIfEmpty, serverSchema.shape.SESSION_SECRETS.optional()),
   /** '' = <project>/.data */

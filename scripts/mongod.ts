@@ -1,18 +1,19 @@
 // CLI: `tsx scripts/mongod.ts fetch` makes sure a mongod binary is available (used by npm start/test);
 // `tsx scripts/mongod.ts run` starts the embedded replica set in the foreground until Ctrl-C.
 import { join } from 'node:path';
+import { embeddedMongoSchema, loadConfigOrExit } from '../lib/config.js';
 import { resolveMongod, PROJECT_ROOT } from './mongod/resolve.js';
 import { launchMongod } from './mongod/launch.js';
 
 const cmd = process.argv[2] ?? 'fetch';
+const cfg = loadConfigOrExit(embeddedMongoSchema, 'mongod');
 try {
   if (cmd === 'fetch') {
-    if (process.env.MONGO_URI) process.exit(0);
+    if (cfg.MONGO_URI) process.exit(0); // a server is given: nothing to fetch
     const r = await resolveMongod();
     console.error(`[mongod] using ${r.path} — ${r.source}`);
   } else if (cmd === 'run') {
-    const port = Number(process.env.MONGO_PORT ?? 27018);
-    const m = await launchMongod({ dbPath: join(PROJECT_ROOT, '.data', 'mongod'), port });
+    const m = await launchMongod({ dbPath: join(PROJECT_ROOT, '.data', 'mongod'), port: cfg.MONGO_PORT });
     console.error(`[mongod] ready: ${m.uri}`);
     const stop = () => void m.stop().then(() => process.exit(0));
     process.once('SIGINT', stop);

@@ -19,8 +19,7 @@
 // direct child, so npm forwards SIGINT/SIGTERM to it and waits for it to exit; `setsid` puts it and
 // everything it starts in a new session, so a terminal's Ctrl-C (sent to the foreground process
 // group) reaches npm only and no child stops before its turn. If this process is SIGKILLed, every
-// supervised child gets SIGTERM from the kernel (setpriv --pdeathsig) and a watchdog stops the
-// embedded mongod.
+// child, the embedded mongod included, gets SIGTERM from the kernel (setpriv --pdeathsig).
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -33,7 +32,6 @@ import { migrateExclusively } from '../lib/migrations/exclusive.js';
 import { launchMongod, type RunningMongo } from './mongod/launch.js';
 import { PROJECT_ROOT } from './mongod/resolve.js';
 import { assertPortsFree, stackPorts, startStack, WORKER_ROLES, type Stack, type StackOptions } from './stack/stack.js';
-import { killOnOwnerDeath } from './stack/supervisor.js';
 
 const cfg = loadConfigOrExit(launcherSchema, 'start');
 /** Local state: mongod data, logs, nginx prefix, dev secret, first admin. */
@@ -71,7 +69,6 @@ async function firstAdmin(uri: string): Promise<string> {
 }
 
 let mongodStarting: Promise<RunningMongo> | undefined;
-let mongodGuard: { disarm(): void } | undefined;
 let starting: Promise<Stack> | undefined;
 const abort = new AbortController();
 let stopping = false;
@@ -85,7 +82,6 @@ async function stop(code: number, why: string): Promise<void> {
   await stack?.stop();
   const mongod = await mongodStarting?.catch(() => undefined);
   if (mongod) { say('stopping MongoDB'); await mongod.stop(); }
-  mongodGuard?.disarm();
   say('stopped');
   process.exit(code);
 }
@@ -111,9 +107,7 @@ try {
   let uri = cfg.MONGO_URI;
   if (!uri) {
     mongodStarting = launchMongod({ dbPath: join(DATA, 'mongod'), port: cfg.MONGO_PORT, log: say });
-    const mongod = await mongodStarting;
-    if (mongod.pid !== undefined) mongodGuard = killOnOwnerDeath([mongod.pid], 30_000);
-    uri = mongod.uri;
+    uri = (await mongodStarting).uri;
   }
   const admin = await firstAdmin(uri);
   if (stopping) throw new Error('interrupted');

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
+import { dieWithParent } from '../stack/parent-death.js';
 import { resolveMongod } from './resolve.js';
 
 export interface RunningMongo { uri: string; stop(): Promise<void>; pid: number | undefined }
@@ -57,10 +58,12 @@ export async function launchMongod(opts: LaunchOptions): Promise<RunningMongo> {
   const bin = await resolveMongod(log);
   mkdirSync(opts.dbPath, { recursive: true });
   const logFd = openSync(join(opts.dbPath, 'mongod.log'), 'a');
-  const child = spawn(bin.path, [
+  // Its own process group (a terminal's Ctrl-C does not reach it: its owner stops it, last), and
+  // SIGTERM from the kernel if its owner dies without stopping it.
+  const child = spawn(...dieWithParent(bin.path, [
     '--replSet', 'rs0', '--bind_ip', '127.0.0.1', '--port', String(opts.port), '--dbpath', opts.dbPath,
     '--wiredTigerCacheSizeGB', String(opts.cacheSizeGB ?? 1), '--setParameter', 'ttlMonitorSleepSecs=5',
-  ], { stdio: ['ignore', logFd, logFd] });
+  ]), { stdio: ['ignore', logFd, logFd], detached: true });
   log(`[mongod] ${bin.source} pid ${child.pid} on 127.0.0.1:${opts.port}, data in ${opts.dbPath}`);
   try {
     await waitForPrimary(opts.port, child, 60_000);

@@ -23,7 +23,7 @@ export function resolveNginx(log: (m: string) => void = console.error): string {
   let bin = find();
   if (!bin) {
     log('[nginx] not installed: running scripts/install-system-deps.sh (Debian nginx-light)');
-    execFileSync('bash', [join(PROJECT_ROOT, 'scripts/install-system-deps.sh')], { stdio: 'inherit' });
+    execFileSync('bash', [join(PROJECT_ROOT, 'scripts/install-system-deps.sh'), 'stack'], { stdio: 'inherit' });
     bin = find();
     if (!bin) throw new Error('nginx is still missing after scripts/install-system-deps.sh; install nginx-light or set NGINX_BIN');
   }

@@ -18,10 +18,11 @@
 // it fronts): each child's stop signal, SIGKILL for its whole group after the deadline.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { dieWithParent } from './parent-death.js';
 
 export interface RestartPolicy {
   /** Delay before the first restart; doubles for every further exit within the crash-loop window. */
@@ -104,9 +105,6 @@ class Supervised implements Child {
   get pid(): number | undefined { return this.proc.pid; }
   get running(): boolean { return this.proc.exitCode === null && this.proc.signalCode === null; }
 }
-
-/** setpriv (util-linux) sets the parent-death signal, then execs the command in the same process. */
-const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
 
 /** Signals a child's whole process group (it leads its own group); ignores a group already gone. */
 function signalGroup(pid: number | undefined, signal: NodeJS.Signals): void {
@@ -193,7 +191,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     const fd = openSync(c.logFile, 'a');
     let proc: ChildProcess;
     try {
-      const [file, argv] = SETPRIV ? [SETPRIV, ['--pdeathsig', 'SIGTERM', '--', cmd, ...args]] : [cmd, args];
+      const [file, argv] = dieWithParent(cmd, args);
       proc = spawn(file, argv, { env, cwd: opts.cwd, stdio: ['ignore', fd, fd], detached: true });
     } finally {
       closeSync(fd);
@@ -322,23 +320,6 @@ export function tail(file: string, n: number): string {
   }
 }
 
-/**
- * For processes spawned elsewhere (the embedded mongod): if this process dies without calling
- * disarm() (SIGKILL, a crash), a tiny detached shell watching a pipe from us sends them SIGTERM,
- * then SIGKILL after graceMs.
- */
-export function killOnOwnerDeath(pids: number[], graceMs: number): { disarm(): void } {
-  const list = pids.join(' ');
-  const script = `read -r line; [ "$line" = disarm ] && exit 0; kill -TERM ${list} 2>/dev/null; ` +
-    `i=0; while [ $i -lt ${Math.ceil(graceMs / 100)} ]; do alive=; for p in ${list}; do kill -0 $p 2>/dev/null && alive=1; done; ` +
-    `[ -z "$alive" ] && exit 0; sleep 0.1; i=$((i+1)); done; kill -KILL ${list} 2>/dev/null; exit 0`;
-  const watchdog = spawn('sh', ['-c', script], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
-  watchdog.unref();
-  const stdin = watchdog.stdin!;
-  stdin.on('error', () => {});
-  if ('unref' in stdin && typeof stdin.unref === 'function') stdin.unref(); // a pipe: do not keep this process alive
-  return { disarm() { stdin.end('disarm\n'); } };
-}
 
 /**
  * One GET on its own connection, closed afterwards. (fetch would keep the connection in its pool,

@@ -16,7 +16,7 @@ import { silentLog, testDb, type TestDb } from './db.js';
 import { apiEnv, workerEnv } from './env.js';
 import type { Client } from './http.js';
 import { createProcesses, type Proc, type Processes } from './processes.js';
-import { testStack, type TestStack } from './stack.js';
+import { testStack, type TestStack, type TestStackOptions } from './stack.js';
 import { loggedIn, testUser, type TestUser } from './users.js';
 
 export interface FixtureOptions {
@@ -25,7 +25,7 @@ export interface FixtureOptions {
   /** The real API wiring (startApi) in this process on a free port; an object adds settings. */
   api?: boolean | Record<string, string>;
   /** N API processes behind real nginx (tests/helpers/stack.ts). */
-  stack?: { instances?: number; env?: Record<string, string> };
+  stack?: TestStackOptions;
 }
 
 export interface Fixture {

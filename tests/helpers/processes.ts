@@ -112,13 +112,18 @@ export class Proc {
   };
 }
 
+/** Added to the test process's environment; `undefined` removes a variable (e.g. MONGO_URI for a launcher that starts its own mongod). */
+export type Env = Record<string, string | undefined>;
+
 export interface Processes {
   /** A temp dir for this file's processes (logs in <dir>/logs), removed at the end. */
   readonly dir: string;
   /** The supervisor, for code that starts its children itself (startNginx). */
   readonly supervisor: Supervisor;
-  /** `node --import tsx <entry> [...args]` with `env` added to the test's environment; resolves once it is ready. */
-  node(name: string, entry: string, env?: Record<string, string>, opts?: StartOptions): Promise<Proc>;
+  /** `node --import tsx <entry> [...args]`; resolves once it is ready (at once without readyLine/readyUrl). */
+  node(name: string, entry: string, env?: Env, opts?: StartOptions): Promise<Proc>;
+  /** Any command (`npm start`); the same options except `args`. */
+  spawn(name: string, cmd: string, args: string[], env?: Env, opts?: Omit<StartOptions, 'args'>): Promise<Proc>;
   /** The first child that died (non-zero exit or a signal) without the test stopping it, with the end of its log; else null. For waitFor's `died`. */
   died(): string | null;
   /** Stops every child (SIGTERM, SIGKILL after 5 s) and removes the dir. Idempotent. */
@@ -141,31 +146,34 @@ export function createProcesses(label = 'test'): Processes {
     return n === 1 ? name : `${name}-${n}`;
   };
 
+  const spawn: Processes['spawn'] = async (name, cmd, args, env = {}, o = {}) => {
+    const timeoutMs = o.timeoutMs ?? 60_000;
+    const child = sup.spawn(unique(name), cmd, args, env, {
+      group: 'test', ...(o.readyUrl ? { readyUrl: o.readyUrl, readyTimeoutMs: timeoutMs } : {}),
+    });
+    const p = new Proc(child, sup);
+    procs.push(p);
+    try {
+      await sup.whenUp(child);
+      const line = o.readyLine;
+      if (line !== undefined) {
+        const printed = typeof line === 'string' ? () => p.output().includes(line) : () => line.test(p.output());
+        await waitFor(`${child.name} to print ${typeof line === 'string' ? JSON.stringify(line) : String(line)}`, printed, {
+          timeoutMs, intervalMs: 25, died: () => (p.exit ? `it exited (${describeExit(p.exit)})` : null),
+        });
+      }
+    } catch (e) {
+      await p.kill9();
+      throw new Error(`${child.name} (${[cmd, ...args].join(' ')}) did not get ready: ${(e as Error).message}; last lines of ${child.logFile}:\n${tail(child.logFile, 30)}`);
+    }
+    return p;
+  };
+
   return {
     dir,
     supervisor: sup,
-    async node(name, entry, env = {}, o = {}) {
-      const timeoutMs = o.timeoutMs ?? 60_000;
-      const child = sup.spawn(unique(name), process.execPath, ['--import', 'tsx', entry, ...(o.args ?? [])], env, {
-        group: 'test', ...(o.readyUrl ? { readyUrl: o.readyUrl, readyTimeoutMs: timeoutMs } : {}),
-      });
-      const p = new Proc(child, sup);
-      procs.push(p);
-      try {
-        await sup.whenUp(child);
-        const line = o.readyLine;
-        if (line !== undefined) {
-          const printed = typeof line === 'string' ? () => p.output().includes(line) : () => line.test(p.output());
-          await waitFor(`${child.name} to print ${typeof line === 'string' ? JSON.stringify(line) : String(line)}`, printed, {
-            timeoutMs, intervalMs: 25, died: () => (p.exit ? `it exited (${describeExit(p.exit)})` : null),
-          });
-        }
-      } catch (e) {
-        await p.kill9();
-        throw new Error(`${child.name} (${entry}) did not get ready: ${(e as Error).message}; last lines of ${child.logFile}:\n${tail(child.logFile, 30)}`);
-      }
-      return p;
-    },
+    spawn,
+    node: (name, entry, env, o = {}) => spawn(name, process.execPath, ['--import', 'tsx', entry, ...(o.args ?? [])], env, o),
     died: () => procs.map((p) => p.died()).find((d) => d !== null) ?? null,
     stopAll: () => (stopping ??= (async () => {
       for (const p of procs) p.expectExit();

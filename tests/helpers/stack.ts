@@ -1,26 +1,45 @@
-// The real local topology for tests: N API processes (server/main.ts) + Debian nginx rendered
-// from the canonical nginx.conf, on free loopback ports, against the test's own database.
+// The real local topology for tests, started by the launcher's own startStack: N API processes
+// (server/main.ts) + Debian nginx rendered from the canonical nginx.conf, optionally one worker
+// process per role and a restart policy (as `npm start` runs it), on free loopback ports, against
+// the test's own database.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePorts } from '../../scripts/stack/ports.js';
-import { startStack, type Stack } from '../../scripts/stack/stack.js';
-import { TEST_SECRET } from './env.js';
+import { freePortRange, freePorts } from '../../scripts/stack/ports.js';
+import { startStack, type Stack, type StackOptions } from '../../scripts/stack/stack.js';
 import type { TestDb } from './db.js';
+import { TEST_SECRET } from './env.js';
 
 export { freePort, freePortRange, freePorts } from '../../scripts/stack/ports.js';
 
-export interface TestStack extends Stack { runDir: string; accessLog: string }
+export interface TestStackOptions extends Pick<StackOptions, 'workerRoles' | 'restart' | 'log'> {
+  /** API processes (default 3). */
+  instances?: number;
+  /** Added to the API and worker processes' environment (default LOG_LEVEL=info, NODE_ENV=test). */
+  env?: Record<string, string>;
+}
 
-export async function testStack(t: TestDb, opts: { instances?: number; env?: Record<string, string> } = {}): Promise<TestStack> {
+export interface TestStack extends Stack {
+  runDir: string;
+  accessLog: string;
+  /** Worker i (of workerRoles) serves /health and /metrics on this port + i. */
+  workerHttpBasePort: number | undefined;
+}
+
+export async function testStack(t: TestDb, opts: TestStackOptions = {}): Promise<TestStack> {
   const [nginxPort, ...apiPorts] = await freePorts((opts.instances ?? 3) + 1);
+  const workerHttpBasePort = opts.workerRoles?.length ? await freePortRange(opts.workerRoles.length) : undefined;
   const runDir = mkdtempSync(join(tmpdir(), 'creditdesk-stack-'));
   const stack = await startStack({
     mongoUri: t.uri, dbName: t.dbName, sessionSecrets: TEST_SECRET, apiPorts, nginxPort: nginxPort!, runDir,
+    workerRoles: opts.workerRoles, workerHttpBasePort, restart: opts.restart, log: opts.log,
     env: { LOG_LEVEL: 'info', NODE_ENV: 'test', ...opts.env },
+  }).catch((e: unknown) => {
+    rmSync(runDir, { recursive: true, force: true });
+    throw e;
   });
   return {
-    ...stack, runDir, accessLog: join(runDir, 'nginx', 'access.log'),
+    ...stack, runDir, accessLog: join(runDir, 'nginx', 'access.log'), workerHttpBasePort,
     async stop() { await stack.stop(); rmSync(runDir, { recursive: true, force: true }); },
   };
 }

@@ -5,58 +5,33 @@
 // process behind; a SIGKILLed launcher leaves no process behind either; a taken port or a bad
 // setting is refused with a message naming the variable.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { Client } from '../helpers/http.js';
+import { processes, type Proc } from '../helpers/processes.js';
 import { freePortRange, freePorts } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
-let root: string;
-before(() => { root = mkdtempSync(join(tmpdir(), 'creditdesk-start-')); });
-after(() => { rmSync(root, { recursive: true, force: true }); });
-
+const procs = processes('start');
 const START_MS = 240_000;
 
-interface Launched {
-  npm: ChildProcess;
-  out(): string;
-  waitFor(re: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
-  /** npm's exit code, waited for at most timeoutMs. */
-  exit(timeoutMs?: number): Promise<number | null>;
+/** Runs `npm start` in its own process group (as a terminal would); its output goes to its log file. */
+function npmStart(env: Record<string, string>): Promise<Proc> {
+  // The launcher starts its own mongod: the test's MONGO_URI is removed.
+  return procs.spawn('npm-start', 'npm', ['start'], { MONGO_URI: undefined, LOG_LEVEL: 'info', ...env });
 }
 
-/** Runs `npm start` in its own process group (as a terminal would) and collects its output. */
-function npmStart(env: Record<string, string>): Launched {
-  const { MONGO_URI: _testMongo, ...inherited } = process.env; // the launcher starts its own mongod
-  const npm = spawn('npm', ['start'], { env: { ...inherited, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  let out = '';
-  const waiters = new Set<() => void>();
-  const onData = (d: Buffer) => { out += d; for (const w of waiters) w(); };
-  npm.stdout!.on('data', onData);
-  npm.stderr!.on('data', onData);
-  const exited = new Promise<number | null>((res) => npm.once('exit', (c) => { res(c); for (const w of waiters) w(); }));
-  return {
-    npm, out: () => out,
-    exit: (timeoutMs = 120_000) => new Promise((res, rej) => {
-      const timer = setTimeout(() => rej(new Error(`npm start did not exit within ${timeoutMs} ms:\n${out}`)), timeoutMs);
-      void exited.then((c) => { clearTimeout(timer); res(c); });
-    }),
-    waitFor: (re, timeoutMs = START_MS) => new Promise((res, rej) => {
-      const timer = setTimeout(() => { waiters.delete(check); rej(new Error(`no ${re} within ${timeoutMs} ms:\n${out}`)); }, timeoutMs);
-      const check = () => {
-        const m = out.match(re);
-        if (m) { clearTimeout(timer); waiters.delete(check); res(m); return; }
-        if (npm.exitCode !== null || npm.signalCode !== null) { clearTimeout(timer); waiters.delete(check); rej(new Error(`npm start exited (${npm.exitCode}) before ${re}:\n${out}`)); }
-      };
-      waiters.add(check);
-      check();
-    }),
-  };
-}
+/** Waits (bounded) until npm start printed a match of `re`; fails at once when it exited first. */
+const printed = (s: Proc, re: RegExp, timeoutMs = START_MS) =>
+  waitFor(`npm start to print ${re}`, () => s.output().match(re), {
+    timeoutMs, intervalMs: 100, died: () => (s.exit ? `npm start exited (${s.exit.code ?? s.exit.signal})` : null),
+  }).catch((e: Error) => { throw new Error(`${e.message}:\n${s.output()}`); });
+
+/** npm's exit code, waited for at most 120 s. */
+const exitCode = async (s: Proc) => (await s.exitWithin(120_000)).code;
 
 /** Free ports and a fresh DATA_DIR, so nothing collides with a running stack or another test. */
 async function stackEnv(): Promise<Record<string, string>> {
@@ -64,7 +39,7 @@ async function stackEnv(): Promise<Record<string, string>> {
   return {
     NGINX_PORT: String(nginxPort), PAYMENT_GATEWAY_PORT: String(gatewayPort), MONGO_PORT: String(mongoPort),
     API_BASE_PORT: String(await freePortRange(3)), WORKER_HTTP_BASE_PORT: String(await freePortRange(3)),
-    DATA_DIR: mkdtempSync(join(root, 'data-')),
+    DATA_DIR: mkdtempSync(join(procs.dir, 'data-')),
   };
 }
 
@@ -92,33 +67,34 @@ function alive(pid: number): boolean {
 const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
 const environ = (pid: number) => readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
 /** npm's direct child is the launcher itself (`exec`: no shell in between that would die of SIGINT first). */
-function launcherOf(s: Launched): number {
-  const kids = processTable().filter((r) => r.ppid === s.npm.pid).map((r) => r.pid);
+function launcherOf(s: Proc): number {
+  const kids = processTable().filter((r) => r.ppid === s.pid).map((r) => r.pid);
   assert.equal(kids.length, 1, `npm has one child: ${kids.map(cmdline).join(' | ')}`);
   assert.match(cmdline(kids[0]!), /^\S*node --import tsx scripts\/start\.ts$/);
   return kids[0]!;
 }
-const cleanup = (s: Launched, pids: number[]) => {
-  if (s.npm.exitCode === null) try { process.kill(-s.npm.pid!, 'SIGKILL'); } catch { /* gone */ }
+/** npm (and its group) and every process of the stack it started (those run in their own session). */
+const cleanup = async (s: Proc, pids: number[]) => {
+  await s.kill9();
   for (const p of pids) if (alive(p)) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
 };
 
 test('npm start: behind nginx, first admin logs in, a killed instance is restarted, Ctrl-C stops in order and leaves nothing', async () => {
   const env = await stackEnv();
-  const s = npmStart(env);
+  const s = await npmStart(env);
   const pids: number[] = [];
   try {
-    const [, url] = await s.waitFor(/ready: (http:\/\/127\.0\.0\.1:\d+)/);
+    const [, url] = await printed(s, /ready: (http:\/\/127\.0\.0\.1:\d+)/);
     assert.equal(url, `http://127.0.0.1:${env.NGINX_PORT}`);
-    const [, email, password] = await s.waitFor(/first admin created: (\S+) \/ (\S+)/);
-    await s.waitFor(/Ctrl-C stops everything/);
+    const [, email, password] = await printed(s, /first admin created: (\S+) \/ (\S+)/);
+    await printed(s, /Ctrl-C stops everything/);
     const admin = new Client(url!);
     assert.equal((await admin.login(email!, password!)).status, 200);
     const seen = new Set<string>();
     for (let i = 0; i < 6; i++) seen.add((await admin.get('/api/auth/me')).headers.get('x-upstream') ?? '');
     assert.equal(seen.size, 3, `three API instances behind nginx: ${[...seen]}`);
 
-    pids.push(...descendants(s.npm.pid!));
+    pids.push(...descendants(s.pid!));
     launcherOf(s);
     const api2 = pids.find((p) => alive(p) && environ(p).includes('INSTANCE_ID=api-2'));
     assert.ok(api2, 'api-2 runs');
@@ -126,17 +102,17 @@ test('npm start: behind nginx, first admin logs in, a killed instance is restart
     assert.ok(pids.length >= 11, `processes of the stack: ${pids.map(cmdline).join('\n')}`);
 
     process.kill(api2, 'SIGKILL');
-    await s.waitFor(/api-2 exited \(signal SIGKILL\); restarting in 250 ms, restart 1/);
-    const [, newPid] = await s.waitFor(/api-2 is up again \(pid (\d+), restart 1\)/);
-    pids.push(...descendants(s.npm.pid!).filter((p) => !pids.includes(p)));
+    await printed(s, /api-2 exited \(signal SIGKILL\); restarting in 250 ms, restart 1/);
+    const [, newPid] = await printed(s, /api-2 is up again \(pid (\d+), restart 1\)/);
+    pids.push(...descendants(s.pid!).filter((p) => !pids.includes(p)));
     assert.ok(pids.includes(Number(newPid)));
     assert.equal((await admin.get('/api/auth/me')).status, 200);
 
     // Ctrl-C: a terminal sends SIGINT to its foreground process group (npm's). Only npm gets it
     // (the launcher runs in its own session) and forwards it to the launcher, which stops in order.
-    process.kill(-s.npm.pid!, 'SIGINT');
-    assert.equal(await s.exit(), 0, s.out());
-    const out = s.out();
+    process.kill(-s.pid!, 'SIGINT');
+    assert.equal(await exitCode(s), 0, s.output());
+    const out = s.output();
     const steps = [/SIGINT: stopping nginx, then/, /stopping nginx \(SIGQUIT/,
       /stopping api-1, api-2, api-3, worker-ocr, worker-approval, worker-disbursement \(SIGTERM/,
       /stopping payment-gateway-simulator \(SIGTERM/, /stopping MongoDB/, /\[creditdesk\] stopped\n/];
@@ -149,26 +125,26 @@ test('npm start: behind nginx, first admin logs in, a killed instance is restart
     assert.doesNotMatch(mongodLog, /"msg":"Received signal","attr":\{"signal":2/);
     assert.deepEqual(pids.filter(alive).map(cmdline), [], 'no process left behind');
   } finally {
-    cleanup(s, pids);
+    await cleanup(s, pids);
   }
 });
 
 test('npm start: a SIGKILLed launcher leaves no process behind', async () => {
-  const s = npmStart(await stackEnv());
+  const s = await npmStart(await stackEnv());
   const pids: number[] = [];
   try {
-    await s.waitFor(/ready: http/);
-    pids.push(...descendants(s.npm.pid!));
+    await printed(s, /ready: http/);
+    pids.push(...descendants(s.pid!));
     const launcher = launcherOf(s);
-    assert.ok(pids.length >= 11, `processes of the stack: ${pids.map(cmdline).join('\n')}\n${s.out()}`);
+    assert.ok(pids.length >= 11, `processes of the stack: ${pids.map(cmdline).join('\n')}\n${s.output()}`);
     process.kill(launcher, 'SIGKILL');
     // Each supervised child gets SIGTERM from the kernel (parent-death signal) and drains; the
     // watchdog stops mongod.
     await waitFor('every process of the stack to exit', () => pids.filter(alive).length === 0, { timeoutMs: 60_000, intervalMs: 200 })
       .catch((e: Error) => { throw new Error(`${e.message}: ${pids.filter(alive).map(cmdline).join(' | ')}`); });
-    assert.notEqual(await s.exit(), 0);
+    assert.notEqual(await exitCode(s), 0);
   } finally {
-    cleanup(s, pids);
+    await cleanup(s, pids);
   }
 });
 
@@ -177,13 +153,13 @@ test('npm start: a taken port or a bad setting is refused with a message naming 
   const blocker = createServer().listen(Number(env.NGINX_PORT), '127.0.0.1');
   await new Promise((r) => blocker.once('listening', r));
   try {
-    const taken = npmStart(env);
-    assert.equal(await taken.exit(), 1, taken.out());
-    assert.match(taken.out(), new RegExp(`port ${env.NGINX_PORT} \\(nginx; set NGINX_PORT\\) is already in use`));
+    const taken = await npmStart(env);
+    assert.equal(await exitCode(taken), 1, taken.output());
+    assert.match(taken.output(), new RegExp(`port ${env.NGINX_PORT} \\(nginx; set NGINX_PORT\\) is already in use`));
   } finally {
     blocker.close();
   }
-  const bad = npmStart({ ...env, API_INSTANCES: '0', CRASH_LOOP_WINDOW_MS: 'soon' });
-  assert.equal(await bad.exit(), 1, bad.out());
-  assert.match(bad.out(), /creditdesk start: invalid configuration \(see \.env\.example\):\n {2}API_INSTANCES .*\n {2}CRASH_LOOP_WINDOW_MS /);
+  const bad = await npmStart({ ...env, API_INSTANCES: '0', CRASH_LOOP_WINDOW_MS: 'soon' });
+  assert.equal(await exitCode(bad), 1, bad.output());
+  assert.match(bad.output(), /creditdesk start: invalid configuration \(see \.env\.example\):\n {2}API_INSTANCES .*\n {2}CRASH_LOOP_WINDOW_MS /);
 });

@@ -3,44 +3,21 @@
 // serving while an API instance and a worker are kill -9'd under load, and both come back; a
 // child that crash-loops stops everything with a message naming it and the end of its log.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import { startStack, WORKER_ROLES, type Stack } from '../../scripts/stack/stack.js';
+import { test } from 'node:test';
+import { WORKER_ROLES } from '../../scripts/stack/stack.js';
 import { DEFAULT_RESTART_POLICY, Supervisor, type Child } from '../../scripts/stack/supervisor.js';
-import { userClient } from '../helpers/app.js';
-import { testDb, type TestDb } from '../helpers/db.js';
-import { TEST_SECRET } from '../helpers/env.js';
+import { fixture } from '../helpers/fixture.js';
 import type { Client } from '../helpers/http.js';
 import { sampleApplication } from '../helpers/samples.js';
-import { boundedLoad, countBy, freePortRange, freePorts } from '../helpers/stack.js';
+import { boundedLoad, countBy } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
-let t: TestDb;
-let stack: Stack;
-let runDir: string;
-let reviewer: Client;
-let workerHttpBasePort: number;
+/** What the supervisor said (restarts, crash loops, the ordered stop). */
 const lines: string[] = [];
-
-before(async () => {
-  t = await testDb('supervision');
-  runDir = mkdtempSync(join(tmpdir(), 'creditdesk-supervision-'));
-  const [nginxPort, ...apiPorts] = await freePorts(4);
-  workerHttpBasePort = await freePortRange(WORKER_ROLES.length);
-  stack = await startStack({
-    mongoUri: t.uri, dbName: t.dbName, sessionSecrets: TEST_SECRET, apiPorts, nginxPort: nginxPort!, runDir,
-    workerRoles: WORKER_ROLES, workerHttpBasePort,
-    env: { LOG_LEVEL: 'info', NODE_ENV: 'test' }, restart: DEFAULT_RESTART_POLICY, log: (m) => lines.push(m),
-  });
-  reviewer = await userClient(t, stack.url, 'reviewer');
-});
-after(async () => {
-  await stack?.stop();
-  await t?.close();
-  if (runDir) rmSync(runDir, { recursive: true, force: true });
-});
+const f = fixture('supervision', { stack: { workerRoles: WORKER_ROLES, restart: DEFAULT_RESTART_POLICY, log: (m) => lines.push(m) } });
+let reviewer: Client;
+f.before(async () => { reviewer = await f.client('reviewer'); });
 
 /** Waits (bounded) until the child runs a process other than `oldPid` that passed its readiness check. */
 const restarted = (c: Child, oldPid: number | undefined) =>
@@ -48,16 +25,16 @@ const restarted = (c: Child, oldPid: number | undefined) =>
 
 test('kill -9 of an API instance and a worker under load: reads all succeed, acknowledged creates are stored, both come back', async () => {
   const ids: string[] = [];
-  for (let i = 0; i < 20; i++) ids.push((await reviewer.post('/api/applications', sampleApplication({ amount: 1000 + i }))).body.id);
-  const api = stack.supervisor.child('api-2');
-  const worker = stack.supervisor.child('worker-approval');
-  assert.equal(api, stack.apis[1]!.child, 'the stack and the supervisor hand out the same child object');
+  for (let i = 0; i < 20; i++) ids.push((await reviewer.create({ amount: 1000 + i })).id);
+  const api = f.stack.supervisor.child('api-2');
+  const worker = f.stack.supervisor.child('worker-approval');
+  assert.equal(api, f.stack.apis[1]!.child, 'the stack and the supervisor hand out the same child object');
   const [apiPid, workerPid] = [api.pid, worker.pid];
   // The moment a restarted child is reported up, it answers its readiness check.
   const readyWhenUp: Promise<[string, number]>[] = [];
-  const workerHealth = `http://127.0.0.1:${workerHttpBasePort + WORKER_ROLES.indexOf('approval')}/health`;
-  stack.supervisor.on('up', (c) => {
-    const url = c === api ? `${stack.apis[1]!.url}/ready` : c === worker ? workerHealth : undefined;
+  const workerHealth = `http://127.0.0.1:${f.stack.workerHttpBasePort! + WORKER_ROLES.indexOf('approval')}/health`;
+  f.stack.supervisor.on('up', (c) => {
+    const url = c === api ? `${f.stack.apis[1]!.url}/ready` : c === worker ? workerHealth : undefined;
     if (url) readyWhenUp.push(fetch(url, { headers: { connection: 'close' } }).then((r): [string, number] => [c.name, r.status], (): [string, number] => [c.name, 0]));
   });
   let killed = false;
@@ -86,7 +63,7 @@ test('kill -9 of an API instance and a worker under load: reads all succeed, ack
   // acknowledged one is stored.
   assert.deepEqual(wr.statuses.filter((s) => s !== 201 && s !== 502 && s !== 503), [], JSON.stringify(countBy(wr.statuses)));
   assert.ok(wr.ok.length >= wr.statuses.length - 8, `acknowledged ${wr.ok.length} of ${wr.statuses.length}`);
-  assert.equal(await t.c.applications.countDocuments({ _id: { $in: wr.ok } }), wr.ok.length, 'every acknowledged create exists');
+  assert.equal(await f.t.c.applications.countDocuments({ _id: { $in: wr.ok } }), wr.ok.length, 'every acknowledged create exists');
 
   // Both come back: a new process, counted as up only once it answers its readiness check.
   await Promise.all([restarted(api, apiPid), restarted(worker, workerPid)]);
@@ -97,23 +74,24 @@ test('kill -9 of an API instance and a worker under load: reads all succeed, ack
   assert.match(lines.join('\n'), /worker-approval exited \(signal SIGKILL\); restarting in 250 ms, restart 1/);
   assert.match(lines.join('\n'), /api-2 is up again/);
   // The restarted instance serves through nginx again (nginx retries it after fail_timeout).
-  const upstream = `127.0.0.1:${stack.apis[1]!.port}`;
+  const upstream = `127.0.0.1:${f.stack.apis[1]!.port}`;
   await waitFor('nginx to route to the restarted instance', async () => (await reviewer.get('/api/auth/me')).headers.get('x-upstream') === upstream,
     { timeoutMs: 60_000, intervalMs: 100 });
-  for (const c of stack.supervisor.list) assert.equal(c.state, 'up', `${c.name} is up`);
+  for (const c of f.stack.supervisor.list) assert.equal(c.state, 'up', `${c.name} is up`);
 });
 
 test('a child that crash-loops stops the supervisor with a message naming it and the end of its log', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'creditdesk-crashloop-'));
   const said: string[] = [];
-  const sup = new Supervisor(dir, {
+  const sup = new Supervisor(join(f.procs.dir, 'crash-loop'), {
     restart: { baseDelayMs: 20, maxDelayMs: 100, crashLoopExits: 5, crashLoopWindowMs: 60_000 }, log: (m) => said.push(m),
   });
   try {
-    const crashLoop = new Promise<string>((res) => sup.once('crash-loop', (_c, message) => res(message)));
+    let reported: string | undefined;
+    sup.once('crash-loop', (_c, message) => { reported = message; });
     const healthy = sup.spawn('sleeper', 'sleep', ['300'], {});
     const crasher = sup.spawn('crasher', 'sh', ['-c', 'echo "boom: cannot open the thing"; exit 3'], {});
-    const message = await Promise.race([crashLoop, new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`no crash loop reported: ${said.join('\n')}`)), 30_000))]);
+    const message = await waitFor('a crash loop to be reported', () => reported, { timeoutMs: 30_000 })
+      .catch((e: Error) => { throw new Error(`${e.message}:\n${said.join('\n')}`); });
     await sup.stopAll();
     assert.match(message, /^crasher is crash-looping: 5 exits within 60 s \(last: code 3\); stopping everything/);
     assert.match(message, /boom: cannot open the thing/, 'the end of its log is shown');
@@ -127,6 +105,5 @@ test('a child that crash-loops stops the supervisor with a message naming it and
     assert.ok(said.some((l) => l.startsWith('stopping sleeper')), said.join('\n'));
   } finally {
     await sup.stopAll();
-    rmSync(dir, { recursive: true, force: true });
   }
 });
