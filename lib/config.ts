@@ -8,13 +8,19 @@ import { z } from 'zod';
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 const bool = (def: boolean) =>
-  z.enum(['true', 'false', '1', '0']).default(def ? 'true' : 'false').transform((v) => v === 'true' || v === '1');
+  z
+    .enum(['true', 'false', '1', '0'])
+    .default(def ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1');
 
 export const baseSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   MONGO_URI: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://'),
-  MONGO_DB: z.string().regex(/^[A-Za-z0-9_-]{1,63}$/, 'letters, digits, _ and - only').default('creditdesk'),
+  MONGO_DB: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,63}$/, 'letters, digits, _ and - only')
+    .default('creditdesk'),
   INSTANCE_ID: z.string().min(1).default(`${hostname()}-${process.pid}`),
   SHUTDOWN_TIMEOUT_MS: int(10_000, 100),
 });
@@ -24,7 +30,12 @@ export const serverSchema = baseSchema.extend({
   PORT: int(3000, 0).pipe(z.number().max(65535)), // 0: any free port (tests)
   SESSION_SECRETS: z
     .string({ error: 'is required: one or more comma-separated secrets of at least 32 characters (the first signs new cookies)' })
-    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.string().min(32, 'each secret needs at least 32 characters')).min(1)),
   SESSION_IDLE_MINUTES: int(30, 1),
   SESSION_ABSOLUTE_HOURS: int(12, 1),
@@ -51,8 +62,17 @@ export const WORKER_ROLES = ['ocr', 'approval', 'disbursement'] as const;
 export type WorkerRole = (typeof WORKER_ROLES)[number];
 
 export const workerSchema = baseSchema.extend({
-  WORKER_ROLES: z.string().default(WORKER_ROLES.join(','))
-    .transform((s) => [...new Set(s.split(',').map((x) => x.trim()).filter(Boolean))])
+  WORKER_ROLES: z
+    .string()
+    .default(WORKER_ROLES.join(','))
+    .transform((s) => [
+      ...new Set(
+        s
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean),
+      ),
+    ])
     .pipe(z.array(z.enum(WORKER_ROLES, { error: `each role must be one of ${WORKER_ROLES.join(', ')}` })).min(1)),
   WORKER_CONCURRENCY_OCR: int(2, 1),
   WORKER_CONCURRENCY_APPROVAL: int(8, 1),
@@ -88,31 +108,45 @@ const optionalPort = z.preprocess(unsetIfEmpty, z.coerce.number().int().min(1).m
  * The local launcher (`npm start`, scripts/start.ts): where the stack listens, which MongoDB it
  * uses (an embedded one when MONGO_URI is unset), and how it supervises its children.
  */
-export const launcherSchema = z.object({
-  NGINX_PORT: optionalPort,
-  /** Accepted for NGINX_PORT when that is unset. */
-  PORT: optionalPort,
-  API_INSTANCES: int(3, 1).pipe(z.number().max(32)),
-  API_BASE_PORT: port(3001),
-  WORKER_HTTP_BASE_PORT: port(9101),
-  PAYMENT_GATEWAY_PORT: port(4100),
-  ...embeddedMongoSchema.shape,
-  MONGO_DB: baseSchema.shape.MONGO_DB,
-  SESSION_SECRETS: z.preprocess(unsetIfEmpty, serverSchema.shape.SESSION_SECRETS.optional()),
-  /** '' = <project>/.data */
-  DATA_DIR: z.string().default(''),
-  SHUTDOWN_TIMEOUT_MS: baseSchema.shape.SHUTDOWN_TIMEOUT_MS,
-  RESTART_BACKOFF_BASE_MS: int(250, 1),
-  RESTART_BACKOFF_CAP_MS: int(10_000, 1),
-  CRASH_LOOP_EXITS: int(5, 1),
-  CRASH_LOOP_WINDOW_MS: int(60_000, 1000),
-}).superRefine((c, ctx) => {
-  const last = c.API_BASE_PORT + c.API_INSTANCES - 1;
-  if (last > 65535) ctx.addIssue({ code: 'custom', path: ['API_BASE_PORT'], message: `leaves no room for ${c.API_INSTANCES} instances (the last port would be ${last})` });
-  const lastWorker = c.WORKER_HTTP_BASE_PORT + WORKER_ROLES.length - 1;
-  if (lastWorker > 65535) ctx.addIssue({ code: 'custom', path: ['WORKER_HTTP_BASE_PORT'], message: `leaves no room for ${WORKER_ROLES.length} worker processes (the last port would be ${lastWorker})` });
-  if (c.RESTART_BACKOFF_CAP_MS < c.RESTART_BACKOFF_BASE_MS) ctx.addIssue({ code: 'custom', path: ['RESTART_BACKOFF_CAP_MS'], message: 'must be at least RESTART_BACKOFF_BASE_MS' });
-}).transform(({ PORT, ...c }) => ({ ...c, NGINX_PORT: c.NGINX_PORT ?? PORT ?? 8080 }));
+export const launcherSchema = z
+  .object({
+    NGINX_PORT: optionalPort,
+    /** Accepted for NGINX_PORT when that is unset. */
+    PORT: optionalPort,
+    API_INSTANCES: int(3, 1).pipe(z.number().max(32)),
+    API_BASE_PORT: port(3001),
+    WORKER_HTTP_BASE_PORT: port(9101),
+    PAYMENT_GATEWAY_PORT: port(4100),
+    ...embeddedMongoSchema.shape,
+    MONGO_DB: baseSchema.shape.MONGO_DB,
+    SESSION_SECRETS: z.preprocess(unsetIfEmpty, serverSchema.shape.SESSION_SECRETS.optional()),
+    /** '' = <project>/.data */
+    DATA_DIR: z.string().default(''),
+    SHUTDOWN_TIMEOUT_MS: baseSchema.shape.SHUTDOWN_TIMEOUT_MS,
+    RESTART_BACKOFF_BASE_MS: int(250, 1),
+    RESTART_BACKOFF_CAP_MS: int(10_000, 1),
+    CRASH_LOOP_EXITS: int(5, 1),
+    CRASH_LOOP_WINDOW_MS: int(60_000, 1000),
+  })
+  .superRefine((c, ctx) => {
+    const last = c.API_BASE_PORT + c.API_INSTANCES - 1;
+    if (last > 65535)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['API_BASE_PORT'],
+        message: `leaves no room for ${c.API_INSTANCES} instances (the last port would be ${last})`,
+      });
+    const lastWorker = c.WORKER_HTTP_BASE_PORT + WORKER_ROLES.length - 1;
+    if (lastWorker > 65535)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['WORKER_HTTP_BASE_PORT'],
+        message: `leaves no room for ${WORKER_ROLES.length} worker processes (the last port would be ${lastWorker})`,
+      });
+    if (c.RESTART_BACKOFF_CAP_MS < c.RESTART_BACKOFF_BASE_MS)
+      ctx.addIssue({ code: 'custom', path: ['RESTART_BACKOFF_CAP_MS'], message: 'must be at least RESTART_BACKOFF_BASE_MS' });
+  })
+  .transform(({ PORT, ...c }) => ({ ...c, NGINX_PORT: c.NGINX_PORT ?? PORT ?? 8080 }));
 
 export class ConfigError extends Error {
   override name = 'ConfigError';

@@ -19,7 +19,13 @@ export interface Context<C extends BaseConfig = BaseConfig> extends DomainContex
 /** A context around an already connected client (scripts and tests that hold their own). */
 export function contextOf<C extends BaseConfig>(cfg: C, log: Logger, mongo: Mongo): Context<C> {
   return {
-    cfg, log, client: mongo.client, db: mongo.db, c: collections(mongo.db), hooks: pipelineHooks(mongo.db), close: mongo.close,
+    cfg,
+    log,
+    client: mongo.client,
+    db: mongo.db,
+    c: collections(mongo.db),
+    hooks: pipelineHooks(mongo.db),
+    close: mongo.close,
   };
 }
 

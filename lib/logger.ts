@@ -9,8 +9,14 @@ export function createLogger(opts: { level: string; name: string; instance: stri
     base: { svc: opts.name, instance: opts.instance },
     redact: {
       paths: [
-        'req.headers.cookie', 'req.headers.authorization', 'req.headers["x-csrf-token"]',
-        'res.headers["set-cookie"]', '*.password', '*.passwordHash', 'password', 'sessionId',
+        'req.headers.cookie',
+        'req.headers.authorization',
+        'req.headers["x-csrf-token"]',
+        'res.headers["set-cookie"]',
+        '*.password',
+        '*.passwordHash',
+        'password',
+        'sessionId',
       ],
       censor: '[redacted]',
     },

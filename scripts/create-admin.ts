@@ -4,7 +4,9 @@ import { createUser, newUserInput } from '../lib/domain/users/users.js';
 import { AppError } from '../lib/errors.js';
 import { cliContext } from './lib/cli.js';
 
-const { values } = parseArgs({ options: { email: { type: 'string' }, password: { type: 'string' }, role: { type: 'string', default: 'admin' } } });
+const { values } = parseArgs({
+  options: { email: { type: 'string' }, password: { type: 'string' }, role: { type: 'string', default: 'admin' } },
+});
 const input = newUserInput.safeParse(values);
 if (!input.success) {
   console.error('usage: npm run create-admin -- --email ADDRESS --password SECRET [--role admin|reviewer|viewer]');
@@ -16,7 +18,10 @@ try {
   const user = await createUser(ctx.c, input.data);
   console.log(`created ${user.role} ${user.email} (${user.id})`);
 } catch (e) {
-  if (e instanceof AppError) { console.error(e.message); process.exitCode = 1; } else throw e;
+  if (e instanceof AppError) {
+    console.error(e.message);
+    process.exitCode = 1;
+  } else throw e;
 } finally {
   await ctx.close();
 }

@@ -46,7 +46,10 @@ const log = createLogger({ level: 'info', name: 'start', instance: 'local' });
 /** A dev session secret kept in DATA_DIR so sessions survive restarts of the local stack. */
 function devSecret(): string {
   const file = join(DATA, 'session-secret');
-  if (!existsSync(file)) { mkdirSync(DATA, { recursive: true }); writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600 }); }
+  if (!existsSync(file)) {
+    mkdirSync(DATA, { recursive: true });
+    writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600 });
+  }
   return readFileSync(file, 'utf8').trim();
 }
 
@@ -74,29 +77,48 @@ const abort = new AbortController();
 let stopping = false;
 
 async function stop(code: number, why: string): Promise<void> {
-  if (stopping) { say(`${why}: already stopping`); return; }
+  if (stopping) {
+    say(`${why}: already stopping`);
+    return;
+  }
   stopping = true;
-  say(`${why}: stopping nginx, then the API instances and workers (draining), then the payment-gateway simulator${mongodStarting ? ', then MongoDB' : ''}…`);
+  say(
+    `${why}: stopping nginx, then the API instances and workers (draining), then the payment-gateway simulator${mongodStarting ? ', then MongoDB' : ''}…`,
+  );
   abort.abort();
   const stack = await starting?.catch(() => undefined);
   await stack?.stop();
   const mongod = await mongodStarting?.catch(() => undefined);
-  if (mongod) { say('stopping MongoDB'); await mongod.stop(); }
+  if (mongod) {
+    say('stopping MongoDB');
+    await mongod.stop();
+  }
   say('stopped');
   process.exit(code);
 }
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stop(0, signal));
 // npm forwards SIGINT/SIGTERM but not a closed terminal's SIGHUP; when npm goes away, stop too.
 const parent = process.ppid;
-setInterval(() => { if (process.ppid !== parent) void stop(0, `the parent process ${parent} exited`); }, 1000).unref();
+setInterval(() => {
+  if (process.ppid !== parent) void stop(0, `the parent process ${parent} exited`);
+}, 1000).unref();
 
 try {
   const opts: Omit<StackOptions, 'mongoUri'> = {
-    dbName: cfg.MONGO_DB, sessionSecrets: cfg.SESSION_SECRETS?.join(',') ?? devSecret(), apiPorts, nginxPort: cfg.NGINX_PORT,
-    runDir: DATA, workerRoles: WORKER_ROLES, log: say, paymentGatewayPort: cfg.PAYMENT_GATEWAY_PORT, workerHttpBasePort: cfg.WORKER_HTTP_BASE_PORT,
+    dbName: cfg.MONGO_DB,
+    sessionSecrets: cfg.SESSION_SECRETS?.join(',') ?? devSecret(),
+    apiPorts,
+    nginxPort: cfg.NGINX_PORT,
+    runDir: DATA,
+    workerRoles: WORKER_ROLES,
+    log: say,
+    paymentGatewayPort: cfg.PAYMENT_GATEWAY_PORT,
+    workerHttpBasePort: cfg.WORKER_HTTP_BASE_PORT,
     restart: {
-      baseDelayMs: cfg.RESTART_BACKOFF_BASE_MS, maxDelayMs: cfg.RESTART_BACKOFF_CAP_MS,
-      crashLoopExits: cfg.CRASH_LOOP_EXITS, crashLoopWindowMs: cfg.CRASH_LOOP_WINDOW_MS,
+      baseDelayMs: cfg.RESTART_BACKOFF_BASE_MS,
+      maxDelayMs: cfg.RESTART_BACKOFF_CAP_MS,
+      crashLoopExits: cfg.CRASH_LOOP_EXITS,
+      crashLoopWindowMs: cfg.CRASH_LOOP_WINDOW_MS,
     },
     onCrashLoop: () => void stop(1, 'crash loop'),
     stopTimeoutMs: cfg.SHUTDOWN_TIMEOUT_MS + 5000,
@@ -113,9 +135,13 @@ try {
   if (stopping) throw new Error('interrupted');
   starting = startStack({ ...opts, mongoUri: uri });
   const { url } = await starting;
-  say(`ready: ${url}  (through nginx to ${apiPorts.map((p) => `127.0.0.1:${p}`).join(', ')}; logs in ${join(DATA, 'logs')}, nginx access log in ${join(DATA, 'nginx', 'access.log')})`);
+  say(
+    `ready: ${url}  (through nginx to ${apiPorts.map((p) => `127.0.0.1:${p}`).join(', ')}; logs in ${join(DATA, 'logs')}, nginx access log in ${join(DATA, 'nginx', 'access.log')})`,
+  );
   if (admin) say(admin);
-  say(`log in: curl -c jar -H 'content-type: application/json' -d '{"email":"admin@creditdesk.local","password":"…"}' ${url}/api/auth/login`);
+  say(
+    `log in: curl -c jar -H 'content-type: application/json' -d '{"email":"admin@creditdesk.local","password":"…"}' ${url}/api/auth/login`,
+  );
   say(`        then: curl -b jar ${url}/api/applications   (send the returned csrfToken as X-CSRF-Token on writes)`);
   say('more users: npm run create-admin -- --email … --password … --role admin|reviewer|viewer');
   say('children that exit are restarted (see the logs); Ctrl-C stops everything.');

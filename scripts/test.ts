@@ -14,16 +14,22 @@ function findTests(dir: string): string[] {
 }
 
 const filters = process.argv.slice(2);
-const files = findTests(join(PROJECT_ROOT, 'tests')).sort()
+const files = findTests(join(PROJECT_ROOT, 'tests'))
+  .sort()
   .filter((f) => filters.length === 0 || filters.some((x) => relative(PROJECT_ROOT, f).includes(x)));
-if (files.length === 0) { console.error('no test files matched'); process.exit(1); }
+if (files.length === 0) {
+  console.error('no test files matched');
+  process.exit(1);
+}
 
 const mongo = await mongoForRun('test');
 process.env.MONGO_URI = mongo.uri;
 
-const child = spawn(process.execPath, [
-  '--import', 'tsx', '--test', `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`, '--test-reporter=spec', ...files,
-], { stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent' } });
+const child = spawn(
+  process.execPath,
+  ['--import', 'tsx', '--test', `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`, '--test-reporter=spec', ...files],
+  { stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent' } },
+);
 const forward = (s: NodeJS.Signals) => child.kill(s);
 process.on('SIGINT', forward);
 process.on('SIGTERM', forward);

@@ -6,7 +6,10 @@ import { startApi } from './start.js';
 const cfg = loadConfigOrExit(serverSchema, 'api');
 const log = createLogger({ level: cfg.LOG_LEVEL, name: 'api', instance: cfg.INSTANCE_ID });
 process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled promise rejection'));
-process.on('uncaughtException', (err) => { log.fatal({ err }, 'uncaught exception; exiting'); process.exit(1); });
+process.on('uncaughtException', (err) => {
+  log.fatal({ err }, 'uncaught exception; exiting');
+  process.exit(1);
+});
 
 const api = await startApi(cfg, log).catch((e: Error) => {
   log.fatal({ err: e }, e.message);

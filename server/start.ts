@@ -40,25 +40,30 @@ function drainer(server: Server, ctx: ApiContext): () => Promise<void> {
     res.once('close', () => inflight.delete(res));
   });
   let stopping: Promise<void> | undefined;
-  return () => (stopping ??= (async () => {
-    ctx.lifecycle.draining = true;
-    for (const res of inflight) if (!res.headersSent) res.setHeader('Connection', 'close');
-    ctx.log.info('draining: /ready is 503, listener closed, finishing in-flight requests, waiting for keep-alive connections to end');
-    const force = setTimeout(() => {
-      if (inflight.size > 0) ctx.log.warn({ inflight: inflight.size }, 'in-flight requests did not finish in time; closing their connections');
-      else ctx.log.info('closing keep-alive connections the client left idle');
-      server.closeAllConnections();
-    }, ctx.cfg.SHUTDOWN_TIMEOUT_MS);
-    force.unref();
-    // net.Server's close, not http.Server's: the latter also closes idle connections at once.
-    await new Promise<void>((res) => net.Server.prototype.close.call(server, () => res()));
-    clearTimeout(force);
-    await ctx.close().catch((e: unknown) => ctx.log.error({ err: e }, 'closing MongoDB failed'));
-    ctx.log.info('stopped');
-  })());
+  return () =>
+    (stopping ??= (async () => {
+      ctx.lifecycle.draining = true;
+      for (const res of inflight) if (!res.headersSent) res.setHeader('Connection', 'close');
+      ctx.log.info('draining: /ready is 503, listener closed, finishing in-flight requests, waiting for keep-alive connections to end');
+      const force = setTimeout(() => {
+        if (inflight.size > 0)
+          ctx.log.warn({ inflight: inflight.size }, 'in-flight requests did not finish in time; closing their connections');
+        else ctx.log.info('closing keep-alive connections the client left idle');
+        server.closeAllConnections();
+      }, ctx.cfg.SHUTDOWN_TIMEOUT_MS);
+      force.unref();
+      // net.Server's close, not http.Server's: the latter also closes idle connections at once.
+      await new Promise<void>((res) => net.Server.prototype.close.call(server, () => res()));
+      clearTimeout(force);
+      await ctx.close().catch((e: unknown) => ctx.log.error({ err: e }, 'closing MongoDB failed'));
+      ctx.log.info('stopped');
+    })());
 }
 
-export async function startApi(cfg: ServerConfig, log: Logger = createLogger({ level: cfg.LOG_LEVEL, name: 'api', instance: cfg.INSTANCE_ID })): Promise<RunningApi> {
+export async function startApi(
+  cfg: ServerConfig,
+  log: Logger = createLogger({ level: cfg.LOG_LEVEL, name: 'api', instance: cfg.INSTANCE_ID }),
+): Promise<RunningApi> {
   const ctx: ApiContext = { ...(await openContext(cfg, log, `creditdesk-api-${cfg.INSTANCE_ID}`)), lifecycle: { draining: false } };
   const server = createServer();
   server.keepAliveTimeout = cfg.KEEP_ALIVE_TIMEOUT_MS; // above the proxy's idle timeout, or it sees resets

@@ -4,20 +4,32 @@ import { createServer, type Server } from 'node:http';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { WorkerHandle } from '../lib/queue/index.js';
 
-export interface HealthState { instance: string; roles: string[]; draining: boolean }
+export interface HealthState {
+  instance: string;
+  roles: string[];
+  draining: boolean;
+}
 
-export function startHealthServer(
-  host: string, port: number, state: HealthState, handles: Map<string, WorkerHandle>,
-): Promise<Server> {
+export function startHealthServer(host: string, port: number, state: HealthState, handles: Map<string, WorkerHandle>): Promise<Server> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   new Gauge({
-    name: 'worker_jobs_in_flight', help: 'jobs being handled now', labelNames: ['role'], registers: [registry],
-    collect() { for (const [role, h] of handles) this.set({ role }, h.inFlight()); },
+    name: 'worker_jobs_in_flight',
+    help: 'jobs being handled now',
+    labelNames: ['role'],
+    registers: [registry],
+    collect() {
+      for (const [role, h] of handles) this.set({ role }, h.inFlight());
+    },
   });
   new Gauge({
-    name: 'worker_jobs_processed', help: 'jobs settled by this process since it started', labelNames: ['role'], registers: [registry],
-    collect() { for (const [role, h] of handles) this.set({ role }, h.processed()); },
+    name: 'worker_jobs_processed',
+    help: 'jobs settled by this process since it started',
+    labelNames: ['role'],
+    registers: [registry],
+    collect() {
+      for (const [role, h] of handles) this.set({ role }, h.processed());
+    },
   });
   const server = createServer((req, res) => {
     if (req.method === 'GET' && req.url === '/health') {
@@ -25,8 +37,16 @@ export function startHealthServer(
       return void res.end(JSON.stringify({ status: state.draining ? 'draining' : 'ok', instance: state.instance, roles: state.roles }));
     }
     if (req.method === 'GET' && req.url === '/metrics') {
-      return void registry.metrics().then((body) => { res.writeHead(200, { 'content-type': registry.contentType }); res.end(body); },
-        () => { res.writeHead(500); res.end(); });
+      return void registry.metrics().then(
+        (body) => {
+          res.writeHead(200, { 'content-type': registry.contentType });
+          res.end(body);
+        },
+        () => {
+          res.writeHead(500);
+          res.end();
+        },
+      );
     }
     res.writeHead(404, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ status: 404, title: 'Not Found' }));

@@ -8,7 +8,10 @@ import { startWorkers } from './start.js';
 const cfg = loadConfigOrExit(workerSchema, 'worker', process.argv[2] ? { WORKER_ROLES: process.argv[2] } : {});
 const log = createLogger({ level: cfg.LOG_LEVEL, name: 'worker', instance: cfg.INSTANCE_ID });
 process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled promise rejection'));
-process.on('uncaughtException', (err) => { log.fatal({ err }, 'uncaught exception; exiting'); process.exit(1); });
+process.on('uncaughtException', (err) => {
+  log.fatal({ err }, 'uncaught exception; exiting');
+  process.exit(1);
+});
 
 const workers = await startWorkers(cfg, log).catch((e: Error) => {
   log.fatal({ err: e }, e.message);

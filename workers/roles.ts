@@ -6,14 +6,19 @@ import { approvalJob } from './jobs/approval.job.js';
 import { disbursementJob } from './jobs/disbursement.job.js';
 import { ocrJob } from './jobs/ocr.job.js';
 
-export function jobsFor(role: WorkerRole, ctx: WorkerContext): JobDefinition<any>[] {
+export function jobsFor(role: WorkerRole, ctx: WorkerContext): JobDefinition<unknown>[] {
   switch (role) {
-    case 'ocr': return [ocrJob(ctx)];
-    case 'approval': return [approvalJob(ctx)];
-    case 'disbursement': return [disbursementJob(ctx)];
+    case 'ocr':
+      return [ocrJob(ctx)];
+    case 'approval':
+      return [approvalJob(ctx)];
+    case 'disbursement':
+      return [disbursementJob(ctx)];
   }
 }
 
 export function concurrencyFor(role: WorkerRole, cfg: WorkerConfig): number {
-  return { ocr: cfg.WORKER_CONCURRENCY_OCR, approval: cfg.WORKER_CONCURRENCY_APPROVAL, disbursement: cfg.WORKER_CONCURRENCY_DISBURSEMENT }[role];
+  return { ocr: cfg.WORKER_CONCURRENCY_OCR, approval: cfg.WORKER_CONCURRENCY_APPROVAL, disbursement: cfg.WORKER_CONCURRENCY_DISBURSEMENT }[
+    role
+  ];
 }

@@ -32,7 +32,8 @@ async function assertTesseract(cfg: WorkerConfig): Promise<void> {
 }
 
 export async function startWorkers(
-  cfg: WorkerConfig, log: Logger = createLogger({ level: cfg.LOG_LEVEL, name: 'worker', instance: cfg.INSTANCE_ID }),
+  cfg: WorkerConfig,
+  log: Logger = createLogger({ level: cfg.LOG_LEVEL, name: 'worker', instance: cfg.INSTANCE_ID }),
 ): Promise<RunningWorkers> {
   if (cfg.WORKER_ROLES.includes('ocr')) await assertTesseract(cfg);
   const ctx: WorkerContext = {
@@ -41,25 +42,41 @@ export async function startWorkers(
   };
   const handles = new Map<string, WorkerHandle>();
   for (const role of cfg.WORKER_ROLES) {
-    handles.set(role, startWorker({
-      db: ctx.db, jobs: jobsFor(role, ctx), concurrency: concurrencyFor(role, cfg), owner: `${cfg.INSTANCE_ID}/${role}`,
-      leaseMs: cfg.WORKER_LEASE_MS, pollMs: cfg.WORKER_POLL_MS, retentionMs: cfg.WORKER_RETENTION_DAYS * 86_400_000,
-      backoff: { baseMs: cfg.WORKER_BACKOFF_BASE_MS, factor: cfg.WORKER_BACKOFF_FACTOR, capMs: cfg.WORKER_BACKOFF_CAP_MS, jitter: 0.2 },
-      log: log.child({ role }),
-    }));
+    handles.set(
+      role,
+      startWorker({
+        db: ctx.db,
+        jobs: jobsFor(role, ctx),
+        concurrency: concurrencyFor(role, cfg),
+        owner: `${cfg.INSTANCE_ID}/${role}`,
+        leaseMs: cfg.WORKER_LEASE_MS,
+        pollMs: cfg.WORKER_POLL_MS,
+        retentionMs: cfg.WORKER_RETENTION_DAYS * 86_400_000,
+        backoff: { baseMs: cfg.WORKER_BACKOFF_BASE_MS, factor: cfg.WORKER_BACKOFF_FACTOR, capMs: cfg.WORKER_BACKOFF_CAP_MS, jitter: 0.2 },
+        log: log.child({ role }),
+      }),
+    );
   }
   const state: HealthState = { instance: cfg.INSTANCE_ID, roles: cfg.WORKER_ROLES, draining: false };
   let http: Server | undefined;
   let stopping: Promise<void> | undefined;
-  const stop = () => (stopping ??= (async () => {
-    state.draining = true;
-    log.info('draining: no new claims; in-flight jobs may finish until SHUTDOWN_TIMEOUT_MS, the rest are released');
-    await Promise.all([...handles].map(([role, h]) => h.stop(cfg.SHUTDOWN_TIMEOUT_MS)
-      .catch((e: unknown) => log.error({ err: e, role }, 'stopping the queue worker failed'))));
-    if (http) await new Promise<void>((res) => { http!.closeAllConnections(); http!.close(() => res()); });
-    await ctx.close().catch((e: unknown) => log.error({ err: e }, 'closing MongoDB failed'));
-    log.info('stopped');
-  })());
+  const stop = () =>
+    (stopping ??= (async () => {
+      state.draining = true;
+      log.info('draining: no new claims; in-flight jobs may finish until SHUTDOWN_TIMEOUT_MS, the rest are released');
+      await Promise.all(
+        [...handles].map(([role, h]) =>
+          h.stop(cfg.SHUTDOWN_TIMEOUT_MS).catch((e: unknown) => log.error({ err: e, role }, 'stopping the queue worker failed')),
+        ),
+      );
+      if (http)
+        await new Promise<void>((res) => {
+          http!.closeAllConnections();
+          http!.close(() => res());
+        });
+      await ctx.close().catch((e: unknown) => log.error({ err: e }, 'closing MongoDB failed'));
+      log.info('stopped');
+    })());
   if (cfg.WORKER_HTTP_PORT > 0) {
     http = await startHealthServer(cfg.WORKER_HTTP_HOST, cfg.WORKER_HTTP_PORT, state, handles).catch(async (e: Error) => {
       await stop();

@@ -1,6 +1,10 @@
 import { MongoClient, type Db } from 'mongodb';
 
-export interface Mongo { client: MongoClient; db: Db; close(): Promise<void> }
+export interface Mongo {
+  client: MongoClient;
+  db: Db;
+  close(): Promise<void>;
+}
 
 /** One MongoClient per process, shared by repositories, queue, locks and the session store. */
 export async function connectMongo(uri: string, dbName: string, appName: string): Promise<Mongo> {

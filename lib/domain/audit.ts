@@ -4,9 +4,16 @@ import type { Collections } from './collections.js';
 import type { Actor } from './users/types.js';
 
 export interface AuditDoc {
-  _id?: ObjectId; entity: 'application' | 'user'; entityId: string; action: string;
-  actor: Actor; at: Date; fromVersion: number | null; toVersion: number;
-  changes: Record<string, { from: unknown; to: unknown }>; requestId?: string;
+  _id?: ObjectId;
+  entity: 'application' | 'user';
+  entityId: string;
+  action: string;
+  actor: Actor;
+  at: Date;
+  fromVersion: number | null;
+  toVersion: number;
+  changes: Record<string, { from: unknown; to: unknown }>;
+  requestId?: string;
 }
 
 /** Field-level diff of the keys in `changes` against `before` (nested objects compared as JSON). */
@@ -24,5 +31,9 @@ export async function recordAudit(c: Collections, entries: AuditDoc[], session?:
 }
 
 export async function historyOf(c: Collections, entityId: string): Promise<AuditDoc[]> {
-  return c.audit.find({ entityId }, { projection: { _id: 0 } }).sort({ at: 1, toVersion: 1 }).limit(1000).toArray();
+  return c.audit
+    .find({ entityId }, { projection: { _id: 0 } })
+    .sort({ at: 1, toVersion: 1 })
+    .limit(1000)
+    .toArray();
 }

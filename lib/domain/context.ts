@@ -6,10 +6,18 @@ import type { ApplicationDoc } from './applications/types.js';
 import type { Collections } from './collections.js';
 import type { Actor } from './users/types.js';
 
-export interface DomainContext { client: MongoClient; db: Db; c: Collections; hooks: ApplicationHooks }
+export interface DomainContext {
+  client: MongoClient;
+  db: Db;
+  c: Collections;
+  hooks: ApplicationHooks;
+}
 
 /** Who asked, for the audit trail and log correlation. */
-export interface Meta { actor: Actor; requestId?: string | undefined }
+export interface Meta {
+  actor: Actor;
+  requestId?: string | undefined;
+}
 
 /**
  * Called inside the transaction that changes an application, so effects written there (outbox
@@ -21,7 +29,11 @@ export interface ApplicationHooks {
 
 /** Calls each hook in order, in the same transaction (e.g. the pipeline's, then a use case's own). */
 export function composeHooks(...list: ApplicationHooks[]): ApplicationHooks {
-  return { async afterChange(e) { for (const h of list) await h.afterChange(e); } };
+  return {
+    async afterChange(e) {
+      for (const h of list) await h.afterChange(e);
+    },
+  };
 }
 
 /** `ctx` with `extra` running after its own hooks, for one use case's changes. */

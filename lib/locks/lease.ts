@@ -5,7 +5,12 @@ import { hostname } from 'node:os';
 import { MongoServerError, type Db } from 'mongodb';
 import { locksCollection } from './collection.js';
 
-export interface Lease { key: string; token: string; fence: number; expiresAt: Date }
+export interface Lease {
+  key: string;
+  token: string;
+  fence: number;
+  expiresAt: Date;
+}
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -27,13 +32,17 @@ async function tryAcquire(db: Db, key: string, ttlMs: number, owner: string): Pr
   try {
     const doc = await locksCollection(db).findOneAndUpdate(
       { _id: key },
-      [{
-        $set: {
-          token: take({ $literal: token }, 'token'), owner: take({ $literal: owner }, 'owner'),
-          fence: take({ $add: [{ $ifNull: ['$fence', 0] }, 1] }, 'fence'),
-          acquiredAt: take('$$NOW', 'acquiredAt'), expiresAt: take({ $add: ['$$NOW', ttlMs] }, 'expiresAt'),
+      [
+        {
+          $set: {
+            token: take({ $literal: token }, 'token'),
+            owner: take({ $literal: owner }, 'owner'),
+            fence: take({ $add: [{ $ifNull: ['$fence', 0] }, 1] }, 'fence'),
+            acquiredAt: take('$$NOW', 'acquiredAt'),
+            expiresAt: take({ $add: ['$$NOW', ttlMs] }, 'expiresAt'),
+          },
         },
-      }],
+      ],
       { upsert: true, returnDocument: 'after' },
     );
     if (!doc || doc.token !== token) return null;
@@ -81,6 +90,10 @@ export async function release(db: Db, lease: Lease): Promise<boolean> {
 
 /** Held (unexpired by the server clock) locks only. */
 export async function listLocks(db: Db): Promise<Array<{ key: string; owner: string; fence: number; expiresAt: Date }>> {
-  const docs = await locksCollection(db).find({ $expr: { $gt: ['$expiresAt', '$$NOW'] } }).sort({ _id: 1 }).limit(10_000).toArray();
+  const docs = await locksCollection(db)
+    .find({ $expr: { $gt: ['$expiresAt', '$$NOW'] } })
+    .sort({ _id: 1 })
+    .limit(10_000)
+    .toArray();
   return docs.map((d) => ({ key: d._id, owner: d.owner ?? '', fence: d.fence, expiresAt: d.expiresAt }));
 }

@@ -25,8 +25,11 @@ export const MIGRATIONS: Migration[] = [
       let after = typeof checkpoint === 'string' ? checkpoint : undefined;
       let total = 0;
       for (;;) {
-        const batch = await c.applications.find(after ? { _id: { $gt: after } } : {}, { projection: { _id: 1 } })
-          .sort({ _id: 1 }).limit(batchSize).toArray();
+        const batch = await c.applications
+          .find(after ? { _id: { $gt: after } } : {}, { projection: { _id: 1 } })
+          .sort({ _id: 1 })
+          .limit(batchSize)
+          .toArray();
         if (batch.length === 0) break;
         const ids = batch.map((d) => d._id);
         const r = await c.applications.updateMany({ _id: { $in: ids }, version: { $exists: false } }, { $set: { version: 1 } });

@@ -5,20 +5,35 @@ import type { Logger } from '../logger.js';
 import { collections, type Collections } from '../domain/collections.js';
 
 export interface MigrationDoc {
-  _id: string; state: 'running' | 'done'; startedAt: Date; appliedAt?: Date; checkpoint?: unknown;
+  _id: string;
+  state: 'running' | 'done';
+  startedAt: Date;
+  appliedAt?: Date;
+  checkpoint?: unknown;
 }
 
 /** The record of each migration: running (with its checkpoint) or done. */
 export const migrationRecords = (db: Db) => db.collection<MigrationDoc>('migrations');
 
 export interface MigrationContext {
-  db: Db; c: Collections; log: Logger; batchSize: number; pauseMs: number;
-  checkpoint: unknown; saveCheckpoint(value: unknown): Promise<void>;
+  db: Db;
+  c: Collections;
+  log: Logger;
+  batchSize: number;
+  pauseMs: number;
+  checkpoint: unknown;
+  saveCheckpoint(value: unknown): Promise<void>;
 }
-export interface Migration { id: string; description: string; up(ctx: MigrationContext): Promise<void> }
+export interface Migration {
+  id: string;
+  description: string;
+  up(ctx: MigrationContext): Promise<void>;
+}
 
 export async function runMigrations(
-  db: Db, migrations: Migration[], opts: { log: Logger; batchSize: number; pauseMs: number },
+  db: Db,
+  migrations: Migration[],
+  opts: { log: Logger; batchSize: number; pauseMs: number },
 ): Promise<{ applied: string[] }> {
   const c = collections(db);
   const records = migrationRecords(db);
@@ -30,10 +45,20 @@ export async function runMigrations(
     opts.log.info({ migration: m.id, resumeFrom: rec?.checkpoint ?? null }, `migrating: ${m.description}`);
     const started = Date.now();
     await m.up({
-      db, c, log: opts.log, batchSize: opts.batchSize, pauseMs: opts.pauseMs, checkpoint: rec?.checkpoint,
-      saveCheckpoint: async (value) => { await records.updateOne({ _id: m.id }, { $set: { checkpoint: value } }); },
+      db,
+      c,
+      log: opts.log,
+      batchSize: opts.batchSize,
+      pauseMs: opts.pauseMs,
+      checkpoint: rec?.checkpoint,
+      saveCheckpoint: async (value) => {
+        await records.updateOne({ _id: m.id }, { $set: { checkpoint: value } });
+      },
     });
-    await records.updateOne({ _id: m.id, state: 'running' }, { $set: { state: 'done', appliedAt: new Date() }, $unset: { checkpoint: '' } });
+    await records.updateOne(
+      { _id: m.id, state: 'running' },
+      { $set: { state: 'done', appliedAt: new Date() }, $unset: { checkpoint: '' } },
+    );
     opts.log.info({ migration: m.id, tookMs: Date.now() - started }, 'migration done');
     applied.push(m.id);
   }

@@ -2,9 +2,16 @@
 // anything else, and the job's AbortSignal (shutdown, lease loss, timeout) kills it.
 import { spawn } from 'node:child_process';
 
-export class OcrError extends Error { override name = 'OcrError'; }
+export class OcrError extends Error {
+  override name = 'OcrError';
+}
 
-export interface OcrOptions { bin?: string; lang?: string; signal?: AbortSignal; timeoutMs?: number }
+export interface OcrOptions {
+  bin?: string;
+  lang?: string;
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
 
 /** Feeds the image on stdin and returns the recognized text from stdout. */
 export function recognize(image: Buffer, opts: OcrOptions = {}): Promise<string> {
@@ -14,16 +21,24 @@ export function recognize(image: Buffer, opts: OcrOptions = {}): Promise<string>
     if (signal?.aborted) return reject(new OcrError(`ocr aborted before start: ${String(signal.reason)}`));
     const proc = spawn(opts.bin ?? '/usr/bin/tesseract', ['stdin', 'stdout', '-l', opts.lang ?? 'eng', '--psm', '3'], {
       // A minimal environment: the engine inherits no setting of ours (MONGO_URI, secrets).
-      stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: '/usr/local/bin:/usr/bin:/bin', OMP_THREAD_LIMIT: '1' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { PATH: '/usr/local/bin:/usr/bin:/bin', OMP_THREAD_LIMIT: '1' },
     });
     const out: Buffer[] = [];
     let err = '';
     const onAbort = () => proc.kill('SIGKILL');
     signal?.addEventListener('abort', onAbort, { once: true });
     proc.stdout.on('data', (d: Buffer) => out.push(d));
-    proc.stderr.on('data', (d: Buffer) => { if (err.length < 4000) err += d; });
-    proc.stdin.on('error', () => { /* reported through the exit code */ });
-    proc.once('error', (e) => { signal?.removeEventListener('abort', onAbort); reject(new OcrError(`cannot run tesseract: ${e.message}`)); });
+    proc.stderr.on('data', (d: Buffer) => {
+      if (err.length < 4000) err += d;
+    });
+    proc.stdin.on('error', () => {
+      /* reported through the exit code */
+    });
+    proc.once('error', (e) => {
+      signal?.removeEventListener('abort', onAbort);
+      reject(new OcrError(`cannot run tesseract: ${e.message}`));
+    });
     proc.once('close', (code, sig) => {
       signal?.removeEventListener('abort', onAbort);
       if (signal?.aborted) return reject(new OcrError(`ocr aborted: ${String(signal.reason)}`));

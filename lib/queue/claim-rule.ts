@@ -5,7 +5,10 @@
 export const SHORT_BACKLOG = 4;
 
 /** What the previous claim round asked for and how many candidates it found. */
-export interface ClaimRound { asked: number; found: number }
+export interface ClaimRound {
+  asked: number;
+  found: number;
+}
 
 /** A worker starts as if its previous round had found nothing: its first claim is a single one. */
 export const NO_ROUND_YET: ClaimRound = { asked: 1, found: 0 };

@@ -32,18 +32,37 @@ function leaseExpr(leaseMs: number, leaseFor: Record<string, number>): unknown {
  */
 function claimUpdate(token: string, leaseMs: number, leaseFor: Record<string, number>): Document[] {
   const recovering = { $eq: ['$state', 'processing'] };
-  return [{
-    $set: {
-      recoveries: { $cond: [recovering, { $add: ['$recoveries', 1] }, '$recoveries'] },
-      errors: {
-        $cond: [recovering, {
-          $concatArrays: ['$errors', [{ attempt: '$attempts', at: '$$NOW', message: 'lease expired: the worker stopped renewing (crashed or stalled)', owner: '$owner' }]],
-        }, '$errors'],
+  return [
+    {
+      $set: {
+        recoveries: { $cond: [recovering, { $add: ['$recoveries', 1] }, '$recoveries'] },
+        errors: {
+          $cond: [
+            recovering,
+            {
+              $concatArrays: [
+                '$errors',
+                [
+                  {
+                    attempt: '$attempts',
+                    at: '$$NOW',
+                    message: 'lease expired: the worker stopped renewing (crashed or stalled)',
+                    owner: '$owner',
+                  },
+                ],
+              ],
+            },
+            '$errors',
+          ],
+        },
+        state: 'processing',
+        owner: { $literal: token },
+        leaseUntil: { $add: ['$$NOW', leaseExpr(leaseMs, leaseFor)] },
+        attempts: { $add: ['$attempts', 1] },
+        startedAt: '$$NOW',
       },
-      state: 'processing', owner: { $literal: token }, leaseUntil: { $add: ['$$NOW', leaseExpr(leaseMs, leaseFor)] },
-      attempts: { $add: ['$attempts', 1] }, startedAt: '$$NOW',
     },
-  }];
+  ];
 }
 
 /**
@@ -52,13 +71,14 @@ function claimUpdate(token: string, leaseMs: number, leaseFor: Record<string, nu
  * or failover only means the event is claimed again later, which at-least-once delivery allows,
  * and every write after it is checked against the token anyway.
  */
-export async function claimOne(
-  db: Db, types: string[], leaseMs: number, leaseFor: Record<string, number> = {},
-): Promise<EventDoc | null> {
+export async function claimOne(db: Db, types: string[], leaseMs: number, leaseFor: Record<string, number> = {}): Promise<EventDoc | null> {
   if (types.length === 0) return null;
   const token = randomUUID();
   return eventsCollection(db).findOneAndUpdate(claimFilter(types), claimUpdate(token, leaseMs, leaseFor), {
-    sort: CLAIM_SORT, returnDocument: 'after', hint: CLAIM_INDEX_KEY, writeConcern: { w: 1 },
+    sort: CLAIM_SORT,
+    returnDocument: 'after',
+    hint: CLAIM_INDEX_KEY,
+    writeConcern: { w: 1 },
   });
 }
 
@@ -73,7 +93,11 @@ export async function claimOne(
  * (in claim order) and how many candidates the index read found (the backlog seen, ≤ max).
  */
 export async function claimBatch(
-  db: Db, types: string[], leaseMs: number, max: number, leaseFor: Record<string, number> = {},
+  db: Db,
+  types: string[],
+  leaseMs: number,
+  max: number,
+  leaseFor: Record<string, number> = {},
 ): Promise<{ events: EventDoc[]; candidates: number }> {
   if (types.length === 0 || max < 1) return { events: [], candidates: 0 };
   const events = eventsCollection(db);

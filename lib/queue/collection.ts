@@ -2,7 +2,12 @@
 import type { Collection, Db, IndexDescription } from 'mongodb';
 import type { EventDoc } from './types.js';
 
-export interface QueueControlDoc { _id: string; paused: boolean; by?: string; at: Date }
+export interface QueueControlDoc {
+  _id: string;
+  paused: boolean;
+  by?: string;
+  at: Date;
+}
 
 export const EVENTS = 'events';
 export const QUEUE_CONTROLS = 'queue_controls';

@@ -3,13 +3,22 @@
 import type { Db } from 'mongodb';
 import { completeMany, type Claimed } from './settle.js';
 
-interface Item { claim: Claimed; result: unknown; done(ok: boolean): void; fail(e: unknown): void }
+interface Item {
+  claim: Claimed;
+  result: unknown;
+  done(ok: boolean): void;
+  fail(e: unknown): void;
+}
 
 export class Completer {
   private queue: Item[] = [];
   private flushing = false;
 
-  constructor(private readonly db: Db, private readonly retentionMs: number, private readonly maxBatch = 500) {}
+  constructor(
+    private readonly db: Db,
+    private readonly retentionMs: number,
+    private readonly maxBatch = 500,
+  ) {}
 
   /** Resolves true once written, false if the write was refused (the lease was lost). */
   complete(claim: Claimed, result: unknown): Promise<boolean> {

@@ -15,7 +15,9 @@ export async function resumeType(db: Db, type: string): Promise<void> {
 }
 
 export async function pausedTypes(db: Db): Promise<string[]> {
-  const docs = await controlsCollection(db).find({ paused: true }, { projection: { _id: 1 } }).toArray();
+  const docs = await controlsCollection(db)
+    .find({ paused: true }, { projection: { _id: 1 } })
+    .toArray();
   return docs.map((d) => d._id).sort();
 }
 
@@ -27,8 +29,10 @@ export class PausedCache {
   private stopped = false;
 
   constructor(
-    private readonly db: Db, private readonly refreshMs: number,
-    private readonly onError: (e: unknown) => void, private readonly onResume: () => void = () => {},
+    private readonly db: Db,
+    private readonly refreshMs: number,
+    private readonly onError: (e: unknown) => void,
+    private readonly onResume: () => void = () => {},
   ) {}
 
   async start(): Promise<void> {
@@ -42,7 +46,9 @@ export class PausedCache {
     this.timer = undefined;
   }
 
-  has(type: string): boolean { return this.paused.has(type); }
+  has(type: string): boolean {
+    return this.paused.has(type);
+  }
 
   refresh(): Promise<void> {
     this.loading ??= pausedTypes(this.db)
@@ -52,7 +58,9 @@ export class PausedCache {
         if (resumed) this.onResume();
       })
       .catch(this.onError)
-      .finally(() => { this.loading = undefined; });
+      .finally(() => {
+        this.loading = undefined;
+      });
     return this.loading;
   }
 }

@@ -13,14 +13,20 @@ const deadFilter = (f: { type?: string; olderThan?: Date }): Filter<EventDoc> =>
 
 /** Newest first; page is 1-based. */
 export async function listDeadLetters(
-  db: Db, q: { type?: string; page: number; limit: number },
+  db: Db,
+  q: { type?: string; page: number; limit: number },
 ): Promise<{ items: EventDoc[]; total: number; page: number; limit: number }> {
   const page = Math.max(1, Math.floor(q.page));
   const limit = Math.min(1000, Math.max(1, Math.floor(q.limit)));
   const events = eventsCollection(db);
   const filter = deadFilter(q);
   const [items, total] = await Promise.all([
-    events.find(filter).sort({ deadAt: -1, _id: -1 }).skip((page - 1) * limit).limit(limit).toArray(),
+    events
+      .find(filter)
+      .sort({ deadAt: -1, _id: -1 })
+      .skip((page - 1) * limit)
+      .limit(limit)
+      .toArray(),
     events.countDocuments(filter),
   ]);
   return { items, total, page, limit };
@@ -50,9 +56,7 @@ export async function retryDeadLetters(db: Db, filter: { type?: string }): Promi
  * Inside the caller's session (transaction): puts the events of `ids` that are still dead back to
  * pending as retryDeadLetter does, and returns those it moved (ids that are not dead are skipped).
  */
-export async function requeueDeadLetters(
-  db: Db, ids: ObjectId[], session?: ClientSession,
-): Promise<Array<Pick<EventDoc, '_id' | 'type'>>> {
+export async function requeueDeadLetters(db: Db, ids: ObjectId[], session?: ClientSession): Promise<Array<Pick<EventDoc, '_id' | 'type'>>> {
   if (ids.length === 0) return [];
   const events = eventsCollection(db);
   const filter: Filter<EventDoc> = { _id: { $in: ids }, state: 'dead' };
@@ -65,8 +69,11 @@ export async function requeueDeadLetters(
 
 /** Ids of up to `limit` dead letters (oldest dead first), optionally of one type. */
 export async function deadLetterIds(db: Db, filter: { type?: string }, limit: number): Promise<ObjectId[]> {
-  const docs = await eventsCollection(db).find(deadFilter(filter), { projection: { _id: 1 } })
-    .sort({ deadAt: 1, _id: 1 }).limit(Math.max(1, Math.floor(limit))).toArray();
+  const docs = await eventsCollection(db)
+    .find(deadFilter(filter), { projection: { _id: 1 } })
+    .sort({ deadAt: 1, _id: 1 })
+    .limit(Math.max(1, Math.floor(limit)))
+    .toArray();
   return docs.map((d) => d._id);
 }
 

@@ -16,7 +16,11 @@ export function maxAttemptsOf(def: JobDefinition<unknown>): number {
   return def.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
 }
 
-export interface GiveUpDeps { db: Db; label: string; backoff: BackoffOptions }
+export interface GiveUpDeps {
+  db: Db;
+  label: string;
+  backoff: BackoffOptions;
+}
 
 export interface GiveUpInput {
   reason: GiveUpReason;
@@ -43,16 +47,34 @@ export type GiveUpOutcome = 'dead' | 'retry' | 'refused';
  * its claim waits for the commit and then finds the event dead.
  */
 export async function giveUp(
-  d: GiveUpDeps, ev: EventDoc, def: JobDefinition<unknown>, claim: Claimed, g: GiveUpInput, log: Logger,
+  d: GiveUpDeps,
+  ev: EventDoc,
+  def: JobDefinition<unknown>,
+  claim: Claimed,
+  g: GiveUpInput,
+  log: Logger,
 ): Promise<GiveUpOutcome> {
   const maxAttempts = maxAttemptsOf(def);
   try {
     const dead = await inTransaction(d.db.client, async (session) => {
-      const written = await deadLetterEvent(d.db, claim, { attempt: ev.attempts, message: g.message, label: d.label, reason: g.reason }, session);
+      const written = await deadLetterEvent(
+        d.db,
+        claim,
+        { attempt: ev.attempts, message: g.message, label: d.label, reason: g.reason },
+        session,
+      );
       if (!written) return false;
       await def.onGiveUp?.(g.payload, {
-        reason: g.reason, attempts: ev.attempts, maxAttempts, lastError: g.lastError, eventId: String(ev._id), type: ev.type,
-        rawPayload: ev.payload, session, log, ...(ev.requestId ? { requestId: ev.requestId } : {}),
+        reason: g.reason,
+        attempts: ev.attempts,
+        maxAttempts,
+        lastError: g.lastError,
+        eventId: String(ev._id),
+        type: ev.type,
+        rawPayload: ev.payload,
+        session,
+        log,
+        ...(ev.requestId ? { requestId: ev.requestId } : {}),
       });
       return true;
     });
@@ -61,10 +83,16 @@ export async function giveUp(
     return dead ? 'dead' : 'refused';
   } catch (e) {
     const retryInMs = backoffDelay(ev.attempts, d.backoff);
-    log.error({ err: e, reason: g.reason, retryInMs }, 'giving up failed (onGiveUp or its transaction threw): the event is not dead-lettered; the give-up is retried after the backoff');
+    log.error(
+      { err: e, reason: g.reason, retryInMs },
+      'giving up failed (onGiveUp or its transaction threw): the event is not dead-lettered; the give-up is retried after the backoff',
+    );
     const ok = await retryEvent(d.db, claim, {
-      attempt: ev.attempts, message: `${g.message}; then giving up (${g.reason}) failed: ${errorMessage(e)}`.slice(0, 4000),
-      label: d.label, retryInMs, giveUp: { reason: g.reason, lastError: g.lastError },
+      attempt: ev.attempts,
+      message: `${g.message}; then giving up (${g.reason}) failed: ${errorMessage(e)}`.slice(0, 4000),
+      label: d.label,
+      retryInMs,
+      giveUp: { reason: g.reason, lastError: g.lastError },
     });
     if (!ok) log.warn('retry write refused: the lease was lost; the next claim gives up');
     return ok ? 'retry' : 'refused';

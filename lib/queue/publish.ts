@@ -5,15 +5,25 @@ import type { EventDoc } from './types.js';
 
 /** No maxAttempts here: the attempt budget belongs to the job definition (JobDefinition.maxAttempts). */
 export interface PublishOptions {
-  dedupeKey?: string; runAt?: Date; priority?: number; session?: ClientSession; requestId?: string;
+  dedupeKey?: string;
+  runAt?: Date;
+  priority?: number;
+  session?: ClientSession;
+  requestId?: string;
 }
 
 /** Field values for a new event, as an update pipeline stage that keeps an existing event unchanged. */
 function newEventStage(type: string, payload: object, o: PublishOptions): Document {
   const fields: Record<string, unknown> = {
-    type: { $literal: type }, payload: { $literal: payload }, state: 'pending', priority: o.priority ?? 0,
-    runAt: o.runAt ? { $literal: o.runAt } : '$$NOW', attempts: 0,
-    errors: { $literal: [] }, recoveries: 0, createdAt: '$$NOW',
+    type: { $literal: type },
+    payload: { $literal: payload },
+    state: 'pending',
+    priority: o.priority ?? 0,
+    runAt: o.runAt ? { $literal: o.runAt } : '$$NOW',
+    attempts: 0,
+    errors: { $literal: [] },
+    recoveries: 0,
+    createdAt: '$$NOW',
     ...(o.dedupeKey !== undefined ? { dedupeKey: { $literal: o.dedupeKey } } : {}),
     ...(o.requestId !== undefined ? { requestId: { $literal: o.requestId } } : {}),
   };
@@ -31,12 +41,16 @@ function newEventStage(type: string, payload: object, o: PublishOptions): Docume
  * transaction with a duplicate-key error; the unique index stays the guarantee.
  */
 export async function publish(
-  db: Db, type: string, payload: object, opts: PublishOptions = {},
+  db: Db,
+  type: string,
+  payload: object,
+  opts: PublishOptions = {},
 ): Promise<{ id: ObjectId; duplicate: boolean }> {
   const events = eventsCollection(db);
   const filter = opts.dedupeKey !== undefined ? { dedupeKey: opts.dedupeKey } : { _id: new ObjectId() };
   const r = await events.updateOne(filter, [newEventStage(type, payload, opts)], {
-    upsert: true, ...(opts.session ? { session: opts.session } : {}),
+    upsert: true,
+    ...(opts.session ? { session: opts.session } : {}),
   });
   if (r.upsertedId) return { id: r.upsertedId, duplicate: false };
   const existing = await events.findOne(filter, { projection: { _id: 1 }, ...(opts.session ? { session: opts.session } : {}) });
@@ -48,14 +62,20 @@ export async function publish(
  * Bulk publish with one insertMany (no dedupe; createdAt/runAt from this process's clock).
  * For seeding and benchmarks; use publish() for anything that needs dedupe or a transaction.
  */
-export async function publishMany(
-  db: Db, type: string, payloads: object[], opts: { priority?: number } = {},
-): Promise<ObjectId[]> {
+export async function publishMany(db: Db, type: string, payloads: object[], opts: { priority?: number } = {}): Promise<ObjectId[]> {
   if (payloads.length === 0) return [];
   const now = new Date();
   const docs: EventDoc[] = payloads.map((payload) => ({
-    _id: new ObjectId(), type, payload, state: 'pending', priority: opts.priority ?? 0, runAt: now, attempts: 0,
-    errors: [], recoveries: 0, createdAt: now,
+    _id: new ObjectId(),
+    type,
+    payload,
+    state: 'pending',
+    priority: opts.priority ?? 0,
+    runAt: now,
+    attempts: 0,
+    errors: [],
+    recoveries: 0,
+    createdAt: now,
   }));
   await eventsCollection(db).insertMany(docs, { ordered: false });
   return docs.map((d) => d._id);

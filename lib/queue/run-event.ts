@@ -9,23 +9,39 @@ import { giveUp, maxAttemptsOf, type GiveUpDeps } from './give-up.js';
 import { renewLease, retryEvent, type Claimed } from './settle.js';
 import type { EventDoc, JobDefinition } from './types.js';
 
-export interface RunDeps extends GiveUpDeps { log: Logger; leaseMs: number; completer: Completer }
+export interface RunDeps extends GiveUpDeps {
+  log: Logger;
+  leaseMs: number;
+  completer: Completer;
+}
 
 export type Outcome = 'completed' | 'retry' | 'dead' | 'refused';
 
 /** Renews every lease/3; aborts `ac` when the lease is lost or cannot be renewed before it ends. */
 function keepLease(d: RunDeps, claim: Claimed, leaseMs: number, ac: AbortController): () => void {
   let deadline = Date.now() + leaseMs;
-  const timer = setInterval(() => {
-    renewLease(d.db, claim, leaseMs).then((ok) => {
-      if (ok) { deadline = Date.now() + leaseMs; return; }
-      clearInterval(timer);
-      ac.abort(new LeaseLostError(String(claim._id)));
-    }, (e: unknown) => {
-      d.log.warn({ err: e, eventId: String(claim._id) }, 'lease renewal failed; will retry');
-      if (Date.now() >= deadline) { clearInterval(timer); ac.abort(new LeaseLostError(String(claim._id))); }
-    });
-  }, Math.max(50, Math.floor(leaseMs / 3)));
+  const timer = setInterval(
+    () => {
+      renewLease(d.db, claim, leaseMs).then(
+        (ok) => {
+          if (ok) {
+            deadline = Date.now() + leaseMs;
+            return;
+          }
+          clearInterval(timer);
+          ac.abort(new LeaseLostError(String(claim._id)));
+        },
+        (e: unknown) => {
+          d.log.warn({ err: e, eventId: String(claim._id) }, 'lease renewal failed; will retry');
+          if (Date.now() >= deadline) {
+            clearInterval(timer);
+            ac.abort(new LeaseLostError(String(claim._id)));
+          }
+        },
+      );
+    },
+    Math.max(50, Math.floor(leaseMs / 3)),
+  );
   return () => clearInterval(timer);
 }
 
@@ -42,11 +58,25 @@ export async function runEvent(d: RunDeps, ev: EventDoc, def: JobDefinition<unkn
   // lost its lease, the last one included); an invalid payload never becomes valid.
   if (ev.giveUp) {
     const { reason, lastError } = ev.giveUp;
-    return giveUp(d, ev, def, claim, { reason, lastError, payload, message: `giving up again (${reason}): the previous give-up did not complete` }, log);
+    return giveUp(
+      d,
+      ev,
+      def,
+      claim,
+      { reason, lastError, payload, message: `giving up again (${reason}): the previous give-up did not complete` },
+      log,
+    );
   }
   if (ev.attempts > maxAttempts) {
     const message = `gave up: attempt ${ev.attempts} exceeds maxAttempts ${maxAttempts}`;
-    return giveUp(d, ev, def, claim, { reason: 'attempts_exhausted', lastError: ev.errors.at(-1)?.message ?? message, message, payload }, log);
+    return giveUp(
+      d,
+      ev,
+      def,
+      claim,
+      { reason: 'attempts_exhausted', lastError: ev.errors.at(-1)?.message ?? message, message, payload },
+      log,
+    );
   }
   if (!parsed.success) {
     const message = errorMessage(new PermanentError(`invalid payload: ${parsed.error.message}`));
@@ -77,11 +107,21 @@ export async function runEvent(d: RunDeps, ev: EventDoc, def: JobDefinition<unkn
   const permanent = outcome.error instanceof PermanentError;
   if (permanent || ev.attempts >= maxAttempts) {
     log.info({ err: outcome.error }, permanent ? 'permanent error: giving up' : 'last attempt failed: giving up');
-    return giveUp(d, ev, def, claim, { reason: permanent ? 'permanent_error' : 'handler_error', lastError: message, message, payload }, log);
+    return giveUp(
+      d,
+      ev,
+      def,
+      claim,
+      { reason: permanent ? 'permanent_error' : 'handler_error', lastError: message, message, payload },
+      log,
+    );
   }
   const retryInMs = backoffDelay(ev.attempts, d.backoff);
   const ok = await retryEvent(d.db, claim, { attempt: ev.attempts, message, label: d.label, retryInMs });
-  if (!ok) { log.warn('failure write refused: the lease was lost'); return 'refused'; }
+  if (!ok) {
+    log.warn('failure write refused: the lease was lost');
+    return 'refused';
+  }
   log.info({ err: outcome.error, retryInMs }, 'event failed; will retry');
   return 'retry';
 }

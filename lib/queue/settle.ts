@@ -4,24 +4,34 @@ import type { ClientSession, Db, Document, ObjectId } from 'mongodb';
 import { eventsCollection } from './collection.js';
 import type { EventDoc, GiveUpReason } from './types.js';
 
-export interface Claimed { _id: ObjectId; owner: string }
+export interface Claimed {
+  _id: ObjectId;
+  owner: string;
+}
 
 /** Complete, retry and dead-letter also require an unexpired lease: past it, another worker may own the event. */
 const held = (c: Claimed) => ({ _id: c._id, owner: c.owner, state: 'processing' as const });
 const heldAndLive = (c: Claimed) => ({ ...held(c), $expr: { $gt: ['$leaseUntil', '$$NOW'] } });
 
 export async function renewLease(db: Db, c: Claimed, leaseMs: number): Promise<boolean> {
-  const r = await eventsCollection(db).updateOne(held(c), [{ $set: { leaseUntil: { $add: ['$$NOW', leaseMs] } } }], { writeConcern: { w: 1 } });
+  const r = await eventsCollection(db).updateOne(held(c), [{ $set: { leaseUntil: { $add: ['$$NOW', leaseMs] } } }], {
+    writeConcern: { w: 1 },
+  });
   return r.matchedCount === 1;
 }
 
 function completeUpdate(result: unknown, retentionMs: number): Document[] {
-  return [{
-    $set: {
-      state: 'completed', result: { $literal: result ?? null }, completedAt: '$$NOW',
-      expireAt: { $add: ['$$NOW', retentionMs] },
+  return [
+    {
+      $set: {
+        state: 'completed',
+        result: { $literal: result ?? null },
+        completedAt: '$$NOW',
+        expireAt: { $add: ['$$NOW', retentionMs] },
+      },
     },
-  }, { $unset: ['leaseUntil'] }];
+    { $unset: ['leaseUntil'] },
+  ];
 }
 
 export async function completeEvent(db: Db, c: Claimed, result: unknown, retentionMs: number): Promise<boolean> {
@@ -36,9 +46,12 @@ export async function completeEvent(db: Db, c: Claimed, result: unknown, retenti
 export async function completeMany(db: Db, items: Array<{ claim: Claimed; result: unknown }>, retentionMs: number): Promise<Claimed[]> {
   if (items.length === 0) return [];
   const events = eventsCollection(db);
-  const r = await events.bulkWrite(items.map((i) => ({
-    updateOne: { filter: heldAndLive(i.claim), update: completeUpdate(i.result, retentionMs) },
-  })), { ordered: false });
+  const r = await events.bulkWrite(
+    items.map((i) => ({
+      updateOne: { filter: heldAndLive(i.claim), update: completeUpdate(i.result, retentionMs) },
+    })),
+    { ordered: false },
+  );
   if (r.matchedCount === items.length) return [];
   const done = await events.find({ _id: { $in: items.map((i) => i.claim._id) } }, { projection: { owner: 1, state: 1 } }).toArray();
   const ok = new Set(done.filter((d) => d.state === 'completed').map((d) => `${d._id}:${d.owner}`));
@@ -46,10 +59,20 @@ export async function completeMany(db: Db, items: Array<{ claim: Claimed; result
 }
 
 /** The errors[] entry of an attempt (server time). */
-const errorEntry = (f: { attempt: number; message: string; label: string }) =>
-  ({ attempt: f.attempt, at: '$$NOW', message: { $literal: f.message }, owner: { $literal: f.label } });
+const errorEntry = (f: { attempt: number; message: string; label: string }) => ({
+  attempt: f.attempt,
+  at: '$$NOW',
+  message: { $literal: f.message },
+  owner: { $literal: f.label },
+});
 
-export interface RetryInput { attempt: number; message: string; label: string; retryInMs: number; giveUp?: EventDoc['giveUp'] }
+export interface RetryInput {
+  attempt: number;
+  message: string;
+  label: string;
+  retryInMs: number;
+  giveUp?: EventDoc['giveUp'];
+}
 
 /**
  * A failed attempt: pending again after retryInMs (server clock), the error recorded. With
@@ -59,7 +82,9 @@ export async function retryEvent(db: Db, c: Claimed, f: RetryInput): Promise<boo
   const r = await eventsCollection(db).updateOne(heldAndLive(c), [
     {
       $set: {
-        state: 'pending', runAt: { $add: ['$$NOW', f.retryInMs] }, errors: { $concatArrays: ['$errors', [errorEntry(f)]] },
+        state: 'pending',
+        runAt: { $add: ['$$NOW', f.retryInMs] },
+        errors: { $concatArrays: ['$errors', [errorEntry(f)]] },
         ...(f.giveUp ? { giveUp: { $literal: f.giveUp } } : {}),
       },
     },
@@ -68,17 +93,33 @@ export async function retryEvent(db: Db, c: Claimed, f: RetryInput): Promise<boo
   return r.matchedCount === 1;
 }
 
-export interface DeadInput { attempt: number; message: string; label: string; reason: GiveUpReason }
+export interface DeadInput {
+  attempt: number;
+  message: string;
+  label: string;
+  reason: GiveUpReason;
+}
 
 /**
  * The dead-letter write, only ever run by giveUp() inside the transaction that also runs the job's
  * onGiveUp hook (lib/queue/give-up.ts): refused (false) unless the caller still holds a live lease.
  */
 export async function deadLetterEvent(db: Db, c: Claimed, f: DeadInput, session: ClientSession): Promise<boolean> {
-  const r = await eventsCollection(db).updateOne(heldAndLive(c), [
-    { $set: { state: 'dead', deadAt: '$$NOW', deadReason: { $literal: f.reason }, errors: { $concatArrays: ['$errors', [errorEntry(f)]] } } },
-    { $unset: ['leaseUntil', 'giveUp'] },
-  ], { session });
+  const r = await eventsCollection(db).updateOne(
+    heldAndLive(c),
+    [
+      {
+        $set: {
+          state: 'dead',
+          deadAt: '$$NOW',
+          deadReason: { $literal: f.reason },
+          errors: { $concatArrays: ['$errors', [errorEntry(f)]] },
+        },
+      },
+      { $unset: ['leaseUntil', 'giveUp'] },
+    ],
+    { session },
+  );
   return r.matchedCount === 1;
 }
 

@@ -9,10 +9,17 @@ import type { Db } from 'mongodb';
 import { CLAIM_INDEX, RECOVERED_INDEX, eventsCollection } from './collection.js';
 
 export interface TypeStats {
-  pending: number; processing: number; completed: number; failed: number; dead: number;
-  oldestPendingAgeMs: number; recovered: number;
+  pending: number;
+  processing: number;
+  completed: number;
+  failed: number;
+  dead: number;
+  oldestPendingAgeMs: number;
+  recovered: number;
 }
-export interface QueueStats extends Omit<TypeStats, 'oldestPendingAgeMs'> { types: Record<string, TypeStats> }
+export interface QueueStats extends Omit<TypeStats, 'oldestPendingAgeMs'> {
+  types: Record<string, TypeStats>;
+}
 
 const empty = (): TypeStats => ({ pending: 0, processing: 0, completed: 0, failed: 0, dead: 0, oldestPendingAgeMs: 0, recovered: 0 });
 
@@ -21,9 +28,12 @@ export const ACTIVE_STATS_PIPELINE = [
   { $project: { _id: 0, state: 1, type: 1, runAt: 1, attempts: 1, recoveries: 1 } },
   {
     $group: {
-      _id: { type: '$type', state: '$state' }, n: { $sum: 1 },
+      _id: { type: '$type', state: '$state' },
+      n: { $sum: 1 },
       retrying: { $sum: { $cond: [{ $gt: ['$attempts', 0] }, 1, 0] } },
-      recovered: { $sum: '$recoveries' }, oldestRunAt: { $min: '$runAt' }, now: { $first: '$$NOW' },
+      recovered: { $sum: '$recoveries' },
+      oldestRunAt: { $min: '$runAt' },
+      now: { $first: '$$NOW' },
     },
   },
 ];
@@ -40,14 +50,25 @@ export const COMPLETED_RECOVERIES_PIPELINE = [
 export async function queueStats(db: Db): Promise<QueueStats> {
   const events = eventsCollection(db);
   const [active, completedTypes, completedRecoveries] = await Promise.all([
-    events.aggregate<{ _id: { type: string; state: 'pending' | 'processing' | 'dead' }; n: number; retrying: number; recovered: number; oldestRunAt: Date | null; now: Date }>(
-      ACTIVE_STATS_PIPELINE, { hint: CLAIM_INDEX }).toArray(),
+    events
+      .aggregate<{
+        _id: { type: string; state: 'pending' | 'processing' | 'dead' };
+        n: number;
+        retrying: number;
+        recovered: number;
+        oldestRunAt: Date | null;
+        now: Date;
+      }>(ACTIVE_STATS_PIPELINE, { hint: CLAIM_INDEX })
+      .toArray(),
     events.distinct('type', { state: 'completed' }) as Promise<string[]>,
     events.aggregate<{ _id: string; recovered: number }>(COMPLETED_RECOVERIES_PIPELINE, { hint: RECOVERED_INDEX }).toArray(),
   ]);
-  const completed = await Promise.all(completedTypes.map(async (type) => ({
-    type, n: await events.countDocuments({ state: 'completed', type }, { hint: CLAIM_INDEX }),
-  })));
+  const completed = await Promise.all(
+    completedTypes.map(async (type) => ({
+      type,
+      n: await events.countDocuments({ state: 'completed', type }, { hint: CLAIM_INDEX }),
+    })),
+  );
 
   const total: QueueStats = { pending: 0, processing: 0, completed: 0, failed: 0, dead: 0, recovered: 0, types: {} };
   const of = (type: string) => (total.types[type] ??= empty());
@@ -63,7 +84,13 @@ export async function queueStats(db: Db): Promise<QueueStats> {
       if (r.oldestRunAt) t.oldestPendingAgeMs = Math.max(0, r.now.getTime() - r.oldestRunAt.getTime());
     }
   }
-  for (const c of completed) { of(c.type).completed += c.n; total.completed += c.n; }
-  for (const r of completedRecoveries) { of(r._id).recovered += r.recovered; total.recovered += r.recovered; }
+  for (const c of completed) {
+    of(c.type).completed += c.n;
+    total.completed += c.n;
+  }
+  for (const r of completedRecoveries) {
+    of(r._id).recovered += r.recovered;
+    total.recovered += r.recovered;
+  }
   return total;
 }

@@ -9,7 +9,12 @@ import type { Logger } from '../logger.js';
  */
 export type EventState = 'pending' | 'processing' | 'completed' | 'dead';
 
-export interface EventError { attempt: number; at: Date; message: string; owner: string }
+export interface EventError {
+  attempt: number;
+  at: Date;
+  message: string;
+  owner: string;
+}
 
 /**
  * Why the queue gave up on an event (dead-lettered it):
@@ -22,13 +27,26 @@ export interface EventError { attempt: number; at: Date; message: string; owner:
 export type GiveUpReason = 'handler_error' | 'permanent_error' | 'invalid_payload' | 'attempts_exhausted';
 
 export interface EventDoc {
-  _id: ObjectId; type: string; payload: unknown; state: EventState; priority: number; runAt: Date;
+  _id: ObjectId;
+  type: string;
+  payload: unknown;
+  state: EventState;
+  priority: number;
+  runAt: Date;
   /** Attempts counted at claim time. The budget is the job definition's maxAttempts, never stored. */
-  attempts: number; dedupeKey?: string;
+  attempts: number;
+  dedupeKey?: string;
   /** Owner token of the current (or last) claim: random per claim, every later write filters on it. */
-  owner?: string; leaseUntil?: Date; errors: EventError[]; result?: unknown;
+  owner?: string;
+  leaseUntil?: Date;
+  errors: EventError[];
+  result?: unknown;
   /** How many times the event was taken over after its lease expired (its worker died or stalled). */
-  recoveries: number; createdAt: Date; startedAt?: Date; completedAt?: Date; deadAt?: Date;
+  recoveries: number;
+  createdAt: Date;
+  startedAt?: Date;
+  completedAt?: Date;
+  deadAt?: Date;
   /** Set with deadAt: why the queue gave up (removed when a dead letter is retried). */
   deadReason?: GiveUpReason;
   /**
@@ -37,10 +55,17 @@ export interface EventDoc {
    */
   giveUp?: { reason: GiveUpReason; lastError: string };
   /** Completed events are deleted by the TTL monitor after this time. */
-  expireAt?: Date; requestId?: string;
+  expireAt?: Date;
+  requestId?: string;
 }
 
-export interface JobContext { eventId: string; attempt: number; signal: AbortSignal; log: Logger; requestId?: string }
+export interface JobContext {
+  eventId: string;
+  attempt: number;
+  signal: AbortSignal;
+  log: Logger;
+  requestId?: string;
+}
 
 /** What onGiveUp learns about the event the queue is dead-lettering. */
 export interface GiveUpInfo {
@@ -83,7 +108,12 @@ export interface JobDefinition<P> {
   leaseMs?: number;
 }
 
-export interface BackoffOptions { baseMs: number; factor: number; capMs: number; jitter?: number }
+export interface BackoffOptions {
+  baseMs: number;
+  factor: number;
+  capMs: number;
+  jitter?: number;
+}
 
 export interface WorkerOptions {
   db: Db;
@@ -106,4 +136,8 @@ export interface WorkerOptions {
   retentionMs?: number;
 }
 
-export interface WorkerHandle { stop(deadlineMs?: number): Promise<void>; inFlight(): number; processed(): number }
+export interface WorkerHandle {
+  stop(deadlineMs?: number): Promise<void>;
+  inFlight(): number;
+  processed(): number;
+}

@@ -9,15 +9,35 @@ export class Parking {
   private closed = false;
 
   /** Resolves on wake(); at once after close() (a stopping worker's lanes must not park). */
-  park(): Promise<void> { return this.closed ? Promise.resolve() : new Promise((res) => { this.waiters.push(res); }); }
-  close(): void { this.closed = true; this.wakeAll(); }
-  get parked(): number { return this.waiters.length; }
+  park(): Promise<void> {
+    return this.closed
+      ? Promise.resolve()
+      : new Promise((res) => {
+          this.waiters.push(res);
+        });
+  }
+  close(): void {
+    this.closed = true;
+    this.wakeAll();
+  }
+  get parked(): number {
+    return this.waiters.length;
+  }
   /** Wakes up to n parked lanes. */
-  wake(n = 1): void { for (let i = 0; i < n && this.waiters.length > 0; i++) this.waiters.shift()!(); }
-  wakeAll(): void { this.wake(this.waiters.length); }
+  wake(n = 1): void {
+    for (let i = 0; i < n && this.waiters.length > 0; i++) this.waiters.shift()!();
+  }
+  wakeAll(): void {
+    this.wake(this.waiters.length);
+  }
 }
 
-export interface WakeSourceOptions { db: Db; pollMs: number; onWake(): void; onError(e: unknown): void }
+export interface WakeSourceOptions {
+  db: Db;
+  pollMs: number;
+  onWake(): void;
+  onError(e: unknown): void;
+}
 
 /** Starts the change stream (re-opened after errors, at most every second) and the poll timer. */
 export function startWakeSources(o: WakeSourceOptions): { close(): Promise<void> } {

@@ -20,12 +20,15 @@ export const MAX_CLAIM_BATCH = 64;
 /** How long stop() waits, after its deadline, for a claim round still in flight, to release its events. */
 export const STOP_CLAIM_WAIT_MS = 5_000;
 
-export class WorkerStoppingError extends Error { override name = 'WorkerStoppingError'; }
+export class WorkerStoppingError extends Error {
+  override name = 'WorkerStoppingError';
+}
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
 function validate(o: WorkerOptions): Map<string, JobDefinition<unknown>> {
-  if (!Number.isInteger(o.concurrency) || o.concurrency < 1) throw new TypeError(`startWorker: concurrency must be an integer ≥ 1, got ${o.concurrency}`);
+  if (!Number.isInteger(o.concurrency) || o.concurrency < 1)
+    throw new TypeError(`startWorker: concurrency must be an integer ≥ 1, got ${o.concurrency}`);
   if (o.jobs.length === 0) throw new TypeError('startWorker: jobs must name at least one job definition');
   const jobs = new Map<string, JobDefinition<unknown>>();
   for (const j of o.jobs) {
@@ -46,7 +49,11 @@ export function startWorker(o: WorkerOptions): WorkerHandle {
   const log = o.log.child({ component: 'queue-worker', worker: label });
   const leaseFor = Object.fromEntries(o.jobs.filter((j) => j.leaseMs !== undefined).map((j) => [j.type, j.leaseMs!]));
   const deps: RunDeps = {
-    db: o.db, log, label, leaseMs, backoff: o.backoff ?? DEFAULT_BACKOFF,
+    db: o.db,
+    log,
+    label,
+    leaseMs,
+    backoff: o.backoff ?? DEFAULT_BACKOFF,
     completer: new Completer(o.db, o.retentionMs ?? DEFAULT_RETENTION_MS),
   };
   const parking = new Parking();
@@ -86,8 +93,13 @@ export function startWorker(o: WorkerOptions): WorkerHandle {
       const next = buffer.shift();
       if (next) return next;
       fetching ??= claimRound()
-        .then((evs) => { (active ? buffer : toRelease).push(...evs); return evs.length; })
-        .finally(() => { fetching = undefined; });
+        .then((evs) => {
+          (active ? buffer : toRelease).push(...evs);
+          return evs.length;
+        })
+        .finally(() => {
+          fetching = undefined;
+        });
       if ((await fetching) === 0 && buffer.length === 0) return null;
     }
   };
@@ -102,8 +114,14 @@ export function startWorker(o: WorkerOptions): WorkerHandle {
         await Promise.race([sleep(1000), parking.park()]);
         continue;
       }
-      if (!ev) { await parking.park(); continue; }
-      if (!active) { toRelease.push(ev); break; } // claimed while stopping: stop() releases it
+      if (!ev) {
+        await parking.park();
+        continue;
+      }
+      if (!active) {
+        toRelease.push(ev);
+        break;
+      } // claimed while stopping: stop() releases it
       if (parking.parked > 0) parking.wake();
       const id = String(ev._id);
       const ac = new AbortController();
@@ -140,10 +158,24 @@ export function startWorker(o: WorkerOptions): WorkerHandle {
         const inFlight = fetching;
         if (inFlight) {
           log.info('stopping with a claim round in flight: waiting for it to release what it claims');
-          const returned = await Promise.race([inFlight.then(() => true, () => true), sleep(STOP_CLAIM_WAIT_MS).then(() => false)]);
+          const returned = await Promise.race([
+            inFlight.then(
+              () => true,
+              () => true,
+            ),
+            sleep(STOP_CLAIM_WAIT_MS).then(() => false),
+          ]);
           if (!returned) {
-            log.warn({ waitedMs: STOP_CLAIM_WAIT_MS }, 'the claim round did not return in time: its events are released if it returns before the client closes, else their leases expire');
-            void inFlight.then(() => Promise.all(toRelease.splice(0).map((ev) => releaseEvent(o.db, { _id: ev._id, owner: ev.owner! }))), () => {}).catch(() => {});
+            log.warn(
+              { waitedMs: STOP_CLAIM_WAIT_MS },
+              'the claim round did not return in time: its events are released if it returns before the client closes, else their leases expire',
+            );
+            void inFlight
+              .then(
+                () => Promise.all(toRelease.splice(0).map((ev) => releaseEvent(o.db, { _id: ev._id, owner: ev.owner! }))),
+                () => {},
+              )
+              .catch(() => {});
           }
         }
         for (const ev of [...buffer.splice(0), ...toRelease.splice(0)]) left.push({ _id: ev._id, owner: ev.owner! });

@@ -15,22 +15,44 @@ import { ephemeralStack } from '../stack/ephemeral.js';
 import { freePort } from '../stack/ports.js';
 import { waitForHttp } from '../stack/supervisor.js';
 
-const { values } = parseArgs({ options: {
-  node: { type: 'string', multiple: true }, duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '50' },
-} });
+const { values } = parseArgs({
+  options: {
+    node: { type: 'string', multiple: true },
+    duration: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '50' },
+  },
+});
 const nodes = values.node?.length ? values.node : [process.execPath];
 const duration = Math.min(120, Number(values.duration));
 const connections = Math.min(1000, Number(values.connections));
 const say = (m: string) => console.log(`[bench] ${m}`);
 
-interface Row { node: string; target: string; rps: number; p50: number; p99: number; non2xx: number; errors: number }
+interface Row {
+  node: string;
+  target: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+}
 const rows: Row[] = [];
 
 async function hit(node: string, target: string, url: string, headers: Record<string, string> = {}): Promise<void> {
   await autocannon({ url, connections, duration: 2, headers }); // warm-up (JIT, pools)
   const r = await autocannon({ url, connections, duration, headers });
-  rows.push({ node, target, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors + r.timeouts });
-  say(`${node} ${target}: ${r.requests.average.toFixed(0)} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, non-2xx ${r.non2xx}, errors ${r.errors + r.timeouts}`);
+  rows.push({
+    node,
+    target,
+    rps: r.requests.average,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    non2xx: r.non2xx,
+    errors: r.errors + r.timeouts,
+  });
+  say(
+    `${node} ${target}: ${r.requests.average.toFixed(0)} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, non-2xx ${r.non2xx}, errors ${r.errors + r.timeouts}`,
+  );
 }
 
 const HELLO_HTTP = `require('node:http').createServer((q, s) => { s.setHeader('content-type', 'application/json'); s.end('{"hello":"world"}'); }).listen(Number(process.env.P), '127.0.0.1')`;
@@ -42,7 +64,9 @@ async function bare(bin: string, version: string, label: string, code: string): 
   try {
     await waitForHttp(`http://127.0.0.1:${port}/`, 10_000, () => p.exitCode === null);
     await hit(version, label, `http://127.0.0.1:${port}/`);
-  } finally { p.kill('SIGKILL'); }
+  } finally {
+    p.kill('SIGKILL');
+  }
 }
 
 for (const bin of nodes) {
@@ -52,7 +76,9 @@ for (const bin of nodes) {
   await bare(bin, version, 'express hello', HELLO_EXPRESS);
   let appId = '';
   const env = await ephemeralStack({
-    label: 'bench-http', nodeBin: bin, env: { LOG_LEVEL: 'warn' },
+    label: 'bench-http',
+    nodeBin: bin,
+    env: { LOG_LEVEL: 'warn' },
     prepare: async (c) => {
       const docs = Array.from({ length: 1000 }, () => fakeApplication());
       await c.applications.insertMany(docs);
@@ -62,19 +88,32 @@ for (const bin of nodes) {
   });
   try {
     const login = await fetch(`${env.stack.url}/api/auth/login`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'bench@bench.local', password: 'bench-password-123' }),
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'bench@bench.local', password: 'bench-password-123' }),
     });
-    const cookie = login.headers.getSetCookie().find((x) => x.startsWith('creditdesk.sid='))!.split(';')[0]!;
+    const cookie = login.headers
+      .getSetCookie()
+      .find((x) => x.startsWith('creditdesk.sid='))!
+      .split(';')[0]!;
     await hit(version, 'API /health (1 instance, direct)', `${env.stack.apis[0]!.url}/health`);
     await hit(version, 'API /health via nginx (3 instances)', `${env.stack.url}/health`);
     await hit(version, 'GET application via nginx (session + MongoDB)', `${env.stack.url}/api/applications/${appId}`, { cookie });
-  } finally { await env.stop(); }
+  } finally {
+    await env.stop();
+  }
 }
 
-console.log(`\n── raw HTTP rates: autocannon, ${connections} connections, ${duration} s each, loopback, 2 cores shared with the generator ──`);
-console.log(`${'node'.padEnd(9)} ${'target'.padEnd(48)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)}  non2xx errors`);
+console.log(
+  `\n── raw HTTP rates: autocannon, ${connections} connections, ${duration} s each, loopback, 2 cores shared with the generator ──`,
+);
+console.log(
+  `${'node'.padEnd(9)} ${'target'.padEnd(48)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)}  non2xx errors`,
+);
 for (const r of rows) {
-  console.log(`${r.node.padEnd(9)} ${r.target.padEnd(48)} ${r.rps.toFixed(0).padStart(8)} ${String(r.p50).padStart(7)} ${String(r.p99).padStart(7)}  ${String(r.non2xx).padStart(6)} ${String(r.errors).padStart(6)}`);
+  console.log(
+    `${r.node.padEnd(9)} ${r.target.padEnd(48)} ${r.rps.toFixed(0).padStart(8)} ${String(r.p50).padStart(7)} ${String(r.p99).padStart(7)}  ${String(r.non2xx).padStart(6)} ${String(r.errors).padStart(6)}`,
+  );
 }
 if (nodes.length > 1) {
   const by = (n: string, t: string) => rows.find((r) => r.node === n && r.target === t)?.rps ?? 0;

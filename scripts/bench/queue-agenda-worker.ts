@@ -18,10 +18,21 @@ if (process.argv[1]?.endsWith('queue-agenda-worker.ts')) {
   const c = Number(process.env.CONCURRENCY ?? 32);
   const agenda = new Agenda({
     backend: new MongoBackend({ mongo: mongo.db, collection: 'agendaJobs' }),
-    processEvery: 1000, maxConcurrency: c, defaultConcurrency: c, lockLimit: 0, defaultLockLimit: 0,
+    processEvery: 1000,
+    maxConcurrency: c,
+    defaultConcurrency: c,
+    lockLimit: 0,
+    defaultLockLimit: 0,
   });
   agenda.define('noop', async () => {});
   await agenda.start();
   process.stdout.write('ready\n');
-  process.once('SIGTERM', () => void agenda.stop().then(() => mongo.close()).then(() => process.exit(0)));
+  process.once(
+    'SIGTERM',
+    () =>
+      void agenda
+        .stop()
+        .then(() => mongo.close())
+        .then(() => process.exit(0)),
+  );
 }

@@ -41,11 +41,17 @@ function finish(r: { done: number; ms: number }, last: Date | undefined, t0: num
 
 async function oursThroughput(procs: number): Promise<{ rate: number; done: number; ms: number }> {
   const { name, db } = await freshDb(`q${procs}`, true);
-  const workers = await Promise.all(Array.from({ length: procs }, () =>
-    spawnReady('scripts/bench/queue-worker.ts', { MONGO_URI: uri, MONGO_DB: name, CONCURRENCY: C })));
+  const workers = await Promise.all(
+    Array.from({ length: procs }, () => spawnReady('scripts/bench/queue-worker.ts', { MONGO_URI: uri, MONGO_DB: name, CONCURRENCY: C })),
+  );
   await sleep(300);
   const t0 = Date.now();
-  for (let i = 0; i < N; i += 5000) await publishMany(db, 'noop', Array.from({ length: Math.min(5000, N - i) }, (_, k) => ({ i: i + k })));
+  for (let i = 0; i < N; i += 5000)
+    await publishMany(
+      db,
+      'noop',
+      Array.from({ length: Math.min(5000, N - i) }, (_, k) => ({ i: i + k })),
+    );
   const r = await waitCount(() => eventsCollection(db).countDocuments({ state: 'completed' }), N, t0, TIMEOUT);
   await stopAll(workers);
   return finish(r, (await eventsCollection(db).find().sort({ completedAt: -1 }).limit(1).next())?.completedAt, t0);
@@ -53,21 +59,34 @@ async function oursThroughput(procs: number): Promise<{ rate: number; done: numb
 
 async function oursLatency(): Promise<{ p50: number; p99: number; max: number }> {
   const { name, db } = await freshDb('lat', true);
-  const workers = await Promise.all([1, 2].map(() => spawnReady('scripts/bench/queue-worker.ts', { MONGO_URI: uri, MONGO_DB: name, CONCURRENCY: C })));
+  const workers = await Promise.all(
+    [1, 2].map(() => spawnReady('scripts/bench/queue-worker.ts', { MONGO_URI: uri, MONGO_DB: name, CONCURRENCY: C })),
+  );
   await sleep(500);
-  for (let i = 0; i < SAMPLES; i++) { await publish(db, 'noop', { i }); await sleep(15 + Math.random() * 10); }
+  for (let i = 0; i < SAMPLES; i++) {
+    await publish(db, 'noop', { i });
+    await sleep(15 + Math.random() * 10);
+  }
   await waitCount(() => eventsCollection(db).countDocuments({ state: 'completed' }), SAMPLES, Date.now(), 30_000);
   await stopAll(workers);
   // startedAt and createdAt both come from the server's $$NOW.
-  const docs = await eventsCollection(db).find({}, { projection: { createdAt: 1, startedAt: 1 } }).toArray();
-  const lat = docs.filter((d) => d.startedAt).map((d) => d.startedAt!.getTime() - d.createdAt.getTime()).sort((a, b) => a - b);
+  const docs = await eventsCollection(db)
+    .find({}, { projection: { createdAt: 1, startedAt: 1 } })
+    .toArray();
+  const lat = docs
+    .filter((d) => d.startedAt)
+    .map((d) => d.startedAt!.getTime() - d.createdAt.getTime())
+    .sort((a, b) => a - b);
   return { p50: percentile(lat, 50), p99: percentile(lat, 99), max: lat.at(-1) ?? NaN };
 }
 
 async function agendaThroughput(procs: number): Promise<{ rate: number; done: number; ms: number }> {
   const { name, db } = await freshDb(`agenda${procs}`, false);
-  const workers = await Promise.all(Array.from({ length: procs }, () =>
-    spawnReady('scripts/bench/queue-agenda-worker.ts', { MONGO_URI: uri, MONGO_DB: name, CONCURRENCY: C })));
+  const workers = await Promise.all(
+    Array.from({ length: procs }, () =>
+      spawnReady('scripts/bench/queue-agenda-worker.ts', { MONGO_URI: uri, MONGO_DB: name, CONCURRENCY: C }),
+    ),
+  );
   const jobs = db.collection('agendaJobs');
   // A job document exactly as Agenda's own now() writes it, cloned with insertMany like ours.
   const { Agenda } = await import('agenda');
@@ -81,7 +100,10 @@ async function agendaThroughput(procs: number): Promise<{ rate: number; done: nu
   const t0 = Date.now();
   for (let i = 0; i < N; i += 5000) {
     const now = new Date();
-    await jobs.insertMany(Array.from({ length: Math.min(5000, N - i) }, (_, k) => ({ ...template, _id: new ObjectId(), data: { i: i + k }, nextRunAt: now })), { ordered: false });
+    await jobs.insertMany(
+      Array.from({ length: Math.min(5000, N - i) }, (_, k) => ({ ...template, _id: new ObjectId(), data: { i: i + k }, nextRunAt: now })),
+      { ordered: false },
+    );
   }
   const r = await waitCount(() => jobs.countDocuments({ lastFinishedAt: { $ne: null } }), N, t0, TIMEOUT);
   await stopAll(workers);
@@ -97,20 +119,38 @@ try {
     let a: { rate: number; done: number; ms: number } | undefined;
     let agendaNote = '';
     if (process.env.BENCH_AGENDA !== '0') {
-      try { a = await agendaThroughput(p); } catch (e) { agendaNote = `skipped: ${(e as Error).message}`; }
+      try {
+        a = await agendaThroughput(p);
+      } catch (e) {
+        agendaNote = `skipped: ${(e as Error).message}`;
+      }
     }
-    rows.push({ procs: p, ours: o.rate, oursNote: o.done < N ? `only ${o.done}/${N} in ${o.ms} ms` : `${o.ms} ms`, agenda: a?.rate, agendaNote: a ? (a.done < N ? `only ${a.done}/${N} in ${a.ms} ms` : `${a.ms} ms`) : agendaNote });
+    rows.push({
+      procs: p,
+      ours: o.rate,
+      oursNote: o.done < N ? `only ${o.done}/${N} in ${o.ms} ms` : `${o.ms} ms`,
+      agenda: a?.rate,
+      agendaNote: a ? (a.done < N ? `only ${a.done}/${N} in ${a.ms} ms` : `${a.ms} ms`) : agendaNote,
+    });
     console.log(`  ${p} process(es): ours ${f(o.rate)}/s, agenda ${a ? f(a.rate) : 'n/a'}/s`);
   }
   const lat = await oursLatency();
   console.log('\n| worker processes | creditdesk queue (events/s) | Agenda v6 (jobs/s) | ratio |');
   console.log('|---|---|---|---|');
   for (const r of rows) {
-    console.log(`| ${r.procs} | ${f(r.ours)} (${r.oursNote}) | ${r.agenda !== undefined ? `${f(r.agenda)} (${r.agendaNote})` : r.agendaNote} | ${r.agenda === undefined ? 'n/a' : r.agenda > 0 ? `${(r.ours / r.agenda).toFixed(1)}×` : '∞ (Agenda finished none)'} |`);
+    console.log(
+      `| ${r.procs} | ${f(r.ours)} (${r.oursNote}) | ${r.agenda !== undefined ? `${f(r.agenda)} (${r.agendaNote})` : r.agendaNote} | ${r.agenda === undefined ? 'n/a' : r.agenda > 0 ? `${(r.ours / r.agenda).toFixed(1)}×` : '∞ (Agenda finished none)'} |`,
+    );
   }
-  console.log(`\npublish → start latency, 2 idle worker processes, ${SAMPLES} events one at a time (server clock): p50 ${lat.p50} ms, p99 ${lat.p99} ms, max ${lat.max} ms`);
+  console.log(
+    `\npublish → start latency, 2 idle worker processes, ${SAMPLES} events one at a time (server clock): p50 ${lat.p50} ms, p99 ${lat.p99} ms, max ${lat.max} ms`,
+  );
 } finally {
-  for (const n of dbNames) await mongo.client.db(n).dropDatabase().catch(() => {});
+  for (const n of dbNames)
+    await mongo.client
+      .db(n)
+      .dropDatabase()
+      .catch(() => {});
   await mongo.close();
   await server.stop();
 }

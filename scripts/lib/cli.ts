@@ -5,7 +5,10 @@ import { createLogger, type Logger } from '../../lib/logger.js';
 import type { z } from 'zod';
 
 /** CLIs default to the stack that `npm start` runs, so `npm run create-admin` just works beside it. */
-export async function cliContext<S extends z.ZodType = typeof baseSchema>(name: string, schema?: S): Promise<{ cfg: z.output<S>; log: Logger; ctx: Context }> {
+export async function cliContext<S extends z.ZodType = typeof baseSchema>(
+  name: string,
+  schema?: S,
+): Promise<{ cfg: z.output<S>; log: Logger; ctx: Context }> {
   const mongo = loadConfigOrExit(embeddedMongoSchema, name);
   const MONGO_URI = mongo.MONGO_URI ?? embeddedMongoUri(mongo.MONGO_PORT);
   const cfg = loadConfigOrExit(schema ?? baseSchema, name, { MONGO_URI }) as z.output<S> & z.output<typeof baseSchema>;

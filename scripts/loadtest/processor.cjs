@@ -13,11 +13,15 @@ const PURPOSES = ['home renovation', 'car purchase', 'debt consolidation', 'smal
 let vuCounter = 0;
 
 function parseBody(res) {
-  try { return typeof res.body === 'string' ? JSON.parse(res.body) : res.body; } catch { return undefined; }
+  try {
+    return typeof res.body === 'string' ? JSON.parse(res.body) : res.body;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Classifies every response; 409 is a conflict (expected under concurrency), not an error. */
-function track(req, res, context, ee, next) {
+function track(req, res, _context, ee, next) {
   const s = res.statusCode;
   if (s >= 200 && s < 300) ee.emit('counter', 'creditdesk.ok', 1);
   else if (s === 409) ee.emit('counter', 'creditdesk.conflict', 1);
@@ -29,7 +33,7 @@ function track(req, res, context, ee, next) {
 }
 
 /** One admin of the pre-created pool per virtual user (pool accounts are shared by many VUs). */
-function pickAdmin(context, events, done) {
+function pickAdmin(context, _events, done) {
   const a = data.admins[vuCounter++ % data.admins.length];
   context.vars.email = a.email;
   context.vars.password = a.password;
@@ -44,13 +48,13 @@ function loggedIn(req, res, context, ee, next) {
   return track(req, res, context, ee, next);
 }
 
-function withCsrf(req, context, ee, next) {
+function withCsrf(req, context, _ee, next) {
   req.headers = Object.assign({}, req.headers, { 'x-csrf-token': context.vars.csrf || '' });
   return next();
 }
 
 /** Random think time in [0.5, 1.5] × THINK_MS (set by the runner; the smoke run uses a short one). */
-function think(context, events, done) {
+function think(_context, _events, done) {
   const base = Number(data.thinkMs || 0);
   setTimeout(done, base * (0.5 + Math.random()));
 }
@@ -61,7 +65,7 @@ function moreWork(context, next) {
 }
 
 // --- admins: list with filters and pagination → open one → update it with its version ---------
-function listQuery(req, context, ee, next) {
+function listQuery(req, _context, _ee, next) {
   const status = pick(STATUSES);
   req.url = `/api/applications?page=${1 + Math.floor(Math.random() * 20)}&limit=20&sort=${pick(SORTS)}${status ? `&status=${status}` : ''}`;
   return next();
@@ -69,14 +73,14 @@ function listQuery(req, context, ee, next) {
 
 function pickFromList(req, res, context, ee, next) {
   const body = parseBody(res);
-  const items = (body && body.items) || [];
+  const items = body?.items || [];
   context.vars.appId = items.length ? pick(items).id : pick(data.sampleIds);
   return track(req, res, context, ee, next);
 }
 
 function opened(req, res, context, ee, next) {
   const body = parseBody(res);
-  context.vars.version = body && body.version;
+  context.vars.version = body?.version;
   return track(req, res, context, ee, next);
 }
 
@@ -86,7 +90,7 @@ function updateBody(req, context, ee, next) {
 }
 
 // --- conflict storm: every admin updates round r's application with version 1 at the same moment --
-function awaitRound(context, events, done) {
+function awaitRound(context, _events, done) {
   const r = context.vars.round;
   context.vars.appId = data.storm.appIds[r];
   const at = data.storm.startAt + r * data.storm.roundMs;
@@ -113,17 +117,24 @@ function moreRounds(context, next) {
 // --- ingestion: creations at a fixed arrival rate, on sessions logged in once per worker --------
 let sessions;
 async function loginPool() {
-  return Promise.all(data.ingest.clerks.map(async (c) => {
-    const r = await fetch(`${data.target}/api/auth/login`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: c.email, password: c.password }),
-    });
-    if (r.status !== 200) throw new Error(`ingestion clerk login failed: ${r.status}`);
-    const cookie = r.headers.getSetCookie().find((x) => x.startsWith('creditdesk.sid=')).split(';')[0];
-    return { cookie, csrf: (await r.json()).csrfToken };
-  }));
+  return Promise.all(
+    data.ingest.clerks.map(async (c) => {
+      const r = await fetch(`${data.target}/api/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: c.email, password: c.password }),
+      });
+      if (r.status !== 200) throw new Error(`ingestion clerk login failed: ${r.status}`);
+      const cookie = r.headers
+        .getSetCookie()
+        .find((x) => x.startsWith('creditdesk.sid='))
+        .split(';')[0];
+      return { cookie, csrf: (await r.json()).csrfToken };
+    }),
+  );
 }
 
-function useSession(context, events, done) {
+function useSession(context, _events, done) {
   sessions ??= loginPool();
   sessions.then((s) => {
     const one = s[vuCounter++ % s.length];
@@ -133,17 +144,34 @@ function useSession(context, events, done) {
   }, done);
 }
 
-function ingestBody(req, context, ee, next) {
+function ingestBody(req, context, _ee, next) {
   const n = Math.floor(Math.random() * 1e9);
   req.headers = Object.assign({}, req.headers, { cookie: context.vars.cookieHeader, 'x-csrf-token': context.vars.csrf });
   req.json = {
     applicant: { name: `Load Test ${n}`, email: `load${n}@example.com`, phone: '+1 555 0100', age: 18 + (n % 60) },
-    amount: 1000 * (1 + (n % 100)), income: 20000 + (n % 200) * 1000, creditScore: 300 + (n % 551), purpose: data.ingest.purpose,
+    amount: 1000 * (1 + (n % 100)),
+    income: 20000 + (n % 200) * 1000,
+    creditScore: 300 + (n % 551),
+    purpose: data.ingest.purpose,
   };
   return next();
 }
 
 module.exports = {
-  track, pickAdmin, loggedIn, withCsrf, think, moreWork, listQuery, pickFromList, opened, updateBody,
-  awaitRound, stormBody, stormTrack, moreRounds, useSession, ingestBody,
+  track,
+  pickAdmin,
+  loggedIn,
+  withCsrf,
+  think,
+  moreWork,
+  listQuery,
+  pickFromList,
+  opened,
+  updateBody,
+  awaitRound,
+  stormBody,
+  stormTrack,
+  moreRounds,
+  useSession,
+  ingestBody,
 };

@@ -2,23 +2,55 @@
 // full concurrency), latency percentiles overall and per endpoint, errors and conflicts.
 import type { Check, Counters } from './scenarios.js';
 
-interface Summary { min: number; max: number; mean: number; p50: number; median?: number; p95: number; p99: number; count: number }
-interface Period { counters: Counters; summaries: Record<string, Summary>; firstMetricAt: number; lastMetricAt: number; period?: string | number }
-export interface ArtilleryReport { aggregate: Period; intermediate: Period[] }
+interface Summary {
+  min: number;
+  max: number;
+  mean: number;
+  p50: number;
+  median?: number;
+  p95: number;
+  p99: number;
+  count: number;
+}
+interface Period {
+  counters: Counters;
+  summaries: Record<string, Summary>;
+  firstMetricAt: number;
+  lastMetricAt: number;
+  period?: string | number;
+}
+export interface ArtilleryReport {
+  aggregate: Period;
+  intermediate: Period[];
+}
 
 export interface LoadSummary {
-  scenario: string; smoke: boolean; durationS: number; requests: number; rps: number;
-  peakConcurrency: number; plateauRps: number | null;
-  p50: number; p95: number; p99: number; max: number;
+  scenario: string;
+  smoke: boolean;
+  durationS: number;
+  requests: number;
+  rps: number;
+  peakConcurrency: number;
+  plateauRps: number | null;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
   endpoints: Record<string, { count: number; p50: number; p95: number; p99: number }>;
-  ok: number; conflicts: number; errors: number; errorRate: number; errorDetail: Counters;
-  checks: Check[]; passed: boolean; reportFile: string;
+  ok: number;
+  conflicts: number;
+  errors: number;
+  errorRate: number;
+  errorDetail: Counters;
+  checks: Check[];
+  passed: boolean;
+  reportFile: string;
 }
 
 export function summarize(scenario: string, smoke: boolean, r: ArtilleryReport, checks: Check[], reportFile: string): LoadSummary {
   const a = r.aggregate;
   const n = (k: string) => a.counters[k] ?? 0;
-  const rt = a.summaries['http.response_time'] ?? { p50: 0, p95: 0, p99: 0, max: 0 } as Summary;
+  const rt = a.summaries['http.response_time'] ?? ({ p50: 0, p95: 0, p99: 0, max: 0 } as Summary);
   const durationS = Math.max(0.001, (a.lastMetricAt - a.firstMetricAt) / 1000);
   const requests = n('http.requests');
   // Concurrency at the end of each reporting window; the plateau is where it stays ≥ 95 % of its peak.
@@ -35,17 +67,37 @@ export function summarize(scenario: string, smoke: boolean, r: ArtilleryReport, 
   for (const [k, v] of Object.entries(a.counters)) {
     if (k.startsWith('errors.') || k.startsWith('creditdesk.unexpected.')) errorDetail[k] = v;
   }
-  const errors = n('creditdesk.unexpected') + Object.entries(a.counters).filter(([k]) => k.startsWith('errors.')).reduce((s, [, v]) => s + v, 0);
+  const errors =
+    n('creditdesk.unexpected') +
+    Object.entries(a.counters)
+      .filter(([k]) => k.startsWith('errors.'))
+      .reduce((s, [, v]) => s + v, 0);
   const endpoints: LoadSummary['endpoints'] = {};
   for (const [k, s] of Object.entries(a.summaries)) {
     const m = k.match(/^plugins\.metrics-by-endpoint\.response_time\.(.+)$/);
     if (m) endpoints[m[1]!] = { count: s.count, p50: s.p50 ?? s.median ?? 0, p95: s.p95, p99: s.p99 };
   }
   return {
-    scenario, smoke, durationS, requests, rps: requests / durationS, peakConcurrency, plateauRps,
-    p50: rt.p50 ?? rt.median ?? 0, p95: rt.p95, p99: rt.p99, max: rt.max,
-    endpoints, ok: n('creditdesk.ok'), conflicts: n('creditdesk.conflict'), errors,
-    errorRate: requests ? errors / requests : 0, errorDetail, checks, passed: checks.every((c) => c.ok), reportFile,
+    scenario,
+    smoke,
+    durationS,
+    requests,
+    rps: requests / durationS,
+    peakConcurrency,
+    plateauRps,
+    p50: rt.p50 ?? rt.median ?? 0,
+    p95: rt.p95,
+    p99: rt.p99,
+    max: rt.max,
+    endpoints,
+    ok: n('creditdesk.ok'),
+    conflicts: n('creditdesk.conflict'),
+    errors,
+    errorRate: requests ? errors / requests : 0,
+    errorDetail,
+    checks,
+    passed: checks.every((c) => c.ok),
+    reportFile,
   };
 }
 
@@ -56,7 +108,8 @@ export function printSummary(s: LoadSummary): void {
   line('requests', `${s.requests} in ${f1(s.durationS)} s  →  ${f1(s.rps)} req/s overall`);
   if (s.plateauRps !== null) line('at full concurrency', `${s.peakConcurrency} virtual users, ${f1(s.plateauRps)} req/s`);
   line('latency (ms)', `p50 ${f1(s.p50)}  p95 ${f1(s.p95)}  p99 ${f1(s.p99)}  max ${f1(s.max)}`);
-  for (const [name, e] of Object.entries(s.endpoints)) line(`  ${name}`, `${String(e.count).padStart(6)} req  p50 ${f1(e.p50)}  p95 ${f1(e.p95)}  p99 ${f1(e.p99)}`);
+  for (const [name, e] of Object.entries(s.endpoints))
+    line(`  ${name}`, `${String(e.count).padStart(6)} req  p50 ${f1(e.p50)}  p95 ${f1(e.p95)}  p99 ${f1(e.p99)}`);
   line('responses', `${s.ok} ok, ${s.conflicts} conflicts (409), ${s.errors} errors (${(s.errorRate * 100).toFixed(3)} %)`);
   for (const [k, v] of Object.entries(s.errorDetail)) line('  error', `${k}: ${v}`);
   for (const c of s.checks) line(c.ok ? '  ✔ check' : '  ✖ check', `${c.name} — ${c.detail}`);

@@ -35,8 +35,13 @@ const logFile = join(results, `${name}${smoke ? '-smoke' : ''}-${stamp}.artiller
 let data: ScenarioData | undefined;
 say(`${name}${smoke ? ' (smoke)' : ''}: starting mongod, ${values.instances} API instances and nginx…`);
 const env = await ephemeralStack({
-  label: `loadtest-${name}`, instances: Number(values.instances), log: say, ...(values.node ? { nodeBin: values.node } : {}),
-  prepare: async (c) => { data = await prepare(name, smoke, c); },
+  label: `loadtest-${name}`,
+  instances: Number(values.instances),
+  log: say,
+  ...(values.node ? { nodeBin: values.node } : {}),
+  prepare: async (c) => {
+    data = await prepare(name, smoke, c);
+  },
 });
 let code = 1;
 try {
@@ -48,12 +53,23 @@ try {
   say(`stack up at ${env.stack.url} (API on ${apiNode}); running artillery (log: ${logFile})`);
 
   const artillery = join(PROJECT_ROOT, 'node_modules/artillery/bin/run');
-  const args = ['run', '--target', env.stack.url, '--output', reportFile, ...(smoke ? ['--environment', 'smoke'] : []), join(import.meta.dirname, `${name}.yml`)];
+  const args = [
+    'run',
+    '--target',
+    env.stack.url,
+    '--output',
+    reportFile,
+    ...(smoke ? ['--environment', 'smoke'] : []),
+    join(import.meta.dirname, `${name}.yml`),
+  ];
   const out = (await import('node:fs')).openSync(logFile, 'w');
   const child = spawn(process.execPath, [artillery, ...args], {
     stdio: ['ignore', out, out],
     env: {
-      ...process.env, LOADTEST_DATA: dataFile, ARTILLERY_DISABLE_TELEMETRY: 'true', DO_NOT_TRACK: '1',
+      ...process.env,
+      LOADTEST_DATA: dataFile,
+      ARTILLERY_DISABLE_TELEMETRY: 'true',
+      DO_NOT_TRACK: '1',
       ...(smoke ? { ARTILLERY_DISABLE_ENSURE: '1' } : {}),
     },
   });
@@ -66,7 +82,11 @@ try {
   const counters = report.aggregate.counters;
   const checks = await verify(name, d, counters, env.c);
   const s0 = summarize(name, smoke, report, [], reportFile);
-  checks.unshift({ name: 'no virtual user failed', ok: (counters['vusers.failed'] ?? 0) === 0, detail: `${counters['vusers.failed'] ?? 0} failed` });
+  checks.unshift({
+    name: 'no virtual user failed',
+    ok: (counters['vusers.failed'] ?? 0) === 0,
+    detail: `${counters['vusers.failed'] ?? 0} failed`,
+  });
   if (smoke) checks.unshift({ name: 'no errors (smoke)', ok: s0.errors === 0, detail: `${s0.errors} errors` });
   else {
     checks.unshift({ name: 'errors < 0.1 %', ok: s0.errorRate < 0.001, detail: `${(s0.errorRate * 100).toFixed(3)} %` });
@@ -74,7 +94,10 @@ try {
   }
   const s = summarize(name, smoke, report, checks, reportFile);
   printSummary(s);
-  writeFileSync(reportFile.replace(/\.json$/, '.summary.json'), JSON.stringify({ ...s, apiNode, apiNodeVersion: await nodeVersion(apiNode) }, null, 2));
+  writeFileSync(
+    reportFile.replace(/\.json$/, '.summary.json'),
+    JSON.stringify({ ...s, apiNode, apiNodeVersion: await nodeVersion(apiNode) }, null, 2),
+  );
   console.log(`LOADTEST_SUMMARY ${JSON.stringify(s)}`);
   code = s.passed ? 0 : 1;
 } catch (e) {

@@ -8,14 +8,21 @@ import { MongoClient } from 'mongodb';
 import { dieWithParent } from '../stack/parent-death.js';
 import { resolveMongod } from './resolve.js';
 
-export interface RunningMongo { uri: string; stop(): Promise<void>; pid: number | undefined }
+export interface RunningMongo {
+  uri: string;
+  stop(): Promise<void>;
+  pid: number | undefined;
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function portInUse(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((res) => {
     const s = createConnection({ port, host });
-    s.once('connect', () => { s.destroy(); res(true); });
+    s.once('connect', () => {
+      s.destroy();
+      res(true);
+    });
     s.once('error', () => res(false));
   });
 }
@@ -31,7 +38,9 @@ async function waitForPrimary(port: number, child: ChildProcess, timeoutMs: numb
         const c = new MongoClient(`mongodb://127.0.0.1:${port}/?directConnection=true`, { serverSelectionTimeoutMS: 1000 });
         await c.connect();
         client = c;
-      } catch { await sleep(200); }
+      } catch {
+        await sleep(200);
+      }
     }
     const admin = client.db('admin');
     try {
@@ -48,22 +57,42 @@ async function waitForPrimary(port: number, child: ChildProcess, timeoutMs: numb
   }
 }
 
-export interface LaunchOptions { dbPath: string; port: number; log?: (m: string) => void; cacheSizeGB?: number }
+export interface LaunchOptions {
+  dbPath: string;
+  port: number;
+  log?: (m: string) => void;
+  cacheSizeGB?: number;
+}
 
 export async function launchMongod(opts: LaunchOptions): Promise<RunningMongo> {
   const log = opts.log ?? console.error;
   if (await portInUse(opts.port)) {
-    throw new Error(`port ${opts.port} is already in use: stop what listens there or set MONGO_PORT to a free port (or MONGO_URI to use that server)`);
+    throw new Error(
+      `port ${opts.port} is already in use: stop what listens there or set MONGO_PORT to a free port (or MONGO_URI to use that server)`,
+    );
   }
   const bin = await resolveMongod(log);
   mkdirSync(opts.dbPath, { recursive: true });
   const logFd = openSync(join(opts.dbPath, 'mongod.log'), 'a');
   // Its own process group (a terminal's Ctrl-C does not reach it: its owner stops it, last), and
   // SIGTERM from the kernel if its owner dies without stopping it.
-  const child = spawn(...dieWithParent(bin.path, [
-    '--replSet', 'rs0', '--bind_ip', '127.0.0.1', '--port', String(opts.port), '--dbpath', opts.dbPath,
-    '--wiredTigerCacheSizeGB', String(opts.cacheSizeGB ?? 1), '--setParameter', 'ttlMonitorSleepSecs=5',
-  ]), { stdio: ['ignore', logFd, logFd], detached: true });
+  const child = spawn(
+    ...dieWithParent(bin.path, [
+      '--replSet',
+      'rs0',
+      '--bind_ip',
+      '127.0.0.1',
+      '--port',
+      String(opts.port),
+      '--dbpath',
+      opts.dbPath,
+      '--wiredTigerCacheSizeGB',
+      String(opts.cacheSizeGB ?? 1),
+      '--setParameter',
+      'ttlMonitorSleepSecs=5',
+    ]),
+    { stdio: ['ignore', logFd, logFd], detached: true },
+  );
   log(`[mongod] ${bin.source} pid ${child.pid} on 127.0.0.1:${opts.port}, data in ${opts.dbPath}`);
   try {
     await waitForPrimary(opts.port, child, 60_000);
@@ -79,7 +108,10 @@ export async function launchMongod(opts: LaunchOptions): Promise<RunningMongo> {
       stopping ??= new Promise<void>((res) => {
         if (child.exitCode !== null || child.signalCode !== null) return res();
         const force = setTimeout(() => child.kill('SIGKILL'), 30_000);
-        child.once('exit', () => { clearTimeout(force); res(); });
+        child.once('exit', () => {
+          clearTimeout(force);
+          res();
+        });
         child.kill('SIGTERM');
       });
       return stopping;
@@ -91,10 +123,20 @@ export async function launchMongod(opts: LaunchOptions): Promise<RunningMongo> {
  * For tests, benchmarks and throwaway stacks: the server named by MONGO_URI if set (nothing is
  * started), else a fresh mongod in a temporary folder on a free port, removed again by stop().
  */
-export async function mongoForRun(label: string, log: (m: string) => void = console.error): Promise<{ uri: string; started: boolean; stop(): Promise<void> }> {
+export async function mongoForRun(
+  label: string,
+  log: (m: string) => void = console.error,
+): Promise<{ uri: string; started: boolean; stop(): Promise<void> }> {
   if (process.env.MONGO_URI) return { uri: process.env.MONGO_URI, started: false, stop: async () => {} };
   const { freePort } = await import('../stack/ports.js');
   const dbPath = mkdtempSync(join(tmpdir(), `creditdesk-${label}-mongod-`));
   const m = await launchMongod({ dbPath, port: await freePort(), cacheSizeGB: 1, log });
-  return { uri: m.uri, started: true, stop: async () => { await m.stop(); rmSync(dbPath, { recursive: true, force: true }); } };
+  return {
+    uri: m.uri,
+    started: true,
+    stop: async () => {
+      await m.stop();
+      rmSync(dbPath, { recursive: true, force: true });
+    },
+  };
 }

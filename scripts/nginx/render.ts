@@ -21,7 +21,7 @@ export interface LocalNginxOptions {
 }
 
 function replaceOnce(text: string, pattern: RegExp, replacement: string | ((m: string, ...g: string[]) => string), what: string): string {
-  const hits = text.match(new RegExp(pattern.source, pattern.flags.includes('g') ? pattern.flags : pattern.flags + 'g'));
+  const hits = text.match(new RegExp(pattern.source, pattern.flags.includes('g') ? pattern.flags : `${pattern.flags}g`));
   if (hits?.length !== 1) throw new Error(`nginx.conf: expected exactly one ${what}, found ${hits?.length ?? 0}`);
   return text.replace(pattern, replacement as string);
 }
@@ -30,7 +30,11 @@ function replaceOnce(text: string, pattern: RegExp, replacement: string | ((m: s
 export function upstreamServers(conf: string): { host: string; port: number; params: string }[] {
   const block = conf.match(new RegExp(`upstream\\s+${UPSTREAM_NAME}\\s*\\{([\\s\\S]*?)\\n\\s*\\}`));
   if (!block) throw new Error(`nginx.conf: no upstream ${UPSTREAM_NAME} block`);
-  return [...block[1]!.matchAll(/^\s*server\s+([^\s:;]+):(\d+)([^;]*);/gm)].map((m) => ({ host: m[1]!, port: Number(m[2]), params: m[3]!.trim() }));
+  return [...block[1]!.matchAll(/^\s*server\s+([^\s:;]+):(\d+)([^;]*);/gm)].map((m) => ({
+    host: m[1]!,
+    port: Number(m[2]),
+    params: m[3]!.trim(),
+  }));
 }
 
 export function renderLocalNginxConf(template: string, o: LocalNginxOptions): string {
@@ -38,11 +42,24 @@ export function renderLocalNginxConf(template: string, o: LocalNginxOptions): st
   if (servers.length === 0) throw new Error('nginx.conf: the upstream block has no server lines');
   if (o.upstreams.length === 0) throw new Error('at least one upstream is needed');
   const params = servers[0]!.params;
-  const lines = o.upstreams.map((u) => `        server ${u}${params ? ' ' + params : ''};`).join('\n');
+  const lines = o.upstreams.map((u) => `        server ${u}${params ? ` ${params}` : ''};`).join('\n');
   let conf = template.replace(/^[ \t]*server\s+[^\s:;]+:\d+[^;]*;[^\n]*\n/gm, (line) => (/\{/.test(line) ? line : ''));
-  conf = replaceOnce(conf, /(upstream\s+creditdesk_api\s*\{\n(?:[ \t]*#[^\n]*\n|[ \t]*zone[^\n]*\n)*)/, (m) => `${m}${lines}\n`, `upstream ${UPSTREAM_NAME} block`);
-  conf = replaceOnce(conf, /^(\s*)listen\s+\d+;/m, (_m, sp) => `${sp}listen ${o.listenHost ?? '127.0.0.1'}:${o.listenPort};`, 'listen directive');
-  const access = o.accessLog === 'off' ? 'access_log off;' : `access_log ${o.accessLog ?? join(o.runDir, 'access.log')} creditdesk_json buffer=64k flush=1s;`;
+  conf = replaceOnce(
+    conf,
+    /(upstream\s+creditdesk_api\s*\{\n(?:[ \t]*#[^\n]*\n|[ \t]*zone[^\n]*\n)*)/,
+    (m) => `${m}${lines}\n`,
+    `upstream ${UPSTREAM_NAME} block`,
+  );
+  conf = replaceOnce(
+    conf,
+    /^(\s*)listen\s+\d+;/m,
+    (_m, sp) => `${sp}listen ${o.listenHost ?? '127.0.0.1'}:${o.listenPort};`,
+    'listen directive',
+  );
+  const access =
+    o.accessLog === 'off'
+      ? 'access_log off;'
+      : `access_log ${o.accessLog ?? join(o.runDir, 'access.log')} creditdesk_json buffer=64k flush=1s;`;
   conf = replaceOnce(conf, /^(\s*)access_log\s+\/dev\/stdout[^;]*;/m, (_m, sp) => `${sp}${access}`, 'access_log /dev/stdout');
   conf = withTempPaths(conf, o.runDir);
   return `# RENDERED from nginx.conf by scripts/nginx/render.ts — edit nginx.conf, not this file.\n${conf}`;
@@ -52,8 +69,14 @@ export const TEMP_DIRS = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'] as
 
 /** Adds *_temp_path directives under runDir/tmp (nginx's compiled-in ones need root). */
 export function withTempPaths(conf: string, runDir: string): string {
-  return replaceOnce(conf, /^http\s*\{\n/m, (m) => `${m}    # local run: temp files under the run directory (rendered by scripts/nginx/render.ts)\n` +
-    TEMP_DIRS.map((n) => `    ${n}_temp_path ${join(runDir, 'tmp', n)};\n`).join(''), 'http block');
+  return replaceOnce(
+    conf,
+    /^http\s*\{\n/m,
+    (m) =>
+      `${m}    # local run: temp files under the run directory (rendered by scripts/nginx/render.ts)\n` +
+      TEMP_DIRS.map((n) => `    ${n}_temp_path ${join(runDir, 'tmp', n)};\n`).join(''),
+    'http block',
+  );
 }
 
 export function readCanonicalConf(): string {

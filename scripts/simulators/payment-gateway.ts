@@ -9,7 +9,15 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-interface Payment { paymentId: string; key: string; reference: string; amount: number; currency: string; at: string; requests: number }
+interface Payment {
+  paymentId: string;
+  key: string;
+  reference: string;
+  amount: number;
+  currency: string;
+  at: string;
+  requests: number;
+}
 
 const payments = new Map<string, Payment>();
 let hold = process.env.GATEWAY_HOLD === '1';
@@ -22,8 +30,16 @@ const send = (res: ServerResponse, status: number, body: unknown) => {
 };
 async function json(req: IncomingMessage): Promise<Record<string, unknown> | null> {
   let raw = '';
-  for await (const chunk of req) { raw += chunk; if (raw.length > 10_000) return null; }
-  try { const v = JSON.parse(raw || '{}'); return v && typeof v === 'object' && !Array.isArray(v) ? v : null; } catch { return null; }
+  for await (const chunk of req) {
+    raw += chunk;
+    if (raw.length > 10_000) return null;
+  }
+  try {
+    const v = JSON.parse(raw || '{}');
+    return v && typeof v === 'object' && !Array.isArray(v) ? v : null;
+  } catch {
+    return null;
+  }
 }
 
 const server = createServer(async (req, res) => {
@@ -32,12 +48,20 @@ const server = createServer(async (req, res) => {
   if (req.method === 'POST' && req.url === '/payments') {
     const key = req.headers['idempotency-key'];
     const { reference, amount, currency } = body;
-    if (typeof key !== 'string' || !key || typeof reference !== 'string' || typeof amount !== 'number' || !(amount > 0) || typeof currency !== 'string') {
+    if (
+      typeof key !== 'string' ||
+      !key ||
+      typeof reference !== 'string' ||
+      typeof amount !== 'number' ||
+      !(amount > 0) ||
+      typeof currency !== 'string'
+    ) {
       return send(res, 400, { error: 'Idempotency-Key header, reference, positive amount and currency are required' });
     }
     const existing = payments.get(key);
     if (existing) existing.requests++;
-    else payments.set(key, { paymentId: `pay_${randomUUID()}`, key, reference, amount, currency, at: new Date().toISOString(), requests: 1 });
+    else
+      payments.set(key, { paymentId: `pay_${randomUUID()}`, key, reference, amount, currency, at: new Date().toISOString(), requests: 1 });
     const p = payments.get(key)!;
     const answer = () => send(res, existing ? 200 : 201, { ...p, replayed: !!existing });
     if (hold) return void held.push(answer);
@@ -47,7 +71,11 @@ const server = createServer(async (req, res) => {
   if (req.method === 'GET' && req.url === '/control/held') return send(res, 200, { held: held.length, hold });
   if (req.method === 'POST' && req.url === '/control/hold') {
     hold = body.hold === true;
-    if (!hold) { const waiting = held; held = []; waiting.forEach((f) => f()); }
+    if (!hold) {
+      const waiting = held;
+      held = [];
+      for (const f of waiting) f();
+    }
     return send(res, 200, { hold });
   }
   if (req.method === 'GET' && req.url === '/health') return send(res, 200, { status: 'ok' });
@@ -57,6 +85,9 @@ const server = createServer(async (req, res) => {
 server.listen(Number(process.argv[2] ?? process.env.PORT ?? 4100), '127.0.0.1', () => {
   console.log(`payment-gateway listening on http://127.0.0.1:${(server.address() as AddressInfo).port}`);
 });
-const stop = () => { server.closeAllConnections(); server.close(() => process.exit(0)); };
+const stop = () => {
+  server.closeAllConnections();
+  server.close(() => process.exit(0));
+};
 process.once('SIGTERM', stop);
 process.once('SIGINT', stop);

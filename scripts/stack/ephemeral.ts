@@ -13,10 +13,22 @@ import { mongoForRun } from '../mongod/launch.js';
 import { freePorts } from './ports.js';
 import { startStack, type Stack } from './stack.js';
 
-export interface Ephemeral { stack: Stack; mongo: Mongo; c: Collections; uri: string; dbName: string; runDir: string; stop(): Promise<void> }
+export interface Ephemeral {
+  stack: Stack;
+  mongo: Mongo;
+  c: Collections;
+  uri: string;
+  dbName: string;
+  runDir: string;
+  stop(): Promise<void>;
+}
 
 export async function ephemeralStack(o: {
-  label: string; instances?: number; env?: Record<string, string>; nodeBin?: string; nginxAccessLog?: string;
+  label: string;
+  instances?: number;
+  env?: Record<string, string>;
+  nodeBin?: string;
+  nginxAccessLog?: string;
   /** Runs before the API starts (seeding). */
   prepare?: (c: Collections, mongo: Mongo) => Promise<void>;
   log?: (m: string) => void;
@@ -35,15 +47,37 @@ export async function ephemeralStack(o: {
     rmSync(runDir, { recursive: true, force: true });
   };
   try {
-    await migrateExclusively(mongo.db, { log: createLogger({ level: 'warn', name: o.label, instance: o.label }), batchSize: 1000, pauseMs: 0 });
+    await migrateExclusively(mongo.db, {
+      log: createLogger({ level: 'warn', name: o.label, instance: o.label }),
+      batchSize: 1000,
+      pauseMs: 0,
+    });
     const c = collections(mongo.db);
     await o.prepare?.(c, mongo);
     const stack = await startStack({
-      mongoUri: uri, dbName, sessionSecrets: randomBytes(32).toString('hex'), apiPorts, nginxPort: nginxPort!, runDir,
-      env: { NODE_ENV: 'production', LOG_LEVEL: 'info', ...o.env }, log,
-      ...(o.nodeBin ? { nodeBin: o.nodeBin } : {}), ...(o.nginxAccessLog ? { nginxAccessLog: o.nginxAccessLog } : {}),
+      mongoUri: uri,
+      dbName,
+      sessionSecrets: randomBytes(32).toString('hex'),
+      apiPorts,
+      nginxPort: nginxPort!,
+      runDir,
+      env: { NODE_ENV: 'production', LOG_LEVEL: 'info', ...o.env },
+      log,
+      ...(o.nodeBin ? { nodeBin: o.nodeBin } : {}),
+      ...(o.nginxAccessLog ? { nginxAccessLog: o.nginxAccessLog } : {}),
     });
-    return { stack, mongo, c, uri, dbName, runDir, async stop() { await stack.stop(); await cleanup(); } };
+    return {
+      stack,
+      mongo,
+      c,
+      uri,
+      dbName,
+      runDir,
+      async stop() {
+        await stack.stop();
+        await cleanup();
+      },
+    };
   } catch (e) {
     await cleanup();
     throw e;

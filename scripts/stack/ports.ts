@@ -11,7 +11,9 @@ function ephemeralStart(): number {
   try {
     const [lo] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
     if (lo && lo > 12_000) return lo;
-  } catch { /* not Linux: use the IANA dynamic range's start */ }
+  } catch {
+    /* not Linux: use the IANA dynamic range's start */
+  }
   return 49_152;
 }
 
@@ -20,7 +22,9 @@ const HIGH = ephemeralStart(); // exclusive
 
 function canListen(port: number): Promise<boolean> {
   return new Promise((res) => {
-    const s = createServer().once('error', () => res(false)).listen(port, '127.0.0.1', () => s.close(() => res(true)));
+    const s = createServer()
+      .once('error', () => res(false))
+      .listen(port, '127.0.0.1', () => s.close(() => res(true)));
   });
 }
 

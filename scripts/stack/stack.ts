@@ -48,7 +48,12 @@ export interface StackOptions {
   signal?: AbortSignal;
 }
 
-export interface Api { name: string; port: number; url: string; child: Child }
+export interface Api {
+  name: string;
+  port: number;
+  url: string;
+  child: Child;
+}
 export interface Stack {
   url: string;
   apis: Api[];
@@ -64,7 +69,9 @@ export async function assertPortsFree(ports: { port: number; what: string }[]): 
   const taken = [];
   for (const p of ports) if (await portInUse(p.port)) taken.push(p);
   if (taken.length) {
-    throw new Error(taken.map((p) => `port ${p.port} (${p.what}) is already in use: stop what listens there or choose another port`).join('\n'));
+    throw new Error(
+      taken.map((p) => `port ${p.port} (${p.what}) is already in use: stop what listens there or choose another port`).join('\n'),
+    );
   }
 }
 
@@ -87,24 +94,40 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   const log = o.log ?? (() => {});
   await assertPortsFree(stackPorts(o));
   const sup = new Supervisor(join(o.runDir, 'logs'), { restart: o.restart, log, stopTimeoutMs: o.stopTimeoutMs });
-  if (o.onCrashLoop) { const cb = o.onCrashLoop; sup.on('crash-loop', (_c, message) => cb(message)); }
+  if (o.onCrashLoop) {
+    const cb = o.onCrashLoop;
+    sup.on('crash-loop', (_c, message) => cb(message));
+  }
   const aborted = new Promise<never>((_, rej) => {
     const fail = () => rej(new Error('start-up interrupted'));
-    if (o.signal?.aborted) fail(); else o.signal?.addEventListener('abort', fail, { once: true });
+    if (o.signal?.aborted) fail();
+    else o.signal?.addEventListener('abort', fail, { once: true });
   });
   aborted.catch(() => {});
   /** Waits for children to be up (or the start to be aborted); a failure names the child and shows its log. */
-  const up = (children: Child[]) => Promise.race([aborted, Promise.all(children.map((c) => sup.whenUp(c).catch((e: Error) => {
-    throw new Error(`${c.name}: ${e.message}; last lines of ${c.logFile}:\n${tail(c.logFile, 20)}`);
-  })))]);
+  const up = (children: Child[]) =>
+    Promise.race([
+      aborted,
+      Promise.all(
+        children.map((c) =>
+          sup.whenUp(c).catch((e: Error) => {
+            throw new Error(`${c.name}: ${e.message}; last lines of ${c.logFile}:\n${tail(c.logFile, 20)}`);
+          }),
+        ),
+      ),
+    ]);
   const common = { MONGO_URI: o.mongoUri, MONGO_DB: o.dbName, ...o.env };
   try {
     const workerEnv: Record<string, string> = { ...common };
     const roles = o.workerRoles ?? [];
     if (o.paymentGatewayPort && roles.includes('disbursement')) {
       const gwUrl = `http://127.0.0.1:${o.paymentGatewayPort}`;
-      const gw = sup.node('payment-gateway-simulator', 'scripts/simulators/payment-gateway.ts', { PORT: String(o.paymentGatewayPort) },
-        { group: 'gateway', readyUrl: `${gwUrl}/payments`, readyTimeoutMs: 30_000 });
+      const gw = sup.node(
+        'payment-gateway-simulator',
+        'scripts/simulators/payment-gateway.ts',
+        { PORT: String(o.paymentGatewayPort) },
+        { group: 'gateway', readyUrl: `${gwUrl}/payments`, readyTimeoutMs: 30_000 },
+      );
       await up([gw]);
       workerEnv.PAYMENT_GATEWAY_URL = gwUrl;
       log(`payment-gateway simulator on ${gwUrl} (stands in for the bank's payment API)`);
@@ -113,30 +136,59 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     const apis: Api[] = o.apiPorts.map((port, i) => {
       const name = `api-${i + 1}`;
       const url = `http://127.0.0.1:${port}`;
-      const child = sup.node(name, 'server/main.ts', {
-        ...common, SESSION_SECRETS: o.sessionSecrets, HOST: '127.0.0.1', PORT: String(port), INSTANCE_ID: name,
-      }, { group: 'app', nodeBin: o.nodeBin, readyUrl: `${url}/ready` });
+      const child = sup.node(
+        name,
+        'server/main.ts',
+        {
+          ...common,
+          SESSION_SECRETS: o.sessionSecrets,
+          HOST: '127.0.0.1',
+          PORT: String(port),
+          INSTANCE_ID: name,
+        },
+        { group: 'app', nodeBin: o.nodeBin, readyUrl: `${url}/ready` },
+      );
       return { name, port, url, child };
     });
     const ports = workerHttpPorts(o);
-    const workers = roles.map((role, i) => sup.node(`worker-${role}`, 'workers/main.ts', {
-      ...workerEnv, WORKER_ROLES: role, INSTANCE_ID: `worker-${role}`,
-      ...(ports[i] ? { WORKER_HTTP_HOST: '127.0.0.1', WORKER_HTTP_PORT: String(ports[i]) } : {}),
-    }, { group: 'app', ...(ports[i] ? { readyUrl: `http://127.0.0.1:${ports[i]}/health` } : {}) }));
+    const workers = roles.map((role, i) =>
+      sup.node(
+        `worker-${role}`,
+        'workers/main.ts',
+        {
+          ...workerEnv,
+          WORKER_ROLES: role,
+          INSTANCE_ID: `worker-${role}`,
+          ...(ports[i] ? { WORKER_HTTP_HOST: '127.0.0.1', WORKER_HTTP_PORT: String(ports[i]) } : {}),
+        },
+        { group: 'app', ...(ports[i] ? { readyUrl: `http://127.0.0.1:${ports[i]}/health` } : {}) },
+      ),
+    );
     await up([...apis.map((a) => a.child), ...workers]);
     log(`${apis.length} API instances ready on ports ${o.apiPorts.join(', ')}`);
-    if (roles.length) log(`workers ready: ${roles.map((r, i) => (ports[i] ? `${r} (metrics on http://127.0.0.1:${ports[i]}/metrics)` : r)).join(', ')}; one process per role`);
+    if (roles.length)
+      log(
+        `workers ready: ${roles.map((r, i) => (ports[i] ? `${r} (metrics on http://127.0.0.1:${ports[i]}/metrics)` : r)).join(', ')}; one process per role`,
+      );
 
     const nginxDir = join(o.runDir, 'nginx');
     const url = `http://127.0.0.1:${o.nginxPort}`;
     const bin = resolveNginx(log);
     const conf = writeLocalConf({
-      upstreams: o.apiPorts.map((p) => `127.0.0.1:${p}`), listenPort: o.nginxPort, runDir: nginxDir,
+      upstreams: o.apiPorts.map((p) => `127.0.0.1:${p}`),
+      listenPort: o.nginxPort,
+      runDir: nginxDir,
       ...(o.nginxAccessLog ? { accessLog: o.nginxAccessLog } : {}),
     });
     testConf(bin, nginxDir, conf);
     // SIGQUIT is nginx's graceful stop.
-    const nginx = sup.spawn('nginx', bin, nginxArgs(nginxDir, conf), {}, { stopSignal: 'SIGQUIT', group: 'nginx', readyUrl: `${url}/nginx-health`, readyTimeoutMs: 15_000 });
+    const nginx = sup.spawn(
+      'nginx',
+      bin,
+      nginxArgs(nginxDir, conf),
+      {},
+      { stopSignal: 'SIGQUIT', group: 'nginx', readyUrl: `${url}/nginx-health`, readyTimeoutMs: 15_000 },
+    );
     await up([nginx]);
     return { url, apis, nginx, workers, supervisor: sup, stop: () => sup.stopAll() };
   } catch (e) {

@@ -65,7 +65,11 @@ export interface Child {
   readonly restarts: number;
 }
 
-export interface ExitInfo { code: number | null; signal: NodeJS.Signals | null; expected: boolean }
+export interface ExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  expected: boolean;
+}
 
 interface SupervisorEvents {
   /** A child (re)started and passed its readiness check. */
@@ -84,7 +88,12 @@ export interface SupervisorOptions {
   stopTimeoutMs?: number;
 }
 
-interface Spec { cmd: string; args: string[]; env: NodeJS.ProcessEnv; opts: SpawnOptions }
+interface Spec {
+  cmd: string;
+  args: string[];
+  env: NodeJS.ProcessEnv;
+  opts: SpawnOptions;
+}
 
 class Supervised implements Child {
   proc!: ChildProcess;
@@ -96,20 +105,38 @@ class Supervised implements Child {
   timer: NodeJS.Timeout | undefined;
   readonly firstUp: Promise<void>;
   settleFirstUp!: (err?: Error) => void;
-  constructor(readonly name: string, readonly logFile: string, readonly spec: Spec) {
-    this.firstUp = new Promise((res, rej) => { this.settleFirstUp = (err) => (err ? rej(err) : res()); });
+  constructor(
+    readonly name: string,
+    readonly logFile: string,
+    readonly spec: Spec,
+  ) {
+    this.firstUp = new Promise((res, rej) => {
+      this.settleFirstUp = (err) => (err ? rej(err) : res());
+    });
     this.firstUp.catch(() => {}); // awaited by whoever starts the stack; never an unhandled rejection
   }
-  get stopSignal(): NodeJS.Signals { return this.spec.opts.stopSignal ?? 'SIGTERM'; }
-  get group(): string { return this.spec.opts.group ?? this.name; }
-  get pid(): number | undefined { return this.proc.pid; }
-  get running(): boolean { return this.proc.exitCode === null && this.proc.signalCode === null; }
+  get stopSignal(): NodeJS.Signals {
+    return this.spec.opts.stopSignal ?? 'SIGTERM';
+  }
+  get group(): string {
+    return this.spec.opts.group ?? this.name;
+  }
+  get pid(): number | undefined {
+    return this.proc.pid;
+  }
+  get running(): boolean {
+    return this.proc.exitCode === null && this.proc.signalCode === null;
+  }
 }
 
 /** Signals a child's whole process group (it leads its own group); ignores a group already gone. */
 function signalGroup(pid: number | undefined, signal: NodeJS.Signals): void {
   if (pid === undefined) return;
-  try { process.kill(-pid, signal); } catch { /* already gone */ }
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    /* already gone */
+  }
 }
 
 const live = new Set<ChildProcess>();
@@ -118,7 +145,9 @@ let exitHookInstalled = false;
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.on('exit', () => { for (const p of live) signalGroup(p.pid, 'SIGKILL'); });
+  process.on('exit', () => {
+    for (const p of live) signalGroup(p.pid, 'SIGKILL');
+  });
 }
 
 const describeExit = (code: number | null, signal: NodeJS.Signals | null) => (signal ? `signal ${signal}` : `code ${code}`);
@@ -131,7 +160,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   private readonly log: (m: string) => void;
   private readonly stopTimeoutMs: number;
 
-  constructor(private logDir: string, o: SupervisorOptions = {}) {
+  constructor(
+    private logDir: string,
+    o: SupervisorOptions = {},
+  ) {
     super();
     this.policy = o.restart;
     this.log = o.log ?? (() => {});
@@ -155,7 +187,9 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     return this.spawn(name, opts.nodeBin ?? process.execPath, ['--import', 'tsx', entry], env, opts);
   }
 
-  get list(): readonly Child[] { return this.children; }
+  get list(): readonly Child[] {
+    return this.children;
+  }
 
   /** The child with this name (its current process is `.proc`, `.pid`). */
   child(name: string): Child {
@@ -199,7 +233,9 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     c.proc = proc;
     c.state = 'starting';
     live.add(proc);
-    proc.once('error', (e) => { if (proc.pid === undefined) this.onExit(c, proc, 127, null, e.message); });
+    proc.once('error', (e) => {
+      if (proc.pid === undefined) this.onExit(c, proc, 127, null, e.message);
+    });
     proc.once('exit', (code, signal) => this.onExit(c, proc, code, signal));
     if (!opts.readyUrl) {
       this.markUp(c, proc);
@@ -209,8 +245,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       () => this.markUp(c, proc),
       (e: Error) => {
         if (c.proc !== proc || !c.running || c.state !== 'starting') return; // its exit is handled in onExit
-        if (!c.everUp) { c.state = 'failed'; c.settleFirstUp(e); }
-        else this.log(`${c.name} did not become ready (${e.message}); killing it`);
+        if (!c.everUp) {
+          c.state = 'failed';
+          c.settleFirstUp(e);
+        } else this.log(`${c.name} did not become ready (${e.message}); killing it`);
         signalGroup(proc.pid, 'SIGKILL');
       },
     );
@@ -230,18 +268,29 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     signalGroup(proc.pid, 'SIGKILL'); // whatever it left behind in its group
     const expected = c.state === 'stopping' || c.state === 'stopped' || this.stopping !== undefined;
     this.emit('exit', c, { code, signal, expected });
-    if (expected) { c.state = 'stopped'; return; }
+    if (expected) {
+      c.state = 'stopped';
+      return;
+    }
     const how = error ?? describeExit(code, signal);
     if (!c.everUp) {
       c.state = 'failed';
       c.settleFirstUp(new Error(`exited during start-up (${how})`));
       return;
     }
-    if (!this.policy) { c.state = 'exited'; this.log(`${c.name} exited (${how})`); return; }
+    if (!this.policy) {
+      c.state = 'exited';
+      this.log(`${c.name} exited (${how})`);
+      return;
+    }
     const p = this.policy;
     const now = performance.now();
     c.exits = [...c.exits.filter((t) => now - t < p.crashLoopWindowMs), now];
-    if (c.exits.length >= p.crashLoopExits) { c.state = 'failed'; this.crashLoop(c, how); return; }
+    if (c.exits.length >= p.crashLoopExits) {
+      c.state = 'failed';
+      this.crashLoop(c, how);
+      return;
+    }
     const delay = Math.min(p.baseDelayMs * 2 ** (c.exits.length - 1), p.maxDelayMs);
     c.restarts++;
     c.state = 'restarting';
@@ -260,7 +309,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   private crashLoop(c: Supervised, how: string): void {
     const p = this.policy!;
-    this.giveUp(c, `${c.name} is crash-looping: ${p.crashLoopExits} exits within ${seconds(p.crashLoopWindowMs)} (last: ${how}); stopping everything.`);
+    this.giveUp(
+      c,
+      `${c.name} is crash-looping: ${p.crashLoopExits} exits within ${seconds(p.crashLoopWindowMs)} (last: ${how}); stopping everything.`,
+    );
   }
 
   /** Reports a child the supervisor gives up on, with the end of its log, and stops everything. */
@@ -278,7 +330,11 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       const batch: Supervised[] = [];
       while (order.length && order[0]!.group === group) batch.push(order.shift()!);
       const running = batch.filter((c) => c.running).reverse();
-      for (const c of batch) if (!c.running && c.state !== 'failed' && c.state !== 'exited') { clearTimeout(c.timer); c.state = 'stopped'; }
+      for (const c of batch)
+        if (!c.running && c.state !== 'failed' && c.state !== 'exited') {
+          clearTimeout(c.timer);
+          c.state = 'stopped';
+        }
       if (running.length === 0) continue;
       const signals = [...new Set(running.map((c) => c.stopSignal))].join('/');
       this.log(`stopping ${running.map((c) => c.name).join(', ')} (${signals}; SIGKILL after ${seconds(timeoutMs)})`);
@@ -291,12 +347,21 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   private stopChild(c: Supervised, timeoutMs: number): Promise<{ code: number | null; killed: boolean }> {
     clearTimeout(c.timer);
     const proc = c.proc;
-    if (!c.running) { if (c.state !== 'failed' && c.state !== 'exited') c.state = 'stopped'; return Promise.resolve({ code: proc.exitCode, killed: false }); }
+    if (!c.running) {
+      if (c.state !== 'failed' && c.state !== 'exited') c.state = 'stopped';
+      return Promise.resolve({ code: proc.exitCode, killed: false });
+    }
     c.state = 'stopping';
     return new Promise((res) => {
       let killed = false;
-      const t = setTimeout(() => { killed = true; signalGroup(proc.pid, 'SIGKILL'); }, timeoutMs);
-      proc.once('exit', (code) => { clearTimeout(t); res({ code, killed }); });
+      const t = setTimeout(() => {
+        killed = true;
+        signalGroup(proc.pid, 'SIGKILL');
+      }, timeoutMs);
+      proc.once('exit', (code) => {
+        clearTimeout(t);
+        res({ code, killed });
+      });
       proc.kill(c.stopSignal); // the main process only: it stops its own children its own way
     });
   }
@@ -311,7 +376,13 @@ export function tail(file: string, n: number): string {
       const len = Math.min(size, 64 * 1024);
       const buf = Buffer.alloc(len);
       readSync(fd, buf, 0, len, size - len);
-      return buf.toString('utf8').split('\n').filter(Boolean).slice(-n).map((l) => `  | ${l}`).join('\n');
+      return buf
+        .toString('utf8')
+        .split('\n')
+        .filter(Boolean)
+        .slice(-n)
+        .map((l) => `  | ${l}`)
+        .join('\n');
     } finally {
       closeSync(fd);
     }
@@ -320,14 +391,16 @@ export function tail(file: string, n: number): string {
   }
 }
 
-
 /**
  * One GET on its own connection, closed afterwards. (fetch would keep the connection in its pool,
  * and an idle connection from the launcher holds a draining API instance open until its deadline.)
  */
 function probe(url: string): Promise<number> {
   return new Promise((res, rej) => {
-    const req = httpGet(url, { agent: false, headers: { connection: 'close' }, timeout: 1000 }, (r) => { r.resume(); res(r.statusCode ?? 0); });
+    const req = httpGet(url, { agent: false, headers: { connection: 'close' }, timeout: 1000 }, (r) => {
+      r.resume();
+      res(r.statusCode ?? 0);
+    });
     req.once('timeout', () => req.destroy(new Error('timeout')));
     req.once('error', rej);
   });
@@ -339,7 +412,9 @@ export async function waitForHttp(url: string, timeoutMs: number, isAlive: () =>
     try {
       const status = await probe(url);
       if (status >= 200 && status < 300) return;
-    } catch { /* not up yet */ }
+    } catch {
+      /* not up yet */
+    }
     if (!isAlive()) throw new Error(`${url}: the process exited during start-up`);
     if (Date.now() > deadline) throw new Error(`${url} did not become ready within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 200));

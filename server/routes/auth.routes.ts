@@ -17,7 +17,9 @@ const destroy = (req: Request) => new Promise<void>((res, rej) => req.session.de
 export function authRoutes(d: ApiContext): Router {
   const r = Router();
   const limits = {
-    windowMs: d.cfg.LOGIN_WINDOW_MINUTES * 60_000, perAccount: d.cfg.LOGIN_MAX_FAILURES_PER_ACCOUNT, perIp: d.cfg.LOGIN_MAX_FAILURES_PER_IP,
+    windowMs: d.cfg.LOGIN_WINDOW_MINUTES * 60_000,
+    perAccount: d.cfg.LOGIN_MAX_FAILURES_PER_ACCOUNT,
+    perIp: d.cfg.LOGIN_MAX_FAILURES_PER_IP,
   };
 
   r.post('/login', async (req, res) => {

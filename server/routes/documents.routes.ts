@@ -23,17 +23,30 @@ export function documentRoutes(d: ApiContext): Router {
   }).single('file');
   const meta = (req: Request) => ({ actor: actor(req), requestId: String(req.id) });
 
-  r.post('/:id/documents', requireRole('reviewer'), (req, res, next) => {
-    parse(idParams, req.params, 'params');
-    if (!req.is('multipart/form-data')) throw badRequest('send the document as multipart/form-data with one part named "file"');
-    upload(req, res, next);
-  }, async (req, res) => {
-    const { id } = parse(idParams, req.params, 'params');
-    parse(noFields, req.body ?? {}, 'body');
-    if (!req.file || req.file.size === 0) throw badRequest('a non-empty file part named "file" is required');
-    const { document, application } = await uploadDocument(d, id, { data: req.file.buffer, originalName: req.file.originalname }, meta(req));
-    res.status(201).location(`/api/applications/${id}/documents`).json({ document, application: toView(application) });
-  });
+  r.post(
+    '/:id/documents',
+    requireRole('reviewer'),
+    (req, res, next) => {
+      parse(idParams, req.params, 'params');
+      if (!req.is('multipart/form-data')) throw badRequest('send the document as multipart/form-data with one part named "file"');
+      upload(req, res, next);
+    },
+    async (req, res) => {
+      const { id } = parse(idParams, req.params, 'params');
+      parse(noFields, req.body ?? {}, 'body');
+      if (!req.file || req.file.size === 0) throw badRequest('a non-empty file part named "file" is required');
+      const { document, application } = await uploadDocument(
+        d,
+        id,
+        { data: req.file.buffer, originalName: req.file.originalname },
+        meta(req),
+      );
+      res
+        .status(201)
+        .location(`/api/applications/${id}/documents`)
+        .json({ document, application: toView(application) });
+    },
+  );
 
   r.get('/:id/documents', requireRole('viewer'), async (req, res) => {
     const { id } = parse(idParams, req.params, 'params');

@@ -4,7 +4,9 @@ import type { ApiContext } from '../context.js';
 export function healthRoutes(d: ApiContext): Router {
   const r = Router();
   // Liveness: the process answers; no database call.
-  r.get('/health', (_req, res) => { res.json({ status: 'ok', instance: d.cfg.INSTANCE_ID }); });
+  r.get('/health', (_req, res) => {
+    res.json({ status: 'ok', instance: d.cfg.INSTANCE_ID });
+  });
   // Readiness: MongoDB answers and we are not draining.
   r.get('/ready', async (_req, res) => {
     if (d.lifecycle.draining) return void res.status(503).json({ status: 'draining', instance: d.cfg.INSTANCE_ID });

@@ -15,7 +15,8 @@ export function opsRoutes(d: ApiContext): { page: Router; stream: Router } {
   let last: OpsSnapshot | undefined;
 
   async function tick(): Promise<void> {
-    if (d.lifecycle.draining) { // let the listener close; browsers reconnect to another instance
+    if (d.lifecycle.draining) {
+      // let the listener close; browsers reconnect to another instance
       for (const res of clients) res.end();
       clients.clear();
       clearInterval(timer);
@@ -36,15 +37,24 @@ export function opsRoutes(d: ApiContext): { page: Router; stream: Router } {
   stream.get('/stream', requireRole('admin'), (req, res) => {
     if (d.lifecycle.draining) return void res.status(503).end();
     res.writeHead(200, {
-      'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache, no-transform', Connection: 'keep-alive', 'X-Accel-Buffering': 'no',
+      'Content-Type': 'text/event-stream',
+      'Cache-Control': 'no-cache, no-transform',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
     });
     res.write(`retry: 3000\n\n`);
     if (last) res.write(`event: snapshot\ndata: ${JSON.stringify(last)}\n\n`);
     clients.add(res);
-    if (!timer) { void tick(); timer = setInterval(() => void tick(), OPS_STREAM_INTERVAL_MS); }
+    if (!timer) {
+      void tick();
+      timer = setInterval(() => void tick(), OPS_STREAM_INTERVAL_MS);
+    }
     req.on('close', () => {
       clients.delete(res);
-      if (clients.size === 0 && timer) { clearInterval(timer); timer = undefined; }
+      if (clients.size === 0 && timer) {
+        clearInterval(timer);
+        timer = undefined;
+      }
     });
   });
 

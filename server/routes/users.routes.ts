@@ -7,7 +7,11 @@ import { parse } from '../middleware/validate.js';
 export function userRoutes(d: ApiContext): Router {
   const r = Router();
   r.use(requireRole('admin'));
-  r.get('/', async (_req, res) => { res.json({ items: await listUsers(d.c) }); });
-  r.post('/', async (req, res) => { res.status(201).json(await createUser(d.c, parse(newUserInput, req.body, 'body'))); });
+  r.get('/', async (_req, res) => {
+    res.json({ items: await listUsers(d.c) });
+  });
+  r.post('/', async (req, res) => {
+    res.status(201).json(await createUser(d.c, parse(newUserInput, req.body, 'body')));
+  });
   return r;
 }

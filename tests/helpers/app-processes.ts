@@ -9,18 +9,30 @@ export type ServerProc = Proc & { url: string };
 /** server/main.ts on 127.0.0.1:port against the test's database; ready once /ready answers. */
 export async function serverProcess(procs: Processes, t: TestDb, port: number, env: Record<string, string> = {}): Promise<ServerProc> {
   const url = `http://127.0.0.1:${port}`;
-  const p = await procs.node(`api-${port}`, 'server/main.ts',
-    apiEnv(t, { PORT: String(port), INSTANCE_ID: `api-${port}`, LOG_LEVEL: 'info', ...env }), { readyUrl: `${url}/ready` });
+  const p = await procs.node(
+    `api-${port}`,
+    'server/main.ts',
+    apiEnv(t, { PORT: String(port), INSTANCE_ID: `api-${port}`, LOG_LEVEL: 'info', ...env }),
+    { readyUrl: `${url}/ready` },
+  );
   return Object.assign(p, { url });
 }
 
 /** workers/main.ts for `roles` (e.g. 'ocr' or 'ocr,approval'); ready once it logged that it started. */
 export function workerProcess(procs: Processes, t: TestDb, roles: string, env: Record<string, string> = {}): Promise<Proc> {
-  return procs.node(`worker-${roles.replaceAll(',', '+')}`, 'workers/main.ts',
-    workerEnv(t, { INSTANCE_ID: `w-${roles}-${Math.random().toString(36).slice(2, 7)}`, ...env }), { args: [roles], readyLine: 'worker started' });
+  return procs.node(
+    `worker-${roles.replaceAll(',', '+')}`,
+    'workers/main.ts',
+    workerEnv(t, { INSTANCE_ID: `w-${roles}-${Math.random().toString(36).slice(2, 7)}`, ...env }),
+    { args: [roles], readyLine: 'worker started' },
+  );
 }
 
-export interface Payment { key: string; paymentId: string; requests: number }
+export interface Payment {
+  key: string;
+  paymentId: string;
+  requests: number;
+}
 export type Gateway = Proc & {
   url: string;
   /** Payments it made (one per idempotency key). */
@@ -41,6 +53,8 @@ export async function gatewayProcess(procs: Processes): Promise<Gateway> {
     url,
     payments: async () => (await get<{ items: Payment[] }>('/payments')).items,
     held: async () => (await get<{ held: number }>('/control/held')).held,
-    setHold: async (hold: boolean) => { await fetch(`${url}/control/hold`, { method: 'POST', body: JSON.stringify({ hold }) }); },
+    setHold: async (hold: boolean) => {
+      await fetch(`${url}/control/hold`, { method: 'POST', body: JSON.stringify({ hold }) });
+    },
   });
 }

@@ -17,7 +17,14 @@ function mongoUri(): string {
 }
 
 /** `ctx` is a process context on the test's database, for calling use cases directly. */
-export interface TestDb { mongo: Mongo; c: Collections; ctx: Context; dbName: string; uri: string; close(): Promise<void> }
+export interface TestDb {
+  mongo: Mongo;
+  c: Collections;
+  ctx: Context;
+  dbName: string;
+  uri: string;
+  close(): Promise<void>;
+}
 
 export async function testDb(label: string, opts: { migrate?: boolean } = {}): Promise<TestDb> {
   const dbName = `t_${label.replace(/[^A-Za-z0-9]/g, '_').slice(0, 30)}_${randomBytes(4).toString('hex')}`;
@@ -25,7 +32,14 @@ export async function testDb(label: string, opts: { migrate?: boolean } = {}): P
   if (opts.migrate !== false) await runMigrations(mongo.db, MIGRATIONS, { log: silentLog, batchSize: 1000, pauseMs: 0 });
   const ctx = contextOf(parseEnv(baseSchema, { MONGO_URI: mongoUri(), MONGO_DB: dbName }), silentLog, mongo);
   return {
-    mongo, c: ctx.c, ctx, dbName, uri: mongoUri(),
-    async close() { await mongo.db.dropDatabase().catch(() => {}); await mongo.close(); },
+    mongo,
+    c: ctx.c,
+    ctx,
+    dbName,
+    uri: mongoUri(),
+    async close() {
+      await mongo.db.dropDatabase().catch(() => {});
+      await mongo.close();
+    },
   };
 }

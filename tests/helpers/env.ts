@@ -12,7 +12,13 @@ export function apiEnv(t: TestDb, extra: Record<string, string> = {}): Record<st
 /** workers/main.ts or startWorkers on the test's database: short polls and retry backoff. */
 export function workerEnv(t: TestDb, extra: Record<string, string> = {}): Record<string, string> {
   return {
-    MONGO_URI: t.uri, MONGO_DB: t.dbName, LOG_LEVEL: 'info', NODE_ENV: 'test',
-    WORKER_POLL_MS: '200', WORKER_BACKOFF_BASE_MS: '100', WORKER_BACKOFF_CAP_MS: '1000', ...extra,
+    MONGO_URI: t.uri,
+    MONGO_DB: t.dbName,
+    LOG_LEVEL: 'info',
+    NODE_ENV: 'test',
+    WORKER_POLL_MS: '200',
+    WORKER_BACKOFF_BASE_MS: '100',
+    WORKER_BACKOFF_CAP_MS: '1000',
+    ...extra,
   };
 }

@@ -72,10 +72,18 @@ export function fixture(label: string, opts: FixtureOptions = {}): Fixture {
   };
 
   const f: Fixture = {
-    get t() { return need(t, 'database'); },
-    get api() { return need(api, 'in-process API'); },
-    get stack() { return need(stack, 'stack'); },
-    get url() { return need(stack?.url ?? api?.url, 'API'); },
+    get t() {
+      return need(t, 'database');
+    },
+    get api() {
+      return need(api, 'in-process API');
+    },
+    get stack() {
+      return need(stack, 'stack');
+    },
+    get url() {
+      return need(stack?.url ?? api?.url, 'API');
+    },
     procs,
     user: (role, email) => testUser(f.t, role, email),
     client: async (role, url) => loggedIn(url ?? f.url, await f.user(role)),
@@ -92,23 +100,37 @@ export function fixture(label: string, opts: FixtureOptions = {}): Fixture {
     server: (port, env) => serverProcess(procs, f.t, port, env),
     worker: (roles, env) => workerProcess(procs, f.t, roles, env),
     gateway: () => gatewayProcess(procs),
-    before: (fn) => { before(async () => { await start(); await fn(); }); },
-    after: (fn) => { deferred.push(fn); },
+    before: (fn) => {
+      before(async () => {
+        await start();
+        await fn();
+      });
+    },
+    after: (fn) => {
+      deferred.push(fn);
+    },
   };
 
   let started: Promise<void> | undefined;
   /** The fixture's setup, once, whichever hook asks first. */
-  const start = () => (started ??= (async () => {
-    t = await testDb(label, { migrate: opts.migrate });
-    if (opts.api) api = await f.startApi(opts.api === true ? {} : opts.api);
-    if (opts.stack) stack = await testStack(t, opts.stack);
-  })());
+  const start = () =>
+    (started ??= (async () => {
+      t = await testDb(label, { migrate: opts.migrate });
+      if (opts.api) api = await f.startApi(opts.api === true ? {} : opts.api);
+      if (opts.stack) stack = await testStack(t, opts.stack);
+    })());
   before(start);
 
   after(async () => {
     await started?.catch(() => {}); // a failed setup: clean up what it made
     const errors: unknown[] = [];
-    const step = async (fn: () => unknown) => { try { await fn(); } catch (e) { errors.push(e); } };
+    const step = async (fn: () => unknown) => {
+      try {
+        await fn();
+      } catch (e) {
+        errors.push(e);
+      }
+    };
     for (const stop of deferred.splice(0).reverse()) await step(stop);
     await step(() => procs.stopAll());
     for (const s of inProcess.splice(0).reverse()) await step(() => s.stop());

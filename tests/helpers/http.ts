@@ -4,10 +4,19 @@ import type { Role } from '../../lib/domain/users/types.js';
 import { sampleApplication } from './samples.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: response bodies are whatever JSON the API sent; tests assert on their fields
-export interface Res<T = any> { status: number; body: T; headers: Headers }
+export interface Res<T = any> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
 
 /** What POST /api/applications answers (the API view; dates are JSON strings). */
-export interface CreatedApplication { id: string; version: number; status: string; [field: string]: unknown }
+export interface CreatedApplication {
+  id: string;
+  version: number;
+  status: string;
+  [field: string]: unknown;
+}
 
 export interface UploadOptions {
   filename?: string;
@@ -29,7 +38,13 @@ export class Client {
   constructor(public baseUrl: string) {}
 
   /** One request with the session cookie (and the CSRF token unless GET or given); keeps a new session cookie. */
-  private async send<T>(method: string, path: string, body: string | FormData | undefined, headers: Record<string, string>, csrf = true): Promise<Res<T>> {
+  private async send<T>(
+    method: string,
+    path: string,
+    body: string | FormData | undefined,
+    headers: Record<string, string>,
+    csrf = true,
+  ): Promise<Res<T>> {
     const h: Record<string, string> = { ...headers };
     if (this.cookie) h.cookie = this.cookie;
     if (csrf && this.csrf && method !== 'GET') h['x-csrf-token'] ??= this.csrf;
@@ -38,7 +53,11 @@ export class Client {
     if (set) this.cookie = set.split(';')[0]!;
     const text = await r.text();
     let parsed: unknown = text;
-    try { parsed = text ? JSON.parse(text) : undefined; } catch { /* not JSON */ }
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      /* not JSON */
+    }
     return { status: r.status, body: parsed as T, headers: r.headers };
   }
 
@@ -46,7 +65,10 @@ export class Client {
   req<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Res<T>> {
     const h = { ...headers };
     let payload: string | undefined;
-    if (body !== undefined) { payload = typeof body === 'string' ? body : JSON.stringify(body); h['content-type'] ??= 'application/json'; }
+    if (body !== undefined) {
+      payload = typeof body === 'string' ? body : JSON.stringify(body);
+      h['content-type'] ??= 'application/json';
+    }
     return this.send<T>(method, path, payload, h);
   }
 
@@ -78,7 +100,11 @@ export class Client {
   /** Multipart upload of one document to an application, like a browser form. */
   upload(applicationId: string, data: Buffer, opts: UploadOptions = {}): Promise<Res> {
     const form = new FormData();
-    form.append(opts.field ?? 'file', new Blob([new Uint8Array(data)], { type: opts.type ?? 'image/png' }), opts.filename ?? 'document.png');
+    form.append(
+      opts.field ?? 'file',
+      new Blob([new Uint8Array(data)], { type: opts.type ?? 'image/png' }),
+      opts.filename ?? 'document.png',
+    );
     return this.send('POST', `/api/applications/${applicationId}/documents`, form, {}, opts.csrf !== false);
   }
 }

@@ -10,7 +10,10 @@ import { after } from 'node:test';
 import { Supervisor, tail, type Child } from '../../scripts/stack/supervisor.js';
 import { waitFor } from './wait.js';
 
-export interface Exit { code: number | null; signal: NodeJS.Signals | null }
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
 
 export interface StartOptions {
   /** Arguments after the entry point. */
@@ -38,13 +41,24 @@ export class Proc {
   private asked = false;
   private settle!: (e: Exit) => void;
 
-  constructor(readonly child: Child, private readonly sup: Supervisor) {
-    this.exited = new Promise((res) => { this.settle = res; });
+  constructor(
+    readonly child: Child,
+    private readonly sup: Supervisor,
+  ) {
+    this.exited = new Promise((res) => {
+      this.settle = res;
+    });
   }
 
-  get name(): string { return this.child.name; }
-  get pid(): number | undefined { return this.child.pid; }
-  get logFile(): string { return this.child.logFile; }
+  get name(): string {
+    return this.child.name;
+  }
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+  get logFile(): string {
+    return this.child.logFile;
+  }
 
   /** Everything it printed so far, stdout and stderr (read from its log file). */
   output(): string {
@@ -77,7 +91,12 @@ export class Proc {
     this.child.proc.kill(signal);
     const pid = this.pid;
     const deadline = setTimeout(() => {
-      if (pid !== undefined) try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ }
+      if (pid !== undefined)
+        try {
+          process.kill(-pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
     }, STOP_TIMEOUT_MS);
     const e = await this.exited;
     clearTimeout(deadline);
@@ -97,7 +116,9 @@ export class Proc {
   /** Waits for a one-shot process (a CLI, a refused configuration) to exit; after timeoutMs it is killed and this throws. */
   async exitWithin(timeoutMs = 60_000): Promise<Exit> {
     let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((res) => { timer = setTimeout(() => res('late'), timeoutMs); });
+    const late = new Promise<'late'>((res) => {
+      timer = setTimeout(() => res('late'), timeoutMs);
+    });
     const e = await Promise.race([this.exited, late]);
     clearTimeout(timer);
     if (e !== 'late') return e;
@@ -149,7 +170,8 @@ export function createProcesses(label = 'test'): Processes {
   const spawn: Processes['spawn'] = async (name, cmd, args, env = {}, o = {}) => {
     const timeoutMs = o.timeoutMs ?? 60_000;
     const child = sup.spawn(unique(name), cmd, args, env, {
-      group: 'test', ...(o.readyUrl ? { readyUrl: o.readyUrl, readyTimeoutMs: timeoutMs } : {}),
+      group: 'test',
+      ...(o.readyUrl ? { readyUrl: o.readyUrl, readyTimeoutMs: timeoutMs } : {}),
     });
     const p = new Proc(child, sup);
     procs.push(p);
@@ -159,12 +181,16 @@ export function createProcesses(label = 'test'): Processes {
       if (line !== undefined) {
         const printed = typeof line === 'string' ? () => p.output().includes(line) : () => line.test(p.output());
         await waitFor(`${child.name} to print ${typeof line === 'string' ? JSON.stringify(line) : String(line)}`, printed, {
-          timeoutMs, intervalMs: 25, died: () => (p.exit ? `it exited (${describeExit(p.exit)})` : null),
+          timeoutMs,
+          intervalMs: 25,
+          died: () => (p.exit ? `it exited (${describeExit(p.exit)})` : null),
         });
       }
     } catch (e) {
       await p.kill9();
-      throw new Error(`${child.name} (${[cmd, ...args].join(' ')}) did not get ready: ${(e as Error).message}; last lines of ${child.logFile}:\n${tail(child.logFile, 30)}`);
+      throw new Error(
+        `${child.name} (${[cmd, ...args].join(' ')}) did not get ready: ${(e as Error).message}; last lines of ${child.logFile}:\n${tail(child.logFile, 30)}`,
+      );
     }
     return p;
   };
@@ -175,11 +201,12 @@ export function createProcesses(label = 'test'): Processes {
     spawn,
     node: (name, entry, env, o = {}) => spawn(name, process.execPath, ['--import', 'tsx', entry, ...(o.args ?? [])], env, o),
     died: () => procs.map((p) => p.died()).find((d) => d !== null) ?? null,
-    stopAll: () => (stopping ??= (async () => {
-      for (const p of procs) p.expectExit();
-      await sup.stopAll(TEARDOWN_TIMEOUT_MS);
-      rmSync(dir, { recursive: true, force: true });
-    })()),
+    stopAll: () =>
+      (stopping ??= (async () => {
+        for (const p of procs) p.expectExit();
+        await sup.stopAll(TEARDOWN_TIMEOUT_MS);
+        rmSync(dir, { recursive: true, force: true });
+      })()),
   };
 }
 

@@ -31,20 +31,38 @@ export async function testStack(t: TestDb, opts: TestStackOptions = {}): Promise
   const workerHttpBasePort = opts.workerRoles?.length ? await freePortRange(opts.workerRoles.length) : undefined;
   const runDir = mkdtempSync(join(tmpdir(), 'creditdesk-stack-'));
   const stack = await startStack({
-    mongoUri: t.uri, dbName: t.dbName, sessionSecrets: TEST_SECRET, apiPorts, nginxPort: nginxPort!, runDir,
-    workerRoles: opts.workerRoles, workerHttpBasePort, restart: opts.restart, log: opts.log,
+    mongoUri: t.uri,
+    dbName: t.dbName,
+    sessionSecrets: TEST_SECRET,
+    apiPorts,
+    nginxPort: nginxPort!,
+    runDir,
+    workerRoles: opts.workerRoles,
+    workerHttpBasePort,
+    restart: opts.restart,
+    log: opts.log,
     env: { LOG_LEVEL: 'info', NODE_ENV: 'test', ...opts.env },
   }).catch((e: unknown) => {
     rmSync(runDir, { recursive: true, force: true });
     throw e;
   });
   return {
-    ...stack, runDir, accessLog: join(runDir, 'nginx', 'access.log'), workerHttpBasePort,
-    async stop() { await stack.stop(); rmSync(runDir, { recursive: true, force: true }); },
+    ...stack,
+    runDir,
+    accessLog: join(runDir, 'nginx', 'access.log'),
+    workerHttpBasePort,
+    async stop() {
+      await stack.stop();
+      rmSync(runDir, { recursive: true, force: true });
+    },
   };
 }
 
-export interface LoadResult<T> { ok: T[]; statuses: number[]; errors: string[] }
+export interface LoadResult<T> {
+  ok: T[];
+  statuses: number[];
+  errors: string[];
+}
 
 /**
  * A bounded load: at most `count` calls of `fn`, `concurrency` at a time, and none started after

@@ -6,7 +6,11 @@ import { Client } from './http.js';
 
 export const PASSWORD = 'correct horse battery staple';
 
-export interface TestUser { email: string; password: string; role: Role }
+export interface TestUser {
+  email: string;
+  password: string;
+  role: Role;
+}
 
 let n = 0;
 export async function testUser(t: TestDb, role: Role, email?: string): Promise<TestUser> {

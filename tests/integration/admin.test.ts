@@ -21,10 +21,21 @@ f.before(async () => {
   [admin, reviewer, viewer] = await Promise.all([f.client('admin'), f.client('reviewer'), f.client('viewer')]);
   const payload = z.object({ n: z.number() });
   worker = startWorker({
-    db: f.t.mongo.db, concurrency: 1, log: silentLog, pollMs: 100, backoff: { baseMs: 10, factor: 1, capMs: 10 },
+    db: f.t.mongo.db,
+    concurrency: 1,
+    log: silentLog,
+    pollMs: 100,
+    backoff: { baseMs: 10, factor: 1, capMs: 10 },
     jobs: [
       { type: 'test.ok', payload, handle: async (p) => p.n },
-      { type: 'test.flaky', payload, handle: async () => { if (failing) throw new PermanentError('downstream refused'); return 'ok'; } },
+      {
+        type: 'test.flaky',
+        payload,
+        handle: async () => {
+          if (failing) throw new PermanentError('downstream refused');
+          return 'ok';
+        },
+      },
     ],
   });
   f.after(() => worker.stop(1000));
@@ -32,8 +43,13 @@ f.before(async () => {
 
 describe('access', () => {
   const reads = ['/api/admin/queue-stats', '/api/admin/dead-letters', '/api/admin/locks'];
-  const writes = ['/api/admin/dead-letters/retry', '/api/admin/dead-letters/purge', '/api/admin/queues/test.ok/pause',
-    '/api/admin/queues/test.ok/resume', '/api/admin/dead-letters/0123456789abcdef01234567/retry'];
+  const writes = [
+    '/api/admin/dead-letters/retry',
+    '/api/admin/dead-letters/purge',
+    '/api/admin/queues/test.ok/pause',
+    '/api/admin/queues/test.ok/resume',
+    '/api/admin/dead-letters/0123456789abcdef01234567/retry',
+  ];
 
   test('anonymous is 401; viewer and reviewer are 403 on every endpoint', async () => {
     const anon = new Client(f.url);
@@ -86,9 +102,16 @@ describe('operations', () => {
     assert.equal((await admin.post('/api/admin/queues/test.ok/pause', {})).status, 200);
     assert.deepEqual((await admin.get('/api/admin/queue-stats')).body.paused, ['test.ok']);
     const held = await publish(f.t.mongo.db, 'test.ok', { n: 1 });
-    worker = startWorker({ db: f.t.mongo.db, concurrency: 1, log: silentLog, pollMs: 100,
-      jobs: [{ type: 'test.ok', payload: z.object({ n: z.number() }), handle: async (p) => p.n },
-        { type: 'test.other', payload: z.object({}), handle: async () => 'ok' }] });
+    worker = startWorker({
+      db: f.t.mongo.db,
+      concurrency: 1,
+      log: silentLog,
+      pollMs: 100,
+      jobs: [
+        { type: 'test.ok', payload: z.object({ n: z.number() }), handle: async (p) => p.n },
+        { type: 'test.other', payload: z.object({}), handle: async () => 'ok' },
+      ],
+    });
     const other = await publish(f.t.mongo.db, 'test.other', {});
     await waitFor('the unpaused type to run', async () => (await state(other.id)) === 'completed');
     assert.equal(await state(held.id), 'pending', 'the paused type did not run although it was older');
@@ -101,8 +124,22 @@ describe('operations', () => {
 
   test('a dead letter is listed and retried through the API', async () => {
     await worker.stop(1000);
-    worker = startWorker({ db: f.t.mongo.db, concurrency: 1, log: silentLog, pollMs: 100,
-      jobs: [{ type: 'test.flaky', payload: z.object({ n: z.number() }), handle: async () => { if (failing) throw new PermanentError('downstream refused'); return 'ok'; } }] });
+    worker = startWorker({
+      db: f.t.mongo.db,
+      concurrency: 1,
+      log: silentLog,
+      pollMs: 100,
+      jobs: [
+        {
+          type: 'test.flaky',
+          payload: z.object({ n: z.number() }),
+          handle: async () => {
+            if (failing) throw new PermanentError('downstream refused');
+            return 'ok';
+          },
+        },
+      ],
+    });
     failing = true;
     const ev = await publish(f.t.mongo.db, 'test.flaky', { n: 1 });
     await waitFor('the event to be dead-lettered', async () => (await state(ev.id)) === 'dead');

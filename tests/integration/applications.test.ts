@@ -64,8 +64,9 @@ describe('optimistic versioning', () => {
 
   test('100 concurrent PUTs with the same version: exactly one 200, 99 409s, version +1, one audit entry', async () => {
     const a = await reviewer.create();
-    const results = await Promise.all(Array.from({ length: 100 }, (_, i) =>
-      reviewer.put(`/api/applications/${a.id}`, { version: 1, amount: 1000 + i })));
+    const results = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => reviewer.put(`/api/applications/${a.id}`, { version: 1, amount: 1000 + i })),
+    );
     const codes = results.map((r) => r.status);
     assert.equal(codes.filter((c) => c === 200).length, 1, `codes: ${[...new Set(codes)]}`);
     assert.equal(codes.filter((c) => c === 409).length, 99);

@@ -87,6 +87,9 @@ test('admins create users; the new user can log in', async () => {
   const r = await admin.post('/api/users', { email: 'New.Hire@Test.local', password: 'a-very-long-password', role: 'viewer' });
   assert.equal(r.status, 201);
   assert.equal(r.body.email, 'new.hire@test.local');
-  assert.equal((await admin.post('/api/users', { email: 'new.hire@test.local', password: 'a-very-long-password', role: 'viewer' })).status, 409);
+  assert.equal(
+    (await admin.post('/api/users', { email: 'new.hire@test.local', password: 'a-very-long-password', role: 'viewer' })).status,
+    409,
+  );
   assert.equal((await new Client(f.url).login('new.hire@test.local', 'a-very-long-password')).status, 200);
 });

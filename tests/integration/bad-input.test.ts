@@ -21,9 +21,16 @@ f.before(async () => {
 
 /** Everything a bad request could have changed. */
 async function snapshot() {
-  const names = (await f.t.mongo.db.listCollections().toArray()).map((c) => c.name).filter((n) => n !== 'sessions' && n !== 'login_attempts').sort();
+  const names = (await f.t.mongo.db.listCollections().toArray())
+    .map((c) => c.name)
+    .filter((n) => n !== 'sessions' && n !== 'login_attempts')
+    .sort();
   const out: Record<string, unknown> = {};
-  for (const n of names) out[n] = await f.t.mongo.db.collection(n).find({}, { sort: { _id: 1 } }).toArray();
+  for (const n of names)
+    out[n] = await f.t.mongo.db
+      .collection(n)
+      .find({}, { sort: { _id: 1 } })
+      .toArray();
   return JSON.stringify(out);
 }
 
@@ -60,10 +67,25 @@ const cases = (): Case[] => [
   ['create: unknown field', 'reviewer', 'POST', () => '/api/applications', { ...sampleApplication(), status: 'approved' }, 400],
   ['create: wrong types', 'reviewer', 'POST', () => '/api/applications', sampleApplication({ amount: '1000' }), 400],
   ['create: nested operator', 'reviewer', 'POST', () => '/api/applications', sampleApplication({ applicant: { $set: { age: 1 } } }), 400],
-  ['create: under-age applicant', 'reviewer', 'POST', () => '/api/applications', sampleApplication({ applicant: { ...sampleApplication().applicant, age: 12 } }), 400],
+  [
+    'create: under-age applicant',
+    'reviewer',
+    'POST',
+    () => '/api/applications',
+    sampleApplication({ applicant: { ...sampleApplication().applicant, age: 12 } }),
+    400,
+  ],
   ['create: array body', 'reviewer', 'POST', () => '/api/applications', [sampleApplication()], 400],
   ['create: huge body', 'reviewer', 'POST', () => '/api/applications', sampleApplication({ purpose: big }), 413],
-  ['create: not JSON content type', 'reviewer', 'POST', () => '/api/applications', 'amount=5', 400, { 'content-type': 'application/x-www-form-urlencoded' }],
+  [
+    'create: not JSON content type',
+    'reviewer',
+    'POST',
+    () => '/api/applications',
+    'amount=5',
+    400,
+    { 'content-type': 'application/x-www-form-urlencoded' },
+  ],
   // update
   ['put: no session', 'anon', 'PUT', put, { version: 1, amount: 5 }, 401],
   ['put: viewer role', 'viewer', 'PUT', put, { version: 1, amount: 5 }, 403],
@@ -75,14 +97,42 @@ const cases = (): Case[] => [
   ['put: bad status', 'reviewer', 'PUT', put, { version: 1, status: 'paid' }, 400],
   ['put: illegal transition', 'reviewer', 'PUT', put, { version: 1, status: 'disbursed' }, 422],
   ['put: stale version', 'reviewer', 'PUT', put, { version: 7, amount: 5 }, 409],
-  ['put: missing application', 'reviewer', 'PUT', () => '/api/applications/LOAN-00000000000000000000000000', { version: 1, amount: 5 }, 404],
+  [
+    'put: missing application',
+    'reviewer',
+    'PUT',
+    () => '/api/applications/LOAN-00000000000000000000000000',
+    { version: 1, amount: 5 },
+    404,
+  ],
   ['put: bad id', 'reviewer', 'PUT', () => '/api/applications/LOAN-1', { version: 1, amount: 5 }, 400],
   // batch
   ['batch: viewer role', 'viewer', 'POST', () => '/api/applications/batch-update', { applicationIds: [id], status: 'under_review' }, 403],
   ['batch: empty ids', 'reviewer', 'POST', () => '/api/applications/batch-update', { applicationIds: [], status: 'under_review' }, 400],
-  ['batch: bad id inside', 'reviewer', 'POST', () => '/api/applications/batch-update', { applicationIds: [id, { $gt: '' }], status: 'under_review' }, 400],
-  ['batch: unknown field', 'reviewer', 'POST', () => '/api/applications/batch-update', { applicationIds: [id], status: 'under_review', force: true }, 400],
-  ['batch: bad versions map', 'reviewer', 'POST', () => '/api/applications/batch-update', { applicationIds: [id], status: 'under_review', versions: { [id]: 'one' } }, 400],
+  [
+    'batch: bad id inside',
+    'reviewer',
+    'POST',
+    () => '/api/applications/batch-update',
+    { applicationIds: [id, { $gt: '' }], status: 'under_review' },
+    400,
+  ],
+  [
+    'batch: unknown field',
+    'reviewer',
+    'POST',
+    () => '/api/applications/batch-update',
+    { applicationIds: [id], status: 'under_review', force: true },
+    400,
+  ],
+  [
+    'batch: bad versions map',
+    'reviewer',
+    'POST',
+    () => '/api/applications/batch-update',
+    { applicationIds: [id], status: 'under_review', versions: { [id]: 'one' } },
+    400,
+  ],
   // users
   ['users: reviewer role', 'reviewer', 'POST', () => '/api/users', { email: 'new@x.io', password: 'a-long-password!', role: 'admin' }, 403],
   ['users: weak password', 'admin', 'POST', () => '/api/users', { email: 'new@x.io', password: 'short', role: 'admin' }, 400],
@@ -99,8 +149,14 @@ test('every bad input gets its 4xx in the problem shape and changes nothing', as
   const failures: string[] = [];
   for (const [name, who, method, path, body, status, headers] of cases()) {
     const r = await clients[who].req(method, path(), body, headers);
-    const shapeOk = r.body && r.body.status === r.status && typeof r.body.title === 'string' && typeof r.body.detail === 'string'
-      && typeof r.body.type === 'string' && typeof r.body.requestId === 'string' && !JSON.stringify(r.body).includes('    at ');
+    const shapeOk =
+      r.body &&
+      r.body.status === r.status &&
+      typeof r.body.title === 'string' &&
+      typeof r.body.detail === 'string' &&
+      typeof r.body.type === 'string' &&
+      typeof r.body.requestId === 'string' &&
+      !JSON.stringify(r.body).includes('    at ');
     if (r.status !== status || !shapeOk) failures.push(`${name}: got ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
   }
   assert.deepEqual(failures, []);

@@ -7,7 +7,9 @@ import { sampleApplication } from '../helpers/samples.js';
 const f = fixture('batch', { api: true });
 let reviewer: Client;
 
-f.before(async () => { reviewer = await f.client('reviewer'); });
+f.before(async () => {
+  reviewer = await f.client('reviewer');
+});
 
 test('batch-update reports updated, conflict, not_found and invalid_transition per id', async () => {
   const [a, b, c, d] = [await reviewer.create(), await reviewer.create(), await reviewer.create(), await reviewer.create()];
@@ -15,13 +17,26 @@ test('batch-update reports updated, conflict, not_found and invalid_transition p
   await reviewer.put(`/api/applications/${c.id}`, { version: 1, status: 'rejected' }); // c is terminal
   const missing = 'LOAN-00000000000000000000000000';
   const r = await reviewer.post('/api/applications/batch-update', {
-    applicationIds: [a.id, b.id, c.id, missing, d.id], status: 'under_review', versions: { [b.id]: 1, [a.id]: 1 },
+    applicationIds: [a.id, b.id, c.id, missing, d.id],
+    status: 'under_review',
+    versions: { [b.id]: 1, [a.id]: 1 },
   });
   assert.equal(r.status, 200, JSON.stringify(r.body));
   const byId = Object.fromEntries(r.body.results.map((x: { id: string; result: string }) => [x.id, x.result]));
-  assert.deepEqual(byId, { [a.id]: 'updated', [b.id]: 'conflict', [c.id]: 'invalid_transition', [missing]: 'not_found', [d.id]: 'updated' });
+  assert.deepEqual(byId, {
+    [a.id]: 'updated',
+    [b.id]: 'conflict',
+    [c.id]: 'invalid_transition',
+    [missing]: 'not_found',
+    [d.id]: 'updated',
+  });
   assert.deepEqual(r.body.summary, { updated: 2, unchanged: 0, conflict: 1, not_found: 1, invalid_transition: 1 });
-  for (const [id, status, version] of [[a.id, 'under_review', 2], [b.id, 'submitted', 2], [c.id, 'rejected', 2], [d.id, 'under_review', 2]] as const) {
+  for (const [id, status, version] of [
+    [a.id, 'under_review', 2],
+    [b.id, 'submitted', 2],
+    [c.id, 'rejected', 2],
+    [d.id, 'under_review', 2],
+  ] as const) {
     const doc = await f.t.c.applications.findOne({ _id: id });
     assert.equal(doc!.status, status, id);
     assert.equal(doc!.version, version, id);
@@ -44,10 +59,19 @@ test('a same-status change means the same in batch-update as in PUT: unchanged, 
 });
 
 test('batch-update of 300 applications runs in one request and updates all', async () => {
-  const ids = (await f.t.c.applications.insertMany(Array.from({ length: 300 }, (_, i) => ({
-    ...sampleApplication(), _id: `LOAN-01BATCH${String(i).padStart(19, '0')}`, status: 'submitted' as const, version: 1,
-    createdAt: new Date(), updatedAt: new Date(), updatedBy: { id: 'x', email: 'x@x' },
-  })))).insertedIds;
+  const ids = (
+    await f.t.c.applications.insertMany(
+      Array.from({ length: 300 }, (_, i) => ({
+        ...sampleApplication(),
+        _id: `LOAN-01BATCH${String(i).padStart(19, '0')}`,
+        status: 'submitted' as const,
+        version: 1,
+        createdAt: new Date(),
+        updatedAt: new Date(),
+        updatedBy: { id: 'x', email: 'x@x' },
+      })),
+    )
+  ).insertedIds;
   const r = await reviewer.post('/api/applications/batch-update', { applicationIds: Object.values(ids), status: 'under_review' });
   assert.equal(r.status, 200);
   assert.equal(r.body.summary.updated, 300);

@@ -12,9 +12,16 @@ import { readCanonicalConf, renderLocalNginxConf, upstreamServers, withTempPaths
 import { directive, nginxSyntaxCheck } from '../helpers/nginx.js';
 
 interface Service {
-  image?: string; build?: string; command?: string[] | string; ports?: string[]; environment?: Record<string, string>;
-  depends_on?: Record<string, { condition: string }>; healthcheck?: { test?: string[]; disable?: boolean };
-  deploy?: { replicas?: number }; volumes?: string[]; restart?: string;
+  image?: string;
+  build?: string;
+  command?: string[] | string;
+  ports?: string[];
+  environment?: Record<string, string>;
+  depends_on?: Record<string, { condition: string }>;
+  healthcheck?: { test?: string[]; disable?: boolean };
+  deploy?: { replicas?: number };
+  volumes?: string[];
+  restart?: string;
 }
 const root = (p: string) => join(PROJECT_ROOT, p);
 const compose = parse(readFileSync(root('docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service> };
@@ -33,7 +40,20 @@ const SECRET = 'compose-test-secret-0123456789abcdef0123456789';
 
 describe('docker-compose.yml', () => {
   test('has the replica set, its init job, migrations, three API instances, the workers and nginx', () => {
-    for (const n of ['mongo-1', 'mongo-2', 'mongo-3', 'mongo-init', 'migrate', 'api-1', 'api-2', 'api-3', 'worker-ocr', 'worker-approval', 'worker-disbursement', 'nginx']) {
+    for (const n of [
+      'mongo-1',
+      'mongo-2',
+      'mongo-3',
+      'mongo-init',
+      'migrate',
+      'api-1',
+      'api-2',
+      'api-3',
+      'worker-ocr',
+      'worker-approval',
+      'worker-disbursement',
+      'nginx',
+    ]) {
       assert.ok(services[n], `service ${n}`);
     }
     assert.deepEqual(apis, ['api-1', 'api-2', 'api-3']);
@@ -42,13 +62,20 @@ describe('docker-compose.yml', () => {
     for (const n of ['mongo-1', 'mongo-2', 'mongo-3']) {
       assert.equal(services[n]!.image, 'mongo:6');
       assert.deepEqual(services[n]!.command, ['mongod', '--replSet', 'rs0', '--bind_ip_all', '--port', '27017']);
-      assert.ok(services[n]!.volumes?.some((v) => v.endsWith(':/data/db')), `${n} keeps its data in a volume`);
+      assert.ok(
+        services[n]!.volumes?.some((v) => v.endsWith(':/data/db')),
+        `${n} keeps its data in a volume`,
+      );
     }
     const init = (services['mongo-init']!.command as string[]).join(' ');
     assert.match(init, /rs\.initiate/);
     for (const h of ['mongo-1:27017', 'mongo-2:27017', 'mongo-3:27017']) assert.ok(init.includes(`'${h}'`), h);
     for (const [n, s] of appServices) {
-      assert.match(s.environment?.MONGO_URI ?? '', /^mongodb:\/\/mongo-1:27017,mongo-2:27017,mongo-3:27017\/\?replicaSet=rs0$/, `${n} MONGO_URI`);
+      assert.match(
+        s.environment?.MONGO_URI ?? '',
+        /^mongodb:\/\/mongo-1:27017,mongo-2:27017,mongo-3:27017\/\?replicaSet=rs0$/,
+        `${n} MONGO_URI`,
+      );
     }
   });
 
@@ -84,17 +111,26 @@ describe('docker-compose.yml', () => {
     for (const [, name] of raw.matchAll(/\$\{([A-Z0-9_]+)/g)) assert.ok(known(name!), `interpolated \${${name}} is not a known setting`);
     for (const [n, s] of appServices) {
       for (const k of Object.keys(s.environment ?? {})) assert.ok(known(k), `${n}: ${k} is not in lib/config.ts or .env.example`);
-      const env = Object.fromEntries(Object.entries(s.environment ?? {}).map(([k, v]) => [k, interpolate(String(v), { SESSION_SECRETS: SECRET })]));
+      const env = Object.fromEntries(
+        Object.entries(s.environment ?? {}).map(([k, v]) => [k, interpolate(String(v), { SESSION_SECRETS: SECRET })]),
+      );
       const schema = n.startsWith('api-') ? serverSchema : n.startsWith('worker-') ? workerSchema : migrateSchema;
       assert.doesNotThrow(() => parseEnv(schema, env), `${n}: its environment passes its config schema`);
     }
     for (const n of apis) {
-      const cfg = parseEnv(serverSchema, Object.fromEntries(Object.entries(services[n]!.environment!).map(([k, v]) => [k, interpolate(v, { SESSION_SECRETS: SECRET })])));
+      const cfg = parseEnv(
+        serverSchema,
+        Object.fromEntries(Object.entries(services[n]!.environment!).map(([k, v]) => [k, interpolate(v, { SESSION_SECRETS: SECRET })])),
+      );
       assert.equal(cfg.INSTANCE_ID, n);
       assert.equal(cfg.HOST, '0.0.0.0');
       assert.equal(cfg.TRUST_PROXY_HOPS, 1);
     }
-    assert.match(services['api-1']!.environment!.SESSION_SECRETS!, /^\$\{SESSION_SECRETS:\?/, 'no default secret: compose refuses to start without one');
+    assert.match(
+      services['api-1']!.environment!.SESSION_SECRETS!,
+      /^\$\{SESSION_SECRETS:\?/,
+      'no default secret: compose refuses to start without one',
+    );
   });
 
   test('healthchecks everywhere, and start order through depends_on conditions', () => {
@@ -119,7 +155,10 @@ describe('docker-compose.yml', () => {
 describe('nginx.conf against compose and the app settings', () => {
   test('upstream servers are the compose API services on their PORT; nginx publishes its listen port', () => {
     const ups = upstreamServers(nginxConf);
-    assert.deepEqual(ups.map((u) => u.host), apis);
+    assert.deepEqual(
+      ups.map((u) => u.host),
+      apis,
+    );
     for (const u of ups) {
       assert.equal(String(u.port), services[u.host]!.environment!.PORT);
       assert.match(u.params, /max_fails=\d+/);
@@ -136,26 +175,40 @@ describe('nginx.conf against compose and the app settings', () => {
     assert.equal(directive(nginxConf, 'proxy_http_version'), '1.1');
     assert.match(nginxConf, /proxy_set_header Connection "";/);
     const upstreamKeepalive = nginxConf.match(/upstream creditdesk_api \{[\s\S]*?keepalive_timeout (\d+)s;/)?.[1];
-    assert.ok(Number(upstreamKeepalive) * 1000 < defaults.KEEP_ALIVE_TIMEOUT_MS, 'nginx closes idle upstream connections before the API does');
-    assert.ok(Number(upstreamKeepalive) * 1000 < defaults.SHUTDOWN_TIMEOUT_MS, 'a draining instance (which never cuts idle connections) is let go before its deadline');
+    assert.ok(
+      Number(upstreamKeepalive) * 1000 < defaults.KEEP_ALIVE_TIMEOUT_MS,
+      'nginx closes idle upstream connections before the API does',
+    );
+    assert.ok(
+      Number(upstreamKeepalive) * 1000 < defaults.SHUTDOWN_TIMEOUT_MS,
+      'a draining instance (which never cuts idle connections) is let go before its deadline',
+    );
     const retry = directive(nginxConf, 'proxy_next_upstream')!;
     assert.deepEqual(retry.split(/\s+/), ['error', 'timeout', 'http_502', 'http_503']);
     assert.doesNotMatch(nginxConf, /^\s*proxy_next_upstream[^;]*non_idempotent/m);
     const body = directive(nginxConf, 'client_max_body_size')!;
     assert.ok(Number(body.replace(/m$/, '')) * 1024 * 1024 >= defaults.UPLOAD_LIMIT_BYTES, body);
-    for (const h of ['X-Request-Id', 'X-Forwarded-For', 'X-Forwarded-Proto', 'X-Forwarded-Host']) assert.match(nginxConf, new RegExp(`proxy_set_header ${h} `));
+    for (const h of ['X-Request-Id', 'X-Forwarded-For', 'X-Forwarded-Proto', 'X-Forwarded-Host'])
+      assert.match(nginxConf, new RegExp(`proxy_set_header ${h} `));
     assert.match(nginxConf, /location = \/api\/admin\/stream \{[^}]*proxy_buffering off;[^}]*proxy_read_timeout 1h;/);
     assert.match(nginxConf, /log_format creditdesk_json escape=json[\s\S]*\$upstream_addr[\s\S]*\$upstream_response_time/);
   });
 
   test('nginx -t accepts the local rendering and the compose file (service names mapped to 127.0.0.1)', () => {
-    const local = (runDir: string) => renderLocalNginxConf(nginxConf, { upstreams: ['127.0.0.1:3001', '127.0.0.1:3002', '127.0.0.1:3003'], listenPort: 8080, runDir });
+    const local = (runDir: string) =>
+      renderLocalNginxConf(nginxConf, { upstreams: ['127.0.0.1:3001', '127.0.0.1:3002', '127.0.0.1:3003'], listenPort: 8080, runDir });
     assert.match(nginxSyntaxCheck(local), /test is successful/);
-    assert.deepEqual(upstreamServers(local('/x')).map((u) => `${u.host}:${u.port}`), ['127.0.0.1:3001', '127.0.0.1:3002', '127.0.0.1:3003']);
+    assert.deepEqual(
+      upstreamServers(local('/x')).map((u) => `${u.host}:${u.port}`),
+      ['127.0.0.1:3001', '127.0.0.1:3002', '127.0.0.1:3003'],
+    );
     // The compose file as mounted, except that its service names must resolve here and temp
     // files go to the scratch prefix (the image's compiled-in paths need root).
     const composeVariant = nginxConf.replace(/\bserver (api-\d+):3000/g, 'server 127.0.0.1:3000');
     assert.equal(upstreamServers(composeVariant).length, 3);
-    assert.match(nginxSyntaxCheck((runDir) => withTempPaths(composeVariant, runDir)), /test is successful/);
+    assert.match(
+      nginxSyntaxCheck((runDir) => withTempPaths(composeVariant, runDir)),
+      /test is successful/,
+    );
   });
 });

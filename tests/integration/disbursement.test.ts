@@ -15,7 +15,9 @@ const f = fixture('disbursement');
 let gw: Gateway;
 const meta = { actor: { id: 'u1', email: 'reviewer@test.local' } };
 
-f.before(async () => { gw = await f.gateway(); });
+f.before(async () => {
+  gw = await f.gateway();
+});
 
 /** A reviewer approves manually: the afterChange hook publishes disbursement.requested. */
 async function approved(extraEvents = 0): Promise<string> {
@@ -41,8 +43,12 @@ async function assertExactlyOnce(id: string) {
   const payments = (await gw.payments()).filter((p) => p.key === `disbursement:${id}`);
   assert.equal(payments.length, 1, 'the gateway paid once');
   assert.equal(ledger!.paymentRef, payments[0]!.paymentId);
-  const statuses = (await f.t.c.audit.find({ entityId: id, 'changes.status': { $exists: true } }).sort({ toVersion: 1 }).toArray())
-    .map((e) => e.changes.status!.to);
+  const statuses = (
+    await f.t.c.audit
+      .find({ entityId: id, 'changes.status': { $exists: true } })
+      .sort({ toVersion: 1 })
+      .toArray()
+  ).map((e) => e.changes.status!.to);
   assert.deepEqual(statuses, ['submitted', 'under_review', 'approved', 'disbursing', 'disbursed']);
 }
 
@@ -58,7 +64,10 @@ describe('disbursement', () => {
   test('duplicate disbursement.requested events: one ledger entry, one payment per application', async () => {
     const ids = [await approved(5), await approved(5), await approved(5)];
     const worker = await f.startWorkers({
-      WORKER_ROLES: 'disbursement', WORKER_CONCURRENCY_DISBURSEMENT: '8', PAYMENT_GATEWAY_URL: gw.url, PAYMENT_TIMEOUT_MS: '5000',
+      WORKER_ROLES: 'disbursement',
+      WORKER_CONCURRENCY_DISBURSEMENT: '8',
+      PAYMENT_GATEWAY_URL: gw.url,
+      PAYMENT_TIMEOUT_MS: '5000',
     });
     try {
       await waitFor('all disbursement events to settle', settled, { died: f.procs.died });
@@ -79,7 +88,11 @@ describe('disbursement', () => {
     try {
       await waitFor('all disbursement events to settle', settled, { died: f.procs.died });
     } finally {
-      assert.deepEqual((await Promise.all([a.stop(), b.stop()])).map((e) => e.code), [0, 0], 'both workers exit 0 on SIGTERM');
+      assert.deepEqual(
+        (await Promise.all([a.stop(), b.stop()])).map((e) => e.code),
+        [0, 0],
+        'both workers exit 0 on SIGTERM',
+      );
     }
     for (const id of ids) await assertExactlyOnce(id);
     assert.equal((await queueStats(f.t.mongo.db)).types['disbursement.requested']!.dead, 0);
@@ -98,7 +111,9 @@ describe('disbursement', () => {
 
     const second = await f.worker('disbursement', env);
     try {
-      await waitFor('the takeover to finish', async () => (await f.t.c.applications.findOne({ _id: id }))?.status === 'disbursed', { died: f.procs.died });
+      await waitFor('the takeover to finish', async () => (await f.t.c.applications.findOne({ _id: id }))?.status === 'disbursed', {
+        died: f.procs.died,
+      });
       await waitFor('the event to complete', settled);
     } finally {
       await second.stop();

@@ -31,7 +31,10 @@ test('/metrics exposes request durations by route in Prometheus format', async (
   await cl.get('/api/applications/LOAN-00000000000000000000000000');
   const m = await cl.get<string>('/metrics');
   assert.equal(m.status, 200);
-  assert.ok(m.body.includes('http_request_duration_seconds_count{method="GET",route="/api/applications",status="401"}'), 'list route labelled');
+  assert.ok(
+    m.body.includes('http_request_duration_seconds_count{method="GET",route="/api/applications",status="401"}'),
+    'list route labelled',
+  );
   assert.ok(m.body.includes('route="/api/applications/:id"'), 'ids folded into :id');
   assert.ok(m.body.includes('process_cpu_seconds_total'));
 });

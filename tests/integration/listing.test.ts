@@ -11,7 +11,10 @@ let viewer: Client;
 
 f.before(async () => {
   const docs = Array.from({ length: 250 }, () => fakeApplication());
-  docs.forEach((d, i) => { d.status = i % 5 === 0 ? 'approved' : 'submitted'; d.amount = 1000 * (i % 37 + 1); });
+  docs.forEach((d, i) => {
+    d.status = i % 5 === 0 ? 'approved' : 'submitted';
+    d.amount = 1000 * ((i % 37) + 1);
+  });
   await f.t.c.applications.insertMany(docs);
   viewer = await f.client('viewer');
 });
@@ -30,7 +33,10 @@ describe('GET /api/applications', () => {
     assert.equal(seen.length, 250);
     assert.equal(new Set(seen).size, 250);
     const amounts = (await Promise.all(seen.map((id) => f.t.c.applications.findOne({ _id: id })))).map((d) => d!.amount);
-    assert.deepEqual(amounts, [...amounts].sort((a, b) => a - b));
+    assert.deepEqual(
+      amounts,
+      [...amounts].sort((a, b) => a - b),
+    );
   });
 
   test('filters by status and sorts newest first by default', async () => {
@@ -40,7 +46,10 @@ describe('GET /api/applications', () => {
     assert.equal(r.body.items.length, 50);
     assert.ok(r.body.items.every((i: { status: string }) => i.status === 'approved'));
     const times = r.body.items.map((i: { createdAt: string }) => Date.parse(i.createdAt));
-    assert.deepEqual(times, [...times].sort((a: number, b: number) => b - a));
+    assert.deepEqual(
+      times,
+      [...times].sort((a: number, b: number) => b - a),
+    );
   });
 
   test('limit is capped and a page past the end is empty', async () => {
@@ -66,7 +75,11 @@ describe('GET /api/applications', () => {
       const other = (await c.get('/api/applications?limit=5')).body;
       assert.equal(other.total, 251, 'another filter has its own count');
       await new Promise((r) => setTimeout(r, 650));
-      assert.equal((await c.get('/api/applications?status=rejected&limit=5')).body.total, before.total + 1, 'after the window it is counted again');
+      assert.equal(
+        (await c.get('/api/applications?status=rejected&limit=5')).body.total,
+        before.total + 1,
+        'after the window it is counted again',
+      );
     } finally {
       await cached.stop();
       await f.t.c.applications.deleteMany({ status: 'rejected' });
@@ -82,7 +95,10 @@ describe('GET /api/applications', () => {
         assert.ok(!stages.includes('"SORT"') && !stages.includes('COLLSCAN'), `${sort} ${JSON.stringify(filter)}: ${stages}`);
       }
     }
-    const count = await f.t.mongo.db.command({ explain: { count: 'applications', query: { status: 'approved' } }, verbosity: 'queryPlanner' });
+    const count = await f.t.mongo.db.command({
+      explain: { count: 'applications', query: { status: 'approved' } },
+      verbosity: 'queryPlanner',
+    });
     assert.ok(!JSON.stringify(count.queryPlanner.winningPlan).includes('COLLSCAN'));
   });
 });

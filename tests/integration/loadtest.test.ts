@@ -18,7 +18,11 @@ async function runSmoke(name: string): Promise<{ code: number; out: string; summ
   return { code: exit.code ?? 1, out, summary: JSON.parse(line.slice('LOADTEST_SUMMARY '.length)) as LoadSummary };
 }
 
-const failed = (s: LoadSummary) => s.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`).join('; ');
+const failed = (s: LoadSummary) =>
+  s.checks
+    .filter((c) => !c.ok)
+    .map((c) => `${c.name}: ${c.detail}`)
+    .join('; ');
 
 describe('artillery scenarios, smoke size, through nginx to three instances', () => {
   test('conflict-storm: 100 admins, same application and version, every round exactly 1 success and 99 conflicts', async () => {

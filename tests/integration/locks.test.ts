@@ -3,9 +3,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
-import {
-  acquire, listLocks, locksCollection, LockUnavailableError, release, renew, withLock,
-} from '../../lib/locks/index.js';
+import { acquire, listLocks, locksCollection, LockUnavailableError, release, renew, withLock } from '../../lib/locks/index.js';
 import { fixture } from '../helpers/fixture.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -25,7 +23,10 @@ test('a held lock is refused (fail fast); waitMs gets it once released; release 
   assert.ok(b);
   assert.equal(b.fence, 2);
   assert.equal(await release(db, a), false, 'the old token no longer releases');
-  assert.deepEqual((await listLocks(db)).map((l) => [l.key, l.owner, l.fence]), [['k1', 'b', 2]]);
+  assert.deepEqual(
+    (await listLocks(db)).map((l) => [l.key, l.owner, l.fence]),
+    [['k1', 'b', 2]],
+  );
   assert.equal(await release(db, b), true);
   assert.deepEqual(await listLocks(db), [], 'released locks are not listed');
   assert.equal((await locksCollection(db).findOne({ _id: 'k1' }))?.fence, 2, 'the document and its fence stay');
@@ -51,16 +52,33 @@ test('an expired lock is taken over; fences strictly increase; the stale holder 
     fences.push(cur.fence);
   }
   await release(db, cur);
-  assert.ok(fences.every((f, i) => i === 0 || f > fences[i - 1]!), `fences grow: ${fences}`);
+  assert.ok(
+    fences.every((f, i) => i === 0 || f > fences[i - 1]!),
+    `fences grow: ${fences}`,
+  );
 });
 
 test('withLock runs, releases in finally (also on throw), and refuses when held', async () => {
   const db = f.t.mongo.db;
-  assert.equal(await withLock(db, 'k3', 5000, async (l) => { assert.equal(l.signal.aborted, false); return l.fence; }), 1);
-  await assert.rejects(withLock(db, 'k3', 5000, async () => { throw new Error('inside'); }), /inside/);
+  assert.equal(
+    await withLock(db, 'k3', 5000, async (l) => {
+      assert.equal(l.signal.aborted, false);
+      return l.fence;
+    }),
+    1,
+  );
+  await assert.rejects(
+    withLock(db, 'k3', 5000, async () => {
+      throw new Error('inside');
+    }),
+    /inside/,
+  );
   assert.deepEqual(await listLocks(db), []);
   const held = (await acquire(db, 'k3', 5000))!;
-  await assert.rejects(withLock(db, 'k3', 5000, async () => 'never'), LockUnavailableError);
+  await assert.rejects(
+    withLock(db, 'k3', 5000, async () => 'never'),
+    LockUnavailableError,
+  );
   await release(db, held);
 });
 
@@ -78,5 +96,5 @@ test('withLock renews a long critical section and aborts its signal when the loc
     return 'aborted';
   });
   assert.equal(outcome, 'aborted');
-  assert.equal((await listLocks(db)).find((x) => x.key === 'k4')?.owner, 'thief', 'the loser\'s release did not free the thief\'s lock');
+  assert.equal((await listLocks(db)).find((x) => x.key === 'k4')?.owner, 'thief', "the loser's release did not free the thief's lock");
 });

@@ -19,12 +19,19 @@ async function state() {
   for (const c of ['users', 'applications', 'audit', 'login_attempts', 'sessions']) {
     indexes[c] = (await f.t.mongo.db.collection(c).indexes()).map((i) => i.name).sort();
   }
-  return { indexes, migrations: await migrationRecords(f.t.mongo.db).find().sort({ _id: 1 }).toArray(), apps: await f.t.c.applications.find().sort({ _id: 1 }).toArray() };
+  return {
+    indexes,
+    migrations: await migrationRecords(f.t.mongo.db).find().sort({ _id: 1 }).toArray(),
+    apps: await f.t.c.applications.find().sort({ _id: 1 }).toArray(),
+  };
 }
 
 test('a crash mid-migration resumes from its checkpoint; a second run changes nothing', async () => {
   const docs = Array.from({ length: 4000 }, () => fakeApplication());
-  docs.forEach((d, i) => { if (i % 10 === 0) d.version = 5; else delete (d as { version?: number }).version; });
+  docs.forEach((d, i) => {
+    if (i % 10 === 0) d.version = 5;
+    else delete (d as { version?: number }).version;
+  });
   await f.t.c.applications.insertMany(docs);
 
   const p = await migrateProcess({ MIGRATE_BATCH_SIZE: '50', MIGRATE_BATCH_PAUSE_MS: '25' });
@@ -45,8 +52,10 @@ test('a crash mid-migration resumes from its checkpoint; a second run changes no
   assert.equal(await f.t.c.applications.countDocuments({ version: { $exists: false } }), 0);
   assert.equal(await f.t.c.applications.countDocuments({ version: 5 }), 400, 'existing versions untouched');
   assert.equal(await f.t.c.applications.countDocuments({ version: 1 }), 3600);
-  assert.deepEqual((await migrationRecords(f.t.mongo.db).find().toArray()).map((m) => [m._id, m.state]).sort(),
-    MIGRATIONS.map((m) => [m.id, 'done']).sort());
+  assert.deepEqual(
+    (await migrationRecords(f.t.mongo.db).find().toArray()).map((m) => [m._id, m.state]).sort(),
+    MIGRATIONS.map((m) => [m.id, 'done']).sort(),
+  );
 
   const first = await state();
   const again = await runMigrations(f.t.mongo.db, MIGRATIONS, { log: silentLog, batchSize: 100, pauseMs: 0 });
@@ -58,7 +67,13 @@ test('a crash mid-migration resumes from its checkpoint; a second run changes no
 test('three migrators started at once all succeed and leave one record per migration', async () => {
   const t2 = await testDb('migrations_race', { migrate: false });
   try {
-    await t2.c.applications.insertMany(Array.from({ length: 2000 }, () => { const d = fakeApplication(); delete (d as { version?: number }).version; return d; }));
+    await t2.c.applications.insertMany(
+      Array.from({ length: 2000 }, () => {
+        const d = fakeApplication();
+        delete (d as { version?: number }).version;
+        return d;
+      }),
+    );
     const env = { MONGO_DB: t2.dbName, MIGRATE_BATCH_SIZE: '100' };
     const codes = await Promise.all([migrateProcess(env), migrateProcess(env), migrateProcess(env)].map(exitCode));
     assert.deepEqual(codes, [0, 0, 0]);

@@ -14,7 +14,9 @@ import { waitFor } from '../helpers/wait.js';
 const f = fixture('nginx', { stack: {} });
 let admin: Client;
 
-f.before(async () => { admin = await f.client('admin'); });
+f.before(async () => {
+  admin = await f.client('admin');
+});
 
 describe('sessions and headers through nginx', () => {
   test('a session made through nginx stays valid on every instance it is balanced to', async () => {
@@ -32,7 +34,11 @@ describe('sessions and headers through nginx', () => {
     }
     assert.ok(upstreams.size >= 2, `reads were served by ${[...upstreams]}`);
     assert.ok(created.size >= 2, `CSRF-checked writes were served by ${[...created]}`);
-    for (const u of [...upstreams, ...created]) assert.ok(f.stack.apis.some((a) => u === `127.0.0.1:${a.port}`), u);
+    for (const u of [...upstreams, ...created])
+      assert.ok(
+        f.stack.apis.some((a) => u === `127.0.0.1:${a.port}`),
+        u,
+      );
   });
 
   test('X-Request-Id: the client’s well-formed id is kept, otherwise nginx’s $request_id; it reaches the API and the access log', async () => {
@@ -45,8 +51,16 @@ describe('sessions and headers through nginx', () => {
     assert.match(id, /^[0-9a-f]{32}$/);
     assert.equal(none.headers.getSetCookie().length, 0);
     // The access log is buffered (flush=1s): poll for the line, bounded.
-    const line = await waitFor('the access log line for the request id', () => readFileSync(f.stack.accessLog, 'utf8').split('\n').filter(Boolean)
-      .map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.request_id === id), { timeoutMs: 5000, intervalMs: 100 });
+    const line = await waitFor(
+      'the access log line for the request id',
+      () =>
+        readFileSync(f.stack.accessLog, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as Record<string, unknown>)
+          .find((l) => l.request_id === id),
+      { timeoutMs: 5000, intervalMs: 100 },
+    );
     assert.equal(line.status, 200);
     assert.match(String(line.upstream_addr), /^127\.0\.0\.1:\d+$/);
     assert.match(String(line.upstream_response_time), /^\d+\.\d{3}$/);
@@ -54,7 +68,8 @@ describe('sessions and headers through nginx', () => {
 
   test('the API keys login throttling on the address nginx saw (X-Forwarded-For), not on a spoofed header', async () => {
     const r = await fetch(`${f.stack.url}/api/auth/login`, {
-      method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-for': '203.0.113.9' },
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': '203.0.113.9' },
       body: JSON.stringify({ email: 'nobody@test.local', password: 'wrong password!' }),
     });
     assert.equal(r.status, 401);
@@ -64,10 +79,14 @@ describe('sessions and headers through nginx', () => {
   });
 
   test('a body over client_max_body_size is refused by nginx with 413 in the problem+json shape', async () => {
-    const big = await fetch(`${f.stack.url}/api/applications`, { method: 'POST', body: Buffer.alloc(12 * 1024 * 1024, 97), headers: { 'content-type': 'application/json' } });
+    const big = await fetch(`${f.stack.url}/api/applications`, {
+      method: 'POST',
+      body: Buffer.alloc(12 * 1024 * 1024, 97),
+      headers: { 'content-type': 'application/json' },
+    });
     assert.equal(big.status, 413);
     assert.equal(big.headers.get('content-type'), 'application/problem+json');
-    assert.equal((await big.json() as { status: number }).status, 413);
+    assert.equal(((await big.json()) as { status: number }).status, 413);
   });
 });
 
@@ -101,13 +120,23 @@ describe('failure of one instance', () => {
     for (let i = 0; i < 20; i++) ids.push((await admin.create({ amount: 1000 + i })).id);
     const victim = f.stack.apis[1]!;
     let killed = false;
-    const reads = boundedLoad({
-      count: 1500, concurrency: 16, maxMs: 60_000,
-      onProgress: (n) => { if (n === 300 && !killed) { killed = true; victim.child.proc.kill('SIGKILL'); } },
-    }, async (i) => {
-      const r = await admin.get(i % 2 ? `/api/applications/${ids[i % ids.length]}` : '/api/applications?limit=5');
-      return [r.status, r.headers.get('x-upstream')];
-    });
+    const reads = boundedLoad(
+      {
+        count: 1500,
+        concurrency: 16,
+        maxMs: 60_000,
+        onProgress: (n) => {
+          if (n === 300 && !killed) {
+            killed = true;
+            victim.child.proc.kill('SIGKILL');
+          }
+        },
+      },
+      async (i) => {
+        const r = await admin.get(i % 2 ? `/api/applications/${ids[i % ids.length]}` : '/api/applications?limit=5');
+        return [r.status, r.headers.get('x-upstream')];
+      },
+    );
     const writes = boundedLoad({ count: 300, concurrency: 4, maxMs: 60_000 }, async (i) => {
       const r = await admin.post('/api/applications', sampleApplication({ purpose: `kill test ${i}` }));
       return [r.status, r.body?.id as string];
@@ -115,7 +144,11 @@ describe('failure of one instance', () => {
     const [rd, wr] = await Promise.all([reads, writes]);
     assert.ok(killed, 'the instance was killed mid-load');
     assert.equal(victim.child.proc.signalCode, 'SIGKILL');
-    assert.deepEqual(countBy(rd.statuses), { 200: rd.statuses.length }, `reads: ${JSON.stringify(countBy(rd.statuses))} ${rd.errors.slice(0, 3)}`);
+    assert.deepEqual(
+      countBy(rd.statuses),
+      { 200: rd.statuses.length },
+      `reads: ${JSON.stringify(countBy(rd.statuses))} ${rd.errors.slice(0, 3)}`,
+    );
     assert.ok(rd.statuses.length >= 1000, `reads completed: ${rd.statuses.length}`);
     // Writes in flight on the killed instance may fail (nginx never replays a POST); none that
     // was acknowledged may be missing.
@@ -139,7 +172,12 @@ describe('failure of one instance', () => {
 describe('no instance available', () => {
   test('nginx answers 502 in the problem+json shape with Retry-After, for reads and writes', async () => {
     const [port, dead] = await freePorts(2);
-    const nginx = startNginx(f.procs.supervisor, { name: 'nginx-no-upstream', upstreams: [`127.0.0.1:${dead}`], listenPort: port!, runDir: join(f.procs.dir, 'nginx-no-upstream') });
+    const nginx = startNginx(f.procs.supervisor, {
+      name: 'nginx-no-upstream',
+      upstreams: [`127.0.0.1:${dead}`],
+      listenPort: port!,
+      runDir: join(f.procs.dir, 'nginx-no-upstream'),
+    });
     try {
       await waitForHttp(`http://127.0.0.1:${port}/nginx-health`, 10_000);
       for (const method of ['GET', 'POST']) {
@@ -147,7 +185,7 @@ describe('no instance available', () => {
         assert.equal(r.status, 502, method);
         assert.equal(r.headers.get('content-type'), 'application/problem+json');
         assert.equal(r.headers.get('retry-after'), '1');
-        assert.equal((await r.json() as { status: number }).status, 502);
+        assert.equal(((await r.json()) as { status: number }).status, 502);
       }
     } finally {
       await f.procs.supervisor.stopOne(nginx);

@@ -46,10 +46,14 @@ describe('OCR worker process', () => {
     const a = await reviewer.create(over);
     const r = await reviewer.upload(a.id, await renderDocument(doc));
     assert.equal(r.status, 201, JSON.stringify(r.body));
-    const scored = await waitFor('OCR to finish', async () => {
-      const d = await f.t.c.applications.findOne({ _id: a.id });
-      return d?.status !== 'ocr_pending' ? d : null;
-    }, { died: f.procs.died });
+    const scored = await waitFor(
+      'OCR to finish',
+      async () => {
+        const d = await f.t.c.applications.findOne({ _id: a.id });
+        return d?.status !== 'ocr_pending' ? d : null;
+      },
+      { died: f.procs.died },
+    );
     return { id: a.id, docId: r.body.document.id as string, app: scored };
   }
 
@@ -83,13 +87,19 @@ describe('OCR worker process', () => {
     const corrupt = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(2048, 7)]);
     const up = await reviewer.upload(a.id, corrupt);
     assert.equal(up.status, 201);
-    const app = await waitFor('the application to fail', async () => {
-      const d = await f.t.c.applications.findOne({ _id: a.id });
-      return d?.status === 'failed' ? d : null;
-    }, { died: f.procs.died });
+    const app = await waitFor(
+      'the application to fail',
+      async () => {
+        const d = await f.t.c.applications.findOne({ _id: a.id });
+        return d?.status === 'failed' ? d : null;
+      },
+      { died: f.procs.died },
+    );
     assert.equal(app.failure?.stage, 'ocr');
     assert.match(app.failure?.reason ?? '', /tesseract/);
-    const ev = await waitFor('the dead letter', () => f.t.mongo.db.collection('events').findOne({ dedupeKey: `ocr:${up.body.document.id}`, state: 'dead' }));
+    const ev = await waitFor('the dead letter', () =>
+      f.t.mongo.db.collection('events').findOne({ dedupeKey: `ocr:${up.body.document.id}`, state: 'dead' }),
+    );
     assert.equal(ev.attempts, 3);
   });
 

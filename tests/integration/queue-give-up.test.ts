@@ -22,19 +22,39 @@ beforeEach(async () => {
 
 /** A fixture worker process: 1 s leases, 100 ms polls and retry backoff. */
 async function worker(owner: string, extra: Record<string, string> = {}): Promise<Proc> {
-  const w = await f.procs.node(`worker-${owner}`, WORKER, {
-    MONGO_URI: f.t.uri, MONGO_DB: f.t.dbName, OWNER: owner, CONCURRENCY: '2', LEASE_MS: '1000', POLL_MS: '100', BACKOFF_MS: '100', ...extra,
-  }, { readyLine: 'ready\n' });
+  const w = await f.procs.node(
+    `worker-${owner}`,
+    WORKER,
+    {
+      MONGO_URI: f.t.uri,
+      MONGO_DB: f.t.dbName,
+      OWNER: owner,
+      CONCURRENCY: '2',
+      LEASE_MS: '1000',
+      POLL_MS: '100',
+      BACKOFF_MS: '100',
+      ...extra,
+    },
+    { readyLine: 'ready\n' },
+  );
   running.push(w);
   return w;
 }
 /** SIGTERM: each worker drains its lanes (up to 5 s) and exits. */
 const stopWorkers = () => Promise.all(running.splice(0).map((w) => w.stop()));
 const db = () => f.t.mongo.db;
-const publishGiveUp = async (payload: GiveUpPayload | Record<string, unknown>): Promise<ObjectId> => (await publish(db(), 'giveup', payload)).id;
+const publishGiveUp = async (payload: GiveUpPayload | Record<string, unknown>): Promise<ObjectId> =>
+  (await publish(db(), 'giveup', payload)).id;
 const event = async (id: ObjectId) => eventsCollection(db()).findOne({ _id: id });
-const markers = (id: ObjectId) => db().collection<GiveUpMarker>('giveups').find({ eventId: String(id) }).toArray();
-const count = (name: 'runs' | 'hook_calls', id: ObjectId) => db().collection(name).countDocuments({ eventId: String(id) });
+const markers = (id: ObjectId) =>
+  db()
+    .collection<GiveUpMarker>('giveups')
+    .find({ eventId: String(id) })
+    .toArray();
+const count = (name: 'runs' | 'hook_calls', id: ObjectId) =>
+  db()
+    .collection(name)
+    .countDocuments({ eventId: String(id) });
 const setHook = (control: { sleepMs?: number; fail?: boolean }) =>
   db().collection<{ _id: string }>('hook_control').updateOne({ _id: 'hook' }, { $set: control }, { upsert: true });
 const waitDead = (id: ObjectId, timeoutMs = 30_000) =>
@@ -47,8 +67,10 @@ test('(a) a worker killed with -9 on every attempt: the event ends dead, onGiveU
   // die in the handler, the third claims attempt 3 > maxAttempts 2 and gives up.
   for (let i = 0; i < 4 && (await event(id))?.state !== 'dead'; i++) {
     const w = await worker(`crash-${i}`, { MAX_ATTEMPTS: '2' });
-    await waitFor('the worker to die or the event to be dead', async () => w.exit !== undefined || (await event(id))?.state === 'dead',
-      { timeoutMs: 30_000, intervalMs: 100 });
+    await waitFor('the worker to die or the event to be dead', async () => w.exit !== undefined || (await event(id))?.state === 'dead', {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+    });
     if (w.exit?.signal === 'SIGKILL') killed++;
   }
   assert.equal(killed, 2, 'two attempts killed their worker');
@@ -73,12 +95,17 @@ test('(b) a handler error on the last attempt: dead, onGiveUp once, reason handl
   const ev = (await event(id))!;
   assert.equal(ev.deadReason, 'handler_error');
   assert.equal(ev.attempts, 2);
-  assert.deepEqual(ev.errors.map((e) => e.message), ['Error: boom on attempt 1', 'Error: boom on attempt 2']);
+  assert.deepEqual(
+    ev.errors.map((e) => e.message),
+    ['Error: boom on attempt 1', 'Error: boom on attempt 2'],
+  );
   assert.equal(await count('runs', id), 2);
   const m = await markers(id);
   assert.equal(m.length, 1);
-  assert.deepEqual({ reason: m[0]!.reason, attempts: m[0]!.attempts, lastError: m[0]!.lastError, payload: m[0]!.payload, owner: m[0]!.owner },
-    { reason: 'handler_error', attempts: 2, lastError: 'Error: boom on attempt 2', payload: { n: 2, mode: 'throw' }, owner: 'b' });
+  assert.deepEqual(
+    { reason: m[0]!.reason, attempts: m[0]!.attempts, lastError: m[0]!.lastError, payload: m[0]!.payload, owner: m[0]!.owner },
+    { reason: 'handler_error', attempts: 2, lastError: 'Error: boom on attempt 2', payload: { n: 2, mode: 'throw' }, owner: 'b' },
+  );
 });
 
 test('(c) a PermanentError: dead at once, onGiveUp once, reason permanent_error', async () => {
@@ -116,7 +143,10 @@ test('(e) the lease lost on the last attempt: the worker that takes over gives u
   // Whoever claims it holds its event loop for 4 s (no renewal) against a 1 s lease, then throws.
   const id = await publishGiveUp({ n: 5, mode: 'block', blockMs: 4000 });
   await waitDead(id);
-  const runs = await db().collection<{ owner: string }>('runs').find({ eventId: String(id) }).toArray();
+  const runs = await db()
+    .collection<{ owner: string }>('runs')
+    .find({ eventId: String(id) })
+    .toArray();
   assert.equal(runs.length, 1, 'the handler ran once: on the only attempt, whose lease was lost');
   const ev = (await event(id))!;
   assert.equal(ev.deadReason, 'attempts_exhausted');
@@ -128,8 +158,14 @@ test('(e) the lease lost on the last attempt: the worker that takes over gives u
   assert.notEqual(m[0]!.owner, runs[0]!.owner, 'the other worker took the event over and gave up');
   // The stalled worker wakes up and throws; its give-up is refused (it lost the token). Stopping
   // both workers gracefully waits for that lane to finish.
-  await waitFor('the stalled handler to end', async () =>
-    (await db().collection('runs').countDocuments({ eventId: String(id), unblockedAt: { $exists: true } })) === 1, { timeoutMs: 15_000, intervalMs: 100 });
+  await waitFor(
+    'the stalled handler to end',
+    async () =>
+      (await db()
+        .collection('runs')
+        .countDocuments({ eventId: String(id), unblockedAt: { $exists: true } })) === 1,
+    { timeoutMs: 15_000, intervalMs: 100 },
+  );
   await stopWorkers();
   assert.equal(await count('hook_calls', id), 1, 'the stalled worker never called onGiveUp');
   assert.equal((await markers(id)).length, 1);
@@ -145,7 +181,10 @@ test('(f) an onGiveUp that throws: the event is not dead, its writes roll back, 
   assert.notEqual(failing.state, 'dead');
   assert.equal(failing.deadReason, undefined);
   assert.deepEqual(failing.giveUp, { reason: 'handler_error', lastError: 'Error: boom on attempt 1' });
-  assert.match(failing.errors[0]!.message, /^Error: boom on attempt 1; then giving up \(handler_error\) failed: Error: give-up hook failed on purpose/);
+  assert.match(
+    failing.errors[0]!.message,
+    /^Error: boom on attempt 1; then giving up \(handler_error\) failed: Error: give-up hook failed on purpose/,
+  );
   assert.equal((await markers(id)).length, 0, 'the marker written before the throw was rolled back');
 
   await setHook({ fail: false });
@@ -157,8 +196,10 @@ test('(f) an onGiveUp that throws: the event is not dead, its writes roll back, 
   assert.equal(await count('runs', id), 1, 'a retried give-up runs the hook again, never the handler');
   const m = await markers(id);
   assert.equal(m.length, 1);
-  assert.deepEqual({ reason: m[0]!.reason, lastError: m[0]!.lastError, attempts: m[0]!.attempts },
-    { reason: 'handler_error', lastError: 'Error: boom on attempt 1', attempts: ev.attempts });
+  assert.deepEqual(
+    { reason: m[0]!.reason, lastError: m[0]!.lastError, attempts: m[0]!.attempts },
+    { reason: 'handler_error', lastError: 'Error: boom on attempt 1', attempts: ev.attempts },
+  );
 });
 
 test('(g) two workers racing to give up one event: one dead-lettering, one onGiveUp', async () => {
@@ -167,10 +208,19 @@ test('(g) two workers racing to give up one event: one dead-lettering, one onGiv
   await setHook({ sleepMs: 3000 });
   await Promise.all([worker('g1', { MAX_ATTEMPTS: '1' }), worker('g2', { MAX_ATTEMPTS: '1' })]);
   const id = await publishGiveUp({ n: 7, mode: 'throw' });
-  await waitFor('the first give-up to run past the lease', async () => {
-    const ev = await event(id);
-    return (await count('hook_calls', id)) === 1 && ev?.state === 'processing' && ev.leaseUntil !== undefined && ev.leaseUntil.getTime() < Date.now() - 500;
-  }, { timeoutMs: 30_000, intervalMs: 50 });
+  await waitFor(
+    'the first give-up to run past the lease',
+    async () => {
+      const ev = await event(id);
+      return (
+        (await count('hook_calls', id)) === 1 &&
+        ev?.state === 'processing' &&
+        ev.leaseUntil !== undefined &&
+        ev.leaseUntil.getTime() < Date.now() - 500
+      );
+    },
+    { timeoutMs: 30_000, intervalMs: 50 },
+  );
   await waitDead(id);
   // A graceful stop waits for every lane: a second give-up (and its 3 s hook) would finish first.
   await stopWorkers();

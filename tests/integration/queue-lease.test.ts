@@ -6,7 +6,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { inTransaction } from '../../lib/db/transaction.js';
 import {
-  claimOne, completeEvent, eventsCollection, publish, releaseEvent, renewLease, retryEvent, startWorker, type GiveUpInfo, type JobDefinition,
+  claimOne,
+  completeEvent,
+  eventsCollection,
+  publish,
+  releaseEvent,
+  renewLease,
+  retryEvent,
+  startWorker,
+  type GiveUpInfo,
+  type JobDefinition,
 } from '../../lib/queue/index.js';
 import { deadLetterEvent } from '../../lib/queue/settle.js';
 import { silentLog } from '../helpers/db.js';
@@ -15,7 +24,7 @@ import { waitFor } from '../helpers/wait.js';
 
 const f = fixture('queue_lease');
 
-test('after its lease expires a worker\'s completion is refused; the next owner\'s is accepted', async () => {
+test("after its lease expires a worker's completion is refused; the next owner's is accepted", async () => {
   const db = f.t.mongo.db;
   const { id } = await publish(db, 'lease-expiry', { x: 1 });
   const first = await claimOne(db, ['lease-expiry'], 200);
@@ -24,8 +33,13 @@ test('after its lease expires a worker\'s completion is refused; the next owner\
   assert.equal(first.attempts, 1);
   await sleep(400);
   assert.equal(await completeEvent(db, { _id: id, owner: first.owner! }, 'late', 1000), false, 'expired lease: refused');
-  assert.equal(await inTransaction(db.client, (s) => deadLetterEvent(db, { _id: id, owner: first.owner! }, { attempt: 1, message: 'late', label: 'old', reason: 'handler_error' }, s)), false,
-    'expired lease: no dead-lettering either');
+  assert.equal(
+    await inTransaction(db.client, (s) =>
+      deadLetterEvent(db, { _id: id, owner: first.owner! }, { attempt: 1, message: 'late', label: 'old', reason: 'handler_error' }, s),
+    ),
+    false,
+    'expired lease: no dead-lettering either',
+  );
   const second = await claimOne(db, ['lease-expiry'], 30_000);
   assert.ok(second);
   assert.ok(second._id.equals(id));
@@ -34,7 +48,12 @@ test('after its lease expires a worker\'s completion is refused; the next owner\
   const stale = { _id: id, owner: first.owner! };
   assert.equal(await renewLease(db, stale, 1000), false);
   assert.equal(await retryEvent(db, stale, { attempt: 1, message: 'x', label: 'old', retryInMs: 0 }), false);
-  assert.equal(await inTransaction(db.client, (s) => deadLetterEvent(db, stale, { attempt: 1, message: 'x', label: 'old', reason: 'handler_error' }, s)), false);
+  assert.equal(
+    await inTransaction(db.client, (s) =>
+      deadLetterEvent(db, stale, { attempt: 1, message: 'x', label: 'old', reason: 'handler_error' }, s),
+    ),
+    false,
+  );
   assert.equal(await releaseEvent(db, stale), false);
   assert.equal(await completeEvent(db, { _id: id, owner: second.owner! }, 'ok', 1000), true);
   const doc = await eventsCollection(db).findOne({ _id: id });
@@ -47,12 +66,24 @@ test('a running handler whose lease is taken over sees its signal abort and writ
   const db = f.t.mongo.db;
   let aborted: unknown;
   let started!: () => void;
-  const running = new Promise<void>((r) => { started = r; });
+  const running = new Promise<void>((r) => {
+    started = r;
+  });
   const job: JobDefinition<object> = {
-    type: 'taken-over', payload: z.object({}),
+    type: 'taken-over',
+    payload: z.object({}),
     async handle(_p, ctx) {
       started();
-      await new Promise<void>((res) => ctx.signal.addEventListener('abort', () => { aborted = ctx.signal.reason; res(); }, { once: true }));
+      await new Promise<void>((res) =>
+        ctx.signal.addEventListener(
+          'abort',
+          () => {
+            aborted = ctx.signal.reason;
+            res();
+          },
+          { once: true },
+        ),
+      );
       return 'should not be written';
     },
   };
@@ -77,8 +108,12 @@ test('graceful stop waits for in-flight work up to the deadline, then aborts and
   const db = f.t.mongo.db;
   let signal: AbortSignal | undefined;
   const job: JobDefinition<object> = {
-    type: 'slow-stop', payload: z.object({}),
-    async handle(_p, ctx) { signal = ctx.signal; await new Promise((res) => ctx.signal.addEventListener('abort', res, { once: true })); },
+    type: 'slow-stop',
+    payload: z.object({}),
+    async handle(_p, ctx) {
+      signal = ctx.signal;
+      await new Promise((res) => ctx.signal.addEventListener('abort', res, { once: true }));
+    },
   };
   const w = startWorker({ db, jobs: [job], concurrency: 2, pollMs: 100, log: silentLog });
   const { id } = await publish(db, 'slow-stop', {});
@@ -98,7 +133,9 @@ test('the change stream wakes an idle worker: an event completes although the po
   const w = startWorker({ db, jobs: [job], concurrency: 4, pollMs: 60_000, log: silentLog });
   await sleep(500); // let the worker park all its lanes and open its stream
   const { id } = await publish(db, 'wake', { v: 21 });
-  await waitFor('the event to complete', async () => (await eventsCollection(db).findOne({ _id: id }))?.state === 'completed', { timeoutMs: 20_000 });
+  await waitFor('the event to complete', async () => (await eventsCollection(db).findOne({ _id: id }))?.state === 'completed', {
+    timeoutMs: 20_000,
+  });
   assert.equal((await eventsCollection(db).findOne({ _id: id }))?.result, 42);
   assert.equal(w.processed(), 1);
   await w.stop();
@@ -115,8 +152,15 @@ test('an event whose worker keeps dying reaches dead-letter: attempts are counte
   let ran = false;
   const gaveUp: Array<Omit<GiveUpInfo, 'session' | 'log'>> = [];
   const job: JobDefinition<object> = {
-    type: 'crashy', payload: z.object({}), maxAttempts: 2, handle: async () => { ran = true; },
-    onGiveUp: async (_p, { session: _s, log: _l, ...info }) => { gaveUp.push(info); },
+    type: 'crashy',
+    payload: z.object({}),
+    maxAttempts: 2,
+    handle: async () => {
+      ran = true;
+    },
+    onGiveUp: async (_p, { session: _s, log: _l, ...info }) => {
+      gaveUp.push(info);
+    },
   };
   const w = startWorker({ db, jobs: [job], concurrency: 1, pollMs: 100, log: silentLog });
   await waitFor('dead letter', async () => (await eventsCollection(db).findOne({ _id: id }))?.state === 'dead', { timeoutMs: 10_000 });
@@ -125,10 +169,21 @@ test('an event whose worker keeps dying reaches dead-letter: attempts are counte
   assert.equal(ran, false, 'the third attempt is not run');
   assert.equal(doc.attempts, 3);
   assert.equal(doc.recoveries, 2);
-  assert.deepEqual(doc.errors.map((e) => e.attempt), [1, 2, 3]);
+  assert.deepEqual(
+    doc.errors.map((e) => e.attempt),
+    [1, 2, 3],
+  );
   assert.match(doc.errors[2]!.message, /exceeds maxAttempts 2/);
   assert.equal(doc.deadReason, 'attempts_exhausted');
-  assert.deepEqual(gaveUp, [{
-    reason: 'attempts_exhausted', attempts: 3, maxAttempts: 2, lastError: doc.errors[1]!.message, eventId: String(id), type: 'crashy', rawPayload: {},
-  }]);
+  assert.deepEqual(gaveUp, [
+    {
+      reason: 'attempts_exhausted',
+      attempts: 3,
+      maxAttempts: 2,
+      lastError: doc.errors[1]!.message,
+      eventId: String(id),
+      type: 'crashy',
+      rawPayload: {},
+    },
+  ]);
 });

@@ -11,11 +11,14 @@ const f = fixture('queue_outbox');
 const things = () => f.t.mongo.db.collection<{ _id: string; status: string }>('things');
 
 test('a transaction that throws writes neither the state change nor the event', async () => {
-  await assert.rejects(inTransaction(f.t.mongo.client, async (session) => {
-    await things().insertOne({ _id: 'rolled-back', status: 'approved' }, { session });
-    await publish(f.t.mongo.db, 'thing.approved', { id: 'rolled-back' }, { session, dedupeKey: 'approve:rolled-back' });
-    throw new Error('something after the publish failed');
-  }), /something after the publish failed/);
+  await assert.rejects(
+    inTransaction(f.t.mongo.client, async (session) => {
+      await things().insertOne({ _id: 'rolled-back', status: 'approved' }, { session });
+      await publish(f.t.mongo.db, 'thing.approved', { id: 'rolled-back' }, { session, dedupeKey: 'approve:rolled-back' });
+      throw new Error('something after the publish failed');
+    }),
+    /something after the publish failed/,
+  );
   assert.equal(await things().countDocuments({ _id: 'rolled-back' }), 0);
   assert.equal(await eventsCollection(f.t.mongo.db).countDocuments({ dedupeKey: 'approve:rolled-back' }), 0);
 });

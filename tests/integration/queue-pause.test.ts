@@ -28,12 +28,19 @@ test('pausing a type stops its claims within a second, other types go on; resume
     const other = await publish(db, 'other-type', {});
     await waitFor('the unpaused type to complete', async () => (await events.findOne({ _id: other.id }))?.state === 'completed');
     await sleep(1200); // several polls and cache refreshes
-    assert.equal(await events.countDocuments({ _id: { $in: held.map((h) => h.id) }, state: 'pending', attempts: 0 }), 5, 'none claimed while paused');
+    assert.equal(
+      await events.countDocuments({ _id: { $in: held.map((h) => h.id) }, state: 'pending', attempts: 0 }),
+      5,
+      'none claimed while paused',
+    );
 
     await resumeType(db, 'paused-type');
     assert.deepEqual(await pausedTypes(db), []);
-    await waitFor('the paused events to complete after resume', async () =>
-      (await events.countDocuments({ _id: { $in: held.map((h) => h.id) }, state: 'completed' })) === 5, { timeoutMs: 10_000 });
+    await waitFor(
+      'the paused events to complete after resume',
+      async () => (await events.countDocuments({ _id: { $in: held.map((h) => h.id) }, state: 'completed' })) === 5,
+      { timeoutMs: 10_000 },
+    );
   } finally {
     await w.stop();
   }

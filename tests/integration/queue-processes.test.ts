@@ -17,11 +17,18 @@ describe('several worker processes', () => {
     const events = eventsCollection(f.t.mongo.db);
     await f.t.mongo.db.collection('running').deleteMany({});
     for (let i = 0; i < N; i += 2000) {
-      await publishMany(f.t.mongo.db, 'effect', Array.from({ length: 2000 }, (_, k) => ({ n: i + k })));
+      await publishMany(
+        f.t.mongo.db,
+        'effect',
+        Array.from({ length: 2000 }, (_, k) => ({ n: i + k })),
+      );
     }
     const ws = await Promise.all(['a', 'b'].map((o) => worker({ OWNER: `many-${o}`, CONCURRENCY: '16', TRACK_OVERLAP: '1' })));
-    await waitFor('all events completed', async () => (await events.countDocuments({ state: 'completed' })) === N,
-      { timeoutMs: 240_000, intervalMs: 250, died: f.procs.died });
+    await waitFor('all events completed', async () => (await events.countDocuments({ state: 'completed' })) === N, {
+      timeoutMs: 240_000,
+      intervalMs: 250,
+      died: f.procs.died,
+    });
     await Promise.all(ws.map((w) => w.stop()));
 
     assert.equal(await events.countDocuments({}), N, 'no event lost or duplicated');
@@ -45,22 +52,36 @@ describe('a worker killed with -9', () => {
     await eventsCollection(db).deleteMany({});
     const victim = await worker({ OWNER: 'victim', CONCURRENCY: '8', LEASE_MS: '1500' });
     // The effect is written first, then the handler sleeps: killed after the effect, before completion.
-    const ids = await publishMany(db, 'effect', Array.from({ length: 6 }, (_, n) => ({ n, sleepMs: 60_000 })));
-    await waitFor('the victim to apply all 6 effects', async () => (await db.collection('effects').countDocuments()) === 6, { died: f.procs.died });
+    const ids = await publishMany(
+      db,
+      'effect',
+      Array.from({ length: 6 }, (_, n) => ({ n, sleepMs: 60_000 })),
+    );
+    await waitFor('the victim to apply all 6 effects', async () => (await db.collection('effects').countDocuments()) === 6, {
+      died: f.procs.died,
+    });
     assert.equal(await eventsCollection(db).countDocuments({ state: 'processing', owner: { $exists: true } }), 6);
     assert.equal((await victim.kill9()).signal, 'SIGKILL');
 
     // The rescuer runs the same events with a short handler.
     await eventsCollection(db).updateMany({ _id: { $in: ids } }, { $set: { 'payload.sleepMs': 0 } });
     const rescuer = await worker({ OWNER: 'rescuer', CONCURRENCY: '4', LEASE_MS: '1500', POLL_MS: '200' });
-    await waitFor('the 6 events completed by the rescuer', async () =>
-      (await eventsCollection(db).countDocuments({ _id: { $in: ids }, state: 'completed', 'result.owner': 'rescuer' })) === 6, { timeoutMs: 30_000 });
+    await waitFor(
+      'the 6 events completed by the rescuer',
+      async () => (await eventsCollection(db).countDocuments({ _id: { $in: ids }, state: 'completed', 'result.owner': 'rescuer' })) === 6,
+      { timeoutMs: 30_000 },
+    );
     await rescuer.stop();
 
     const effects = await db.collection<{ runs: number; firstOwner: string }>('effects').find().toArray();
     assert.equal(effects.length, 6, 'the effect exists once per event');
-    assert.ok(effects.every((e) => e.firstOwner === 'victim' && e.runs === 2), 'the rerun found the effect already applied');
-    const evs = await eventsCollection(db).find({ _id: { $in: ids } }).toArray();
+    assert.ok(
+      effects.every((e) => e.firstOwner === 'victim' && e.runs === 2),
+      'the rerun found the effect already applied',
+    );
+    const evs = await eventsCollection(db)
+      .find({ _id: { $in: ids } })
+      .toArray();
     for (const e of evs) {
       assert.equal(e.attempts, 2);
       assert.equal(e.recoveries, 1);

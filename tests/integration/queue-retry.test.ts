@@ -5,8 +5,18 @@ import { test } from 'node:test';
 import { z } from 'zod';
 import { inTransaction } from '../../lib/db/transaction.js';
 import {
-  backoffDelay, deadLetterIds, eventsCollection, listDeadLetters, PermanentError, publish, purgeDeadLetters, requeueDeadLetters, retryDeadLetter,
-  retryDeadLetters, startWorker, type JobDefinition,
+  backoffDelay,
+  deadLetterIds,
+  eventsCollection,
+  listDeadLetters,
+  PermanentError,
+  publish,
+  purgeDeadLetters,
+  requeueDeadLetters,
+  retryDeadLetter,
+  retryDeadLetters,
+  startWorker,
+  type JobDefinition,
 } from '../../lib/queue/index.js';
 import { silentLog } from '../helpers/db.js';
 import { fixture } from '../helpers/fixture.js';
@@ -19,7 +29,9 @@ let healthy = false;
 const seen: Array<{ attempt: number; runAtMinusLastError: number | null }> = [];
 
 const flaky: JobDefinition<{ k: string }> = {
-  type: 'flaky', payload: z.object({ k: z.string() }), maxAttempts: 4,
+  type: 'flaky',
+  payload: z.object({ k: z.string() }),
+  maxAttempts: 4,
   async handle(p, ctx) {
     const doc = await eventsCollection(f.t.mongo.db).findOne({ _id: new (await import('mongodb')).ObjectId(ctx.eventId) });
     const last = doc?.errors.at(-1);
@@ -29,7 +41,11 @@ const flaky: JobDefinition<{ k: string }> = {
   },
 };
 const permanent: JobDefinition<object> = {
-  type: 'permanent', payload: z.object({}), async handle() { throw new PermanentError('card declined for good'); },
+  type: 'permanent',
+  payload: z.object({}),
+  async handle() {
+    throw new PermanentError('card declined for good');
+  },
 };
 
 f.before(() => {
@@ -39,18 +55,30 @@ f.before(() => {
 
 const stateOf = async (id: unknown) => (await eventsCollection(f.t.mongo.db).findOne({ _id: id as never }))?.state;
 
-test('retries on the backoff schedule, then dead-letters after maxAttempts with every attempt\'s error', async () => {
+test("retries on the backoff schedule, then dead-letters after maxAttempts with every attempt's error", async () => {
   const { id } = await publish(f.t.mongo.db, 'flaky', { k: 'a' });
   await waitFor('dead letter', async () => (await stateOf(id)) === 'dead', { timeoutMs: 15_000 });
   const doc = (await eventsCollection(f.t.mongo.db).findOne({ _id: id }))!;
   assert.equal(doc.attempts, 4);
-  assert.deepEqual(doc.errors.map((e) => e.attempt), [1, 2, 3, 4]);
-  assert.deepEqual(doc.errors.map((e) => e.message), [1, 2, 3, 4].map((n) => `Error: boom a #${n}`));
+  assert.deepEqual(
+    doc.errors.map((e) => e.attempt),
+    [1, 2, 3, 4],
+  );
+  assert.deepEqual(
+    doc.errors.map((e) => e.message),
+    [1, 2, 3, 4].map((n) => `Error: boom a #${n}`),
+  );
   assert.ok(doc.deadAt);
   assert.equal(doc.deadReason, 'handler_error');
   // Each retry was scheduled exactly backoff(attempt) after that attempt's failure (server clock).
-  assert.deepEqual(seen.map((s) => s.runAtMinusLastError), [null, backoffDelay(1, backoff), backoffDelay(2, backoff), backoffDelay(3, backoff)]);
-  assert.deepEqual(seen.map((s) => s.runAtMinusLastError), [null, 100, 200, 250]);
+  assert.deepEqual(
+    seen.map((s) => s.runAtMinusLastError),
+    [null, backoffDelay(1, backoff), backoffDelay(2, backoff), backoffDelay(3, backoff)],
+  );
+  assert.deepEqual(
+    seen.map((s) => s.runAtMinusLastError),
+    [null, 100, 200, 250],
+  );
 
   const list = await listDeadLetters(f.t.mongo.db, { type: 'flaky', page: 1, limit: 10 });
   assert.equal(list.total, 1);
@@ -86,10 +114,11 @@ test('bulk retry and purge of dead letters, filtered by type and age', async () 
   const events = eventsCollection(db);
   await events.deleteMany({});
   const old = new Date(Date.now() - 86_400_000);
-  const mk = (type: string, deadAt: Date) => publish(db, type, {}).then(async ({ id }) => {
-    await events.updateOne({ _id: id }, { $set: { state: 'dead', deadAt, attempts: 3 } });
-    return id;
-  });
+  const mk = (type: string, deadAt: Date) =>
+    publish(db, type, {}).then(async ({ id }) => {
+      await events.updateOne({ _id: id }, { $set: { state: 'dead', deadAt, attempts: 3 } });
+      return id;
+    });
   await Promise.all([mk('a', old), mk('a', new Date()), mk('b', old), mk('b', new Date()), mk('b', new Date())]);
   assert.equal((await listDeadLetters(db, { page: 1, limit: 2 })).items.length, 2);
   assert.equal((await listDeadLetters(db, { page: 2, limit: 2 })).total, 5);
@@ -100,28 +129,41 @@ test('bulk retry and purge of dead letters, filtered by type and age', async () 
   assert.equal((await listDeadLetters(db, { page: 1, limit: 10 })).total, 0);
 });
 
-test('requeueDeadLetters inside a caller\'s transaction: only dead ones move, and a rollback keeps them dead', async () => {
+test("requeueDeadLetters inside a caller's transaction: only dead ones move, and a rollback keeps them dead", async () => {
   const db = f.t.mongo.db;
   const events = eventsCollection(db);
   await events.deleteMany({});
-  const mk = (state: 'dead' | 'pending', deadAt?: Date) => publish(db, 'c', {}).then(async ({ id }) => {
-    await events.updateOne({ _id: id }, { $set: { state, attempts: 3, ...(deadAt ? { deadAt, deadReason: 'handler_error' as const } : {}) } });
-    return id;
-  });
+  const mk = (state: 'dead' | 'pending', deadAt?: Date) =>
+    publish(db, 'c', {}).then(async ({ id }) => {
+      await events.updateOne(
+        { _id: id },
+        { $set: { state, attempts: 3, ...(deadAt ? { deadAt, deadReason: 'handler_error' as const } : {}) } },
+      );
+      return id;
+    });
   const [older, newer, alive] = [await mk('dead', new Date(Date.now() - 60_000)), await mk('dead', new Date()), await mk('pending')];
   assert.deepEqual((await deadLetterIds(db, { type: 'c' }, 10)).map(String), [older, newer].map(String), 'oldest dead first');
   assert.deepEqual((await deadLetterIds(db, { type: 'c' }, 1)).map(String), [String(older)]);
   assert.deepEqual(await deadLetterIds(db, { type: 'other' }, 10), []);
 
-  await assert.rejects(inTransaction(db.client, async (session) => {
-    assert.equal((await requeueDeadLetters(db, [older, newer], session)).length, 2);
-    throw new Error('the caller\'s other write failed');
-  }));
+  await assert.rejects(
+    inTransaction(db.client, async (session) => {
+      assert.equal((await requeueDeadLetters(db, [older, newer], session)).length, 2);
+      throw new Error("the caller's other write failed");
+    }),
+  );
   assert.equal(await events.countDocuments({ _id: { $in: [older, newer] }, state: 'dead' }), 2, 'rolled back with the caller');
 
   const moved = await inTransaction(db.client, (session) => requeueDeadLetters(db, [older, alive], session));
-  assert.deepEqual(moved.map((m) => String(m._id)), [String(older)], 'a pending event is not touched');
+  assert.deepEqual(
+    moved.map((m) => String(m._id)),
+    [String(older)],
+    'a pending event is not touched',
+  );
   const doc = (await events.findOne({ _id: older }))!;
-  assert.deepEqual({ state: doc.state, attempts: doc.attempts, deadReason: doc.deadReason, deadAt: doc.deadAt }, { state: 'pending', attempts: 0, deadReason: undefined, deadAt: undefined });
+  assert.deepEqual(
+    { state: doc.state, attempts: doc.attempts, deadReason: doc.deadReason, deadAt: doc.deadAt },
+    { state: 'pending', attempts: 0, deadReason: undefined, deadAt: undefined },
+  );
   assert.equal((await events.findOne({ _id: alive }))!.attempts, 3);
 });

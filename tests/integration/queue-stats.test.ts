@@ -3,7 +3,17 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Document } from 'mongodb';
 import {
-  ACTIVE_STATS_PIPELINE, COMPLETED_RECOVERIES_PIPELINE, CLAIM_SORT, claimFilter, claimOne, completeEvent, eventsCollection, publish, publishMany, queueStats, retryEvent,
+  ACTIVE_STATS_PIPELINE,
+  COMPLETED_RECOVERIES_PIPELINE,
+  CLAIM_SORT,
+  claimFilter,
+  claimOne,
+  completeEvent,
+  eventsCollection,
+  publish,
+  publishMany,
+  queueStats,
+  retryEvent,
 } from '../../lib/queue/index.js';
 import { inTransaction } from '../../lib/db/transaction.js';
 import { deadLetterEvent } from '../../lib/queue/settle.js';
@@ -28,26 +38,44 @@ test('counts pending, processing, completed, failed (waiting to retry), dead and
   const c4 = (await claimOne(db, ['alpha'], 60_000))!;
   assert.equal(await completeEvent(db, { _id: c1._id, owner: c1.owner! }, null, 60_000), true);
   assert.equal(await retryEvent(db, { _id: c2._id, owner: c2.owner! }, { attempt: 1, message: 'x', label: 't', retryInMs: 60_000 }), true);
-  assert.equal(await inTransaction(db.client, (session) => deadLetterEvent(db, { _id: c3._id, owner: c3.owner! }, { attempt: 1, message: 'x', label: 't', reason: 'handler_error' }, session)), true);
+  assert.equal(
+    await inTransaction(db.client, (session) =>
+      deadLetterEvent(db, { _id: c3._id, owner: c3.owner! }, { attempt: 1, message: 'x', label: 't', reason: 'handler_error' }, session),
+    ),
+    true,
+  );
   // c4 stays processing, but its lease is taken over once: a recovery.
   await eventsCollection(db).updateOne({ _id: c4._id }, { $set: { leaseUntil: new Date(0), priority: 9 } });
   const c5 = (await claimOne(db, ['alpha'], 60_000))!;
   assert.ok(c5._id.equals(c4._id));
 
   const s = await queueStats(db);
-  assert.deepEqual(s.types.alpha && { ...s.types.alpha, oldestPendingAgeMs: typeof s.types.alpha.oldestPendingAgeMs },
-    { pending: 3, processing: 1, completed: 1, failed: 1, dead: 1, recovered: 1, oldestPendingAgeMs: 'number' });
+  assert.deepEqual(s.types.alpha && { ...s.types.alpha, oldestPendingAgeMs: typeof s.types.alpha.oldestPendingAgeMs }, {
+    pending: 3,
+    processing: 1,
+    completed: 1,
+    failed: 1,
+    dead: 1,
+    recovered: 1,
+    oldestPendingAgeMs: 'number',
+  });
   assert.ok(s.types.alpha!.oldestPendingAgeMs >= 0);
   assert.deepEqual(s.types.beta, { pending: 1, processing: 0, completed: 0, failed: 0, dead: 0, recovered: 0, oldestPendingAgeMs: 0 });
-  assert.deepEqual({ ...s, types: undefined }, { pending: 4, processing: 1, completed: 1, failed: 1, dead: 1, recovered: 1, types: undefined });
+  assert.deepEqual(
+    { ...s, types: undefined },
+    { pending: 4, processing: 1, completed: 1, failed: 1, dead: 1, recovered: 1, types: undefined },
+  );
 });
 
 test('explain: the claim (findAndModify) and the stats aggregation use the claim index, no collection scan, no sort', async () => {
   const db = f.t.mongo.db;
   const explained = await db.command({
     explain: {
-      findAndModify: 'events', query: claimFilter(['alpha', 'beta']), sort: CLAIM_SORT,
-      update: [{ $set: { state: 'processing' } }], new: true,
+      findAndModify: 'events',
+      query: claimFilter(['alpha', 'beta']),
+      sort: CLAIM_SORT,
+      update: [{ $set: { state: 'processing' } }],
+      new: true,
     },
     verbosity: 'queryPlanner',
   });
@@ -58,12 +86,18 @@ test('explain: the claim (findAndModify) and the stats aggregation use the claim
   assert.ok(!names.includes('COLLSCAN') && !names.includes('SORT'), names.join(' > '));
 
   // The pipelines queueStats runs: covered index scans of `claim` (no FETCH, no COLLSCAN).
-  for (const [pipeline, index] of [[ACTIVE_STATS_PIPELINE, 'claim'], [COMPLETED_RECOVERIES_PIPELINE, 'recovered']] as const) {
+  for (const [pipeline, index] of [
+    [ACTIVE_STATS_PIPELINE, 'claim'],
+    [COMPLETED_RECOVERIES_PIPELINE, 'recovered'],
+  ] as const) {
     const text = JSON.stringify(await eventsCollection(db).aggregate(pipeline, { hint: index }).explain('queryPlanner'));
     assert.match(text, new RegExp(`"indexName":"${index}"`));
     assert.doesNotMatch(text, /COLLSCAN|FETCH/, 'a covered index scan');
   }
-  const count = await db.command({ explain: { count: 'events', query: { state: 'completed', type: 'alpha' }, hint: 'claim' }, verbosity: 'queryPlanner' });
+  const count = await db.command({
+    explain: { count: 'events', query: { state: 'completed', type: 'alpha' }, hint: 'claim' },
+    verbosity: 'queryPlanner',
+  });
   assert.match(JSON.stringify(count.queryPlanner.winningPlan), /COUNT_SCAN/);
 });
 

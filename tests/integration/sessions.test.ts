@@ -10,7 +10,9 @@ import type { TestUser } from '../helpers/users.js';
 
 const f = fixture('sessions');
 let ops: TestUser;
-f.before(async () => { ops = await f.user('reviewer', 'ops@test.local'); });
+f.before(async () => {
+  ops = await f.user('reviewer', 'ops@test.local');
+});
 
 test('a session created on instance A works on instance B, and after both restart', async () => {
   const [pa, pb] = [await freePort(), await freePort()];

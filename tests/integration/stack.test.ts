@@ -27,8 +27,12 @@ function npmStart(env: Record<string, string>): Promise<Proc> {
 /** Waits (bounded) until npm start printed a match of `re`; fails at once when it exited first. */
 const printed = (s: Proc, re: RegExp, timeoutMs = START_MS) =>
   waitFor(`npm start to print ${re}`, () => s.output().match(re), {
-    timeoutMs, intervalMs: 100, died: () => (s.exit ? `npm start exited (${s.exit.code ?? s.exit.signal})` : null),
-  }).catch((e: Error) => { throw new Error(`${e.message}:\n${s.output()}`); });
+    timeoutMs,
+    intervalMs: 100,
+    died: () => (s.exit ? `npm start exited (${s.exit.code ?? s.exit.signal})` : null),
+  }).catch((e: Error) => {
+    throw new Error(`${e.message}:\n${s.output()}`);
+  });
 
 /** npm's exit code, waited for at most 120 s. */
 const exitCode = async (s: Proc) => (await s.exitWithin(120_000)).code;
@@ -37,23 +41,33 @@ const exitCode = async (s: Proc) => (await s.exitWithin(120_000)).code;
 async function stackEnv(): Promise<Record<string, string>> {
   const [nginxPort, gatewayPort, mongoPort] = await freePorts(3);
   return {
-    NGINX_PORT: String(nginxPort), PAYMENT_GATEWAY_PORT: String(gatewayPort), MONGO_PORT: String(mongoPort),
-    API_BASE_PORT: String(await freePortRange(3)), WORKER_HTTP_BASE_PORT: String(await freePortRange(3)),
+    NGINX_PORT: String(nginxPort),
+    PAYMENT_GATEWAY_PORT: String(gatewayPort),
+    MONGO_PORT: String(mongoPort),
+    API_BASE_PORT: String(await freePortRange(3)),
+    WORKER_HTTP_BASE_PORT: String(await freePortRange(3)),
     DATA_DIR: mkdtempSync(join(procs.dir, 'data-')),
   };
 }
 
 function processTable(): { pid: number; ppid: number }[] {
-  return execFileSync('ps', ['-e', '-o', 'pid=,ppid='], { encoding: 'utf8' }).trim().split('\n')
-    .map((l) => l.trim().split(/\s+/).map(Number)).map(([pid, ppid]) => ({ pid: pid!, ppid: ppid! }));
+  return execFileSync('ps', ['-e', '-o', 'pid=,ppid='], { encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/).map(Number))
+    .map(([pid, ppid]) => ({ pid: pid!, ppid: ppid! }));
 }
 /** Every process below `root` (children, grandchildren, …). */
 function descendants(root: number): number[] {
   const table = processTable();
   const out: number[] = [];
-  for (let queue = [root]; queue.length;) {
+  for (let queue = [root]; queue.length; ) {
     const p = queue.shift()!;
-    for (const r of table) if (r.ppid === p) { out.push(r.pid); queue.push(r.pid); }
+    for (const r of table)
+      if (r.ppid === p) {
+        out.push(r.pid);
+        queue.push(r.pid);
+      }
   }
   return out;
 }
@@ -62,13 +76,17 @@ function alive(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat[stat.lastIndexOf(')') + 2] !== 'Z';
-  } catch { return false; }
+  } catch {
+    return false;
+  }
 }
 const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
 const environ = (pid: number) => readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
 /** npm's direct child is the launcher itself (`exec`: no shell in between that would die of SIGINT first). */
 function launcherOf(s: Proc): number {
-  const kids = processTable().filter((r) => r.ppid === s.pid).map((r) => r.pid);
+  const kids = processTable()
+    .filter((r) => r.ppid === s.pid)
+    .map((r) => r.pid);
   assert.equal(kids.length, 1, `npm has one child: ${kids.map(cmdline).join(' | ')}`);
   assert.match(cmdline(kids[0]!), /^\S*node --import tsx scripts\/start\.ts$/);
   return kids[0]!;
@@ -76,7 +94,13 @@ function launcherOf(s: Proc): number {
 /** npm (and its group) and every process of the stack it started (those run in their own session). */
 const cleanup = async (s: Proc, pids: number[]) => {
   await s.kill9();
-  for (const p of pids) if (alive(p)) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+  for (const p of pids)
+    if (alive(p))
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
 };
 
 test('npm start: behind nginx, first admin logs in, a killed instance is restarted, Ctrl-C stops in order and leaves nothing', async () => {
@@ -113,11 +137,19 @@ test('npm start: behind nginx, first admin logs in, a killed instance is restart
     process.kill(-s.pid!, 'SIGINT');
     assert.equal(await exitCode(s), 0, s.output());
     const out = s.output();
-    const steps = [/SIGINT: stopping nginx, then/, /stopping nginx \(SIGQUIT/,
+    const steps = [
+      /SIGINT: stopping nginx, then/,
+      /stopping nginx \(SIGQUIT/,
       /stopping api-1, api-2, api-3, worker-ocr, worker-approval, worker-disbursement \(SIGTERM/,
-      /stopping payment-gateway-simulator \(SIGTERM/, /stopping MongoDB/, /\[creditdesk\] stopped\n/];
+      /stopping payment-gateway-simulator \(SIGTERM/,
+      /stopping MongoDB/,
+      /\[creditdesk\] stopped\n/,
+    ];
     const at = steps.map((re) => out.search(re));
-    assert.ok(at.every((i, k) => i >= 0 && (k === 0 || i > at[k - 1]!)), `ordered stop ${JSON.stringify(at)}:\n${out}`);
+    assert.ok(
+      at.every((i, k) => i >= 0 && (k === 0 || i > at[k - 1]!)),
+      `ordered stop ${JSON.stringify(at)}:\n${out}`,
+    );
     assert.doesNotMatch(out, /did not stop within/);
     // MongoDB was stopped by the launcher (SIGTERM, last), not by the terminal's SIGINT.
     const mongodLog = readFileSync(join(env.DATA_DIR!, 'mongod', 'mongod.log'), 'utf8');
@@ -140,8 +172,12 @@ test('npm start: a SIGKILLed launcher leaves no process behind', async () => {
     process.kill(launcher, 'SIGKILL');
     // Each supervised child gets SIGTERM from the kernel (parent-death signal) and drains; the
     // watchdog stops mongod.
-    await waitFor('every process of the stack to exit', () => pids.filter(alive).length === 0, { timeoutMs: 60_000, intervalMs: 200 })
-      .catch((e: Error) => { throw new Error(`${e.message}: ${pids.filter(alive).map(cmdline).join(' | ')}`); });
+    await waitFor('every process of the stack to exit', () => pids.filter(alive).length === 0, {
+      timeoutMs: 60_000,
+      intervalMs: 200,
+    }).catch((e: Error) => {
+      throw new Error(`${e.message}: ${pids.filter(alive).map(cmdline).join(' | ')}`);
+    });
     assert.notEqual(await exitCode(s), 0);
   } finally {
     await cleanup(s, pids);
@@ -161,5 +197,8 @@ test('npm start: a taken port or a bad setting is refused with a message naming 
   }
   const bad = await npmStart({ ...env, API_INSTANCES: '0', CRASH_LOOP_WINDOW_MS: 'soon' });
   assert.equal(await exitCode(bad), 1, bad.output());
-  assert.match(bad.output(), /creditdesk start: invalid configuration \(see \.env\.example\):\n {2}API_INSTANCES .*\n {2}CRASH_LOOP_WINDOW_MS /);
+  assert.match(
+    bad.output(),
+    /creditdesk start: invalid configuration \(see \.env\.example\):\n {2}API_INSTANCES .*\n {2}CRASH_LOOP_WINDOW_MS /,
+  );
 });

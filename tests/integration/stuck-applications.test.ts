@@ -59,7 +59,12 @@ describe('OCR', () => {
     const crash = engine('crash.sh', 'kill -9 $PPID');
     const ocr = await eventOf('ocr.requested', id);
     // maxAttempts 3: three workers die mid-attempt, the fourth claim finds the attempts used up.
-    const used = await workersUntil('ocr', { TESSERACT_BIN: crash }, async () => (await events().findOne({ _id: ocr._id }))!.state === 'dead', 6);
+    const used = await workersUntil(
+      'ocr',
+      { TESSERACT_BIN: crash },
+      async () => (await events().findOne({ _id: ocr._id }))!.state === 'dead',
+      6,
+    );
     assert.equal(used, 4);
     const dead = (await events().findOne({ _id: ocr._id }))!;
     assert.equal(dead.attempts, 4);
@@ -79,8 +84,14 @@ describe('OCR', () => {
     assert.match(audit?.actor.email ?? '', /^admin/, 'the resumption is audited as the admin who retried');
 
     const workers = await Promise.all(['ocr', 'approval', 'disbursement'].map((role) => f.worker(role, FAST)));
-    const done = await waitFor('the resumed application to be disbursed', async () => { const d = await app(id); return d.status === 'disbursed' ? d : null; },
-      { timeoutMs: 90_000, died: f.procs.died });
+    const done = await waitFor(
+      'the resumed application to be disbursed',
+      async () => {
+        const d = await app(id);
+        return d.status === 'disbursed' ? d : null;
+      },
+      { timeoutMs: 90_000, died: f.procs.died },
+    );
     assert.equal(done.risk?.decision, 'approved');
     assert.equal(await f.t.c.ledger.countDocuments({ applicationId: id }), 1);
     assert.equal((await events().findOne({ _id: ocr._id }))!.state, 'completed');
@@ -95,7 +106,9 @@ describe('OCR', () => {
     const frozen = await f.worker('ocr', { ...FAST, TESSERACT_BIN: engine('freeze.sh', 'kill -STOP $PPID') });
     await waitFor('the last attempt to be claimed by the worker that freezes', async () => (await attempts()) === 3);
     const next = await f.worker('ocr', FAST);
-    await waitFor('the next worker to give up', async () => (await events().findOne({ _id: ocr._id }))!.state === 'dead', { died: f.procs.died });
+    await waitFor('the next worker to give up', async () => (await events().findOne({ _id: ocr._id }))!.state === 'dead', {
+      died: f.procs.died,
+    });
     frozen.signal('SIGCONT'); // it wakes up holding a lease it lost: its writes are refused
     await sleep(1500);
     const failed = await app(id);
@@ -122,7 +135,8 @@ describe('approval', () => {
     session.startTransaction();
     await f.t.c.applications.updateOne({ _id: id }, { $set: { heldByTest: true } }, { session });
     try {
-      for (let n = 1; n <= 5; n++) { // maxAttempts 5
+      for (let n = 1; n <= 5; n++) {
+        // maxAttempts 5
         const w = await f.worker('approval', FAST);
         await waitFor(`attempt ${n} to be claimed`, async () => (await attempts()) === n, { died: f.procs.died });
         await sleep(200); // inside the handler
@@ -133,7 +147,9 @@ describe('approval', () => {
       await session.endSession();
     }
     const w = await f.worker('approval', FAST);
-    await waitFor('the sixth claim to give up', async () => (await events().findOne({ _id: approval._id }))!.state === 'dead', { died: f.procs.died });
+    await waitFor('the sixth claim to give up', async () => (await events().findOne({ _id: approval._id }))!.state === 'dead', {
+      died: f.procs.died,
+    });
     const failed = await app(id);
     assert.equal(failed.status, 'failed');
     assert.equal(failed.failure?.stage, 'approval');
@@ -142,8 +158,14 @@ describe('approval', () => {
     const r = await admin.post('/api/admin/dead-letters/retry', { type: 'approval.requested' });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.deepEqual(r.body.resumed, [{ applicationId: id, status: 'scoring' }]);
-    const decided = await waitFor('the retried approval to decide', async () => { const d = await app(id); return d.status === 'approved' ? d : null; },
-      { died: f.procs.died });
+    const decided = await waitFor(
+      'the retried approval to decide',
+      async () => {
+        const d = await app(id);
+        return d.status === 'approved' ? d : null;
+      },
+      { died: f.procs.died },
+    );
     assert.equal(decided.risk?.decision, 'approved');
     await w.stop();
   });

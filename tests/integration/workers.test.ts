@@ -28,10 +28,14 @@ f.before(async () => {
 });
 
 async function until(id: string, statuses: string[]) {
-  return waitFor(`${id} to reach ${statuses}`, async () => {
-    const d = await f.t.c.applications.findOne({ _id: id });
-    return d && statuses.includes(d.status) ? d : null;
-  }, { timeoutMs: 90_000, died: f.procs.died });
+  return waitFor(
+    `${id} to reach ${statuses}`,
+    async () => {
+      const d = await f.t.c.applications.findOne({ _id: id });
+      return d && statuses.includes(d.status) ? d : null;
+    },
+    { timeoutMs: 90_000, died: f.procs.died },
+  );
 }
 async function submitWithDocument(over: Record<string, unknown> = {}) {
   const { id } = await reviewer.create(over);
@@ -39,9 +43,14 @@ async function submitWithDocument(over: Record<string, unknown> = {}) {
   assert.equal(up.status, 201, JSON.stringify(up.body));
   return id;
 }
-interface HistoryEntry { changes: { status?: { to: string } }; actor: { id: string } }
-const trail = async (id: string) => ((await reviewer.get<{ items: HistoryEntry[] }>(`/api/applications/${id}/history`)).body.items)
-  .filter((e) => e.changes.status).map((e) => `${e.changes.status!.to} by ${e.actor.id.startsWith('worker:') ? e.actor.id : 'reviewer'}`);
+interface HistoryEntry {
+  changes: { status?: { to: string } };
+  actor: { id: string };
+}
+const trail = async (id: string) =>
+  (await reviewer.get<{ items: HistoryEntry[] }>(`/api/applications/${id}/history`)).body.items
+    .filter((e) => e.changes.status)
+    .map((e) => `${e.changes.status!.to} by ${e.actor.id.startsWith('worker:') ? e.actor.id : 'reviewer'}`);
 
 describe('pipeline', () => {
   test('a clean application is read, approved and disbursed once, with every transition audited', async () => {
@@ -49,8 +58,12 @@ describe('pipeline', () => {
     const app = await until(id, ['disbursed', 'rejected', 'pending_review', 'failed']);
     assert.equal(app.status, 'disbursed', JSON.stringify(app.risk));
     assert.deepEqual(await trail(id), [
-      'submitted by reviewer', 'ocr_pending by reviewer', 'scoring by worker:ocr', 'approved by worker:approval',
-      'disbursing by worker:disbursement', 'disbursed by worker:disbursement',
+      'submitted by reviewer',
+      'ocr_pending by reviewer',
+      'scoring by worker:ocr',
+      'approved by worker:approval',
+      'disbursing by worker:disbursement',
+      'disbursed by worker:disbursement',
     ]);
     assert.equal(app.risk!.decision, 'approved');
     assert.equal(await f.t.c.ledger.countDocuments({ applicationId: id }), 1);
@@ -61,20 +74,33 @@ describe('pipeline', () => {
     const id = await submitWithDocument({ creditScore: 540 });
     const app = await until(id, ['rejected', 'approved', 'pending_review', 'disbursed']);
     assert.equal(app.status, 'rejected');
-    assert.deepEqual(app.risk!.reasons.map((r) => [r.code, r.category]), [['LOW_CREDIT_SCORE', 'credit']]);
-    assert.equal(await f.t.mongo.db.collection('events').countDocuments({ type: 'disbursement.requested', 'payload.applicationId': id }), 0);
+    assert.deepEqual(
+      app.risk!.reasons.map((r) => [r.code, r.category]),
+      [['LOW_CREDIT_SCORE', 'credit']],
+    );
+    assert.equal(
+      await f.t.mongo.db.collection('events').countDocuments({ type: 'disbursement.requested', 'payload.applicationId': id }),
+      0,
+    );
   });
 
   test('an income mismatch goes to review; the reviewer approves manually and the hook starts disbursement', async () => {
     const id = await submitWithDocument({ income: 70_000 });
     const app = await until(id, ['pending_review', 'approved', 'rejected', 'disbursed']);
     assert.equal(app.status, 'pending_review');
-    assert.deepEqual(app.risk!.reasons.map((r) => r.code), ['INCOME_MISMATCH']);
+    assert.deepEqual(
+      app.risk!.reasons.map((r) => r.code),
+      ['INCOME_MISMATCH'],
+    );
     const r = await reviewer.put(`/api/applications/${id}`, { version: app.version, status: 'approved' });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     await until(id, ['disbursed']);
     assert.equal(await f.t.c.ledger.countDocuments({ applicationId: id }), 1);
-    assert.deepEqual((await trail(id)).slice(-3), ['approved by reviewer', 'disbursing by worker:disbursement', 'disbursed by worker:disbursement']);
+    assert.deepEqual((await trail(id)).slice(-3), [
+      'approved by reviewer',
+      'disbursing by worker:disbursement',
+      'disbursed by worker:disbursement',
+    ]);
   });
 
   test('the OCR worker serves /health and /metrics on WORKER_HTTP_PORT', async () => {

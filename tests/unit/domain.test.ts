@@ -14,7 +14,8 @@ test('status machine: reviewers move submitted → under_review → approved | r
   assert.ok(!canTransition('submitted', 'disbursed', 'manual'));
   assert.ok(!canTransition('approved', 'disbursing', 'manual'), 'paying out is the pipeline’s job');
   assert.ok(canTransition('approved', 'disbursing', 'system'));
-  for (const s of ['rejected', 'disbursed'] as const) for (const to of STATUSES) assert.ok(!canTransition(s, to, 'system'), `${s} is terminal`);
+  for (const s of ['rejected', 'disbursed'] as const)
+    for (const to of STATUSES) assert.ok(!canTransition(s, to, 'system'), `${s} is terminal`);
 });
 
 test('tracking ids are LOAN- ULIDs that sort by creation time', () => {
@@ -26,8 +27,10 @@ test('tracking ids are LOAN- ULIDs that sort by creation time', () => {
 });
 
 test('audit diff lists only fields that changed, old → new', () => {
-  assert.deepEqual(diff({ amount: 1, purpose: 'x', applicant: { age: 30 } }, { amount: 2, purpose: 'x', applicant: { age: 31 } }),
-    { amount: { from: 1, to: 2 }, applicant: { from: { age: 30 }, to: { age: 31 } } });
+  assert.deepEqual(diff({ amount: 1, purpose: 'x', applicant: { age: 30 } }, { amount: 2, purpose: 'x', applicant: { age: 31 } }), {
+    amount: { from: 1, to: 2 },
+    applicant: { from: { age: 30 }, to: { age: 31 } },
+  });
 });
 
 test('a partial applicant becomes dotted $set paths', () => {
@@ -40,19 +43,28 @@ test('sort specs always end on _id in the same direction', () => {
 });
 
 test('update schema rejects operators, unknown keys and protected fields', () => {
-  for (const bad of [{ version: 1, $set: {} }, { version: { $gt: 0 } }, { version: 1, version2: 1 }, { version: 1, createdAt: 'x' }, { version: 1, applicant: { ssn: '1' } }]) {
+  for (const bad of [
+    { version: 1, $set: {} },
+    { version: { $gt: 0 } },
+    { version: 1, version2: 1 },
+    { version: 1, createdAt: 'x' },
+    { version: 1, applicant: { ssn: '1' } },
+  ]) {
     assert.equal(updateApplicationInput.safeParse(bad).success, false, JSON.stringify(bad));
   }
   assert.equal(updateApplicationInput.safeParse({ version: 3, applicant: { age: 30 }, status: 'approved' }).success, true);
 });
 
 test('config: every problem is reported with its variable name', () => {
-  assert.throws(() => parseEnv(serverSchema, { MONGO_URI: 'postgres://x', PORT: '99999', SESSION_SECRETS: 'a'.repeat(32) }), (e: Error) => {
-    assert.ok(e instanceof ConfigError);
-    assert.match(e.message, /MONGO_URI/);
-    assert.match(e.message, /PORT/);
-    return true;
-  });
+  assert.throws(
+    () => parseEnv(serverSchema, { MONGO_URI: 'postgres://x', PORT: '99999', SESSION_SECRETS: 'a'.repeat(32) }),
+    (e: Error) => {
+      assert.ok(e instanceof ConfigError);
+      assert.match(e.message, /MONGO_URI/);
+      assert.match(e.message, /PORT/);
+      return true;
+    },
+  );
   assert.throws(() => parseEnv(serverSchema, { MONGO_URI: 'mongodb://x' }), /SESSION_SECRETS is required/);
   const ok = parseEnv(serverSchema, { MONGO_URI: 'mongodb://x', SESSION_SECRETS: `${'a'.repeat(32)}, ${'b'.repeat(40)}` });
   assert.equal(ok.SESSION_SECRETS.length, 2);

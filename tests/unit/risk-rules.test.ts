@@ -6,10 +6,18 @@ import { riskScore } from '../../lib/domain/risk/score.js';
 import type { RiskInput } from '../../lib/domain/risk/types.js';
 
 const good = (over: Partial<RiskInput> = {}): RiskInput => ({
-  amount: 25_000, income: 90_000, creditScore: 720, age: 36, declaredName: 'Ada Lovelace',
-  ocr: { name: 'Ada Lovelace', income: 90_000, idNumber: 'AB1234567' }, ...over,
+  amount: 25_000,
+  income: 90_000,
+  creditScore: 720,
+  age: 36,
+  declaredName: 'Ada Lovelace',
+  ocr: { name: 'Ada Lovelace', income: 90_000, idNumber: 'AB1234567' },
+  ...over,
 });
-const codes = (i: RiskInput) => reasonsFor(i).map((r) => r.code).sort();
+const codes = (i: RiskInput) =>
+  reasonsFor(i)
+    .map((r) => r.code)
+    .sort();
 
 describe('approval rules', () => {
   test('a clean application is approved with no reasons', () => {
@@ -59,7 +67,10 @@ describe('approval rules', () => {
     const a = assess(good({ creditScore: 600, amount: 440_000, age: 19 }));
     assert.ok(a.score > 600, `score ${a.score}`);
     assert.equal(a.decision, 'pending_review');
-    assert.deepEqual(a.reasons.map((r) => r.code), ['HIGH_RISK_SCORE']);
+    assert.deepEqual(
+      a.reasons.map((r) => r.code),
+      ['HIGH_RISK_SCORE'],
+    );
   });
 });
 

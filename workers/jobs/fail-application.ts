@@ -16,8 +16,16 @@ const namesApplication = z.object({ applicationId });
 export function failApplicationOnGiveUp(ctx: WorkerContext, stage: FailedStage, from: Status, actor: Actor) {
   return async (payload: { applicationId: string } | undefined, info: GiveUpInfo): Promise<void> => {
     const id = payload?.applicationId ?? namesApplication.safeParse(info.rawPayload).data?.applicationId;
-    if (!id) { info.log.error({ reason: info.reason }, 'gave up on an event that names no application'); return; }
+    if (!id) {
+      info.log.error({ reason: info.reason }, 'gave up on an event that names no application');
+      return;
+    }
     const reason = `${info.reason} after ${info.attempts} attempt(s): ${info.lastError}`;
-    await markFailed(ctx, { applicationId: id, from, stage, reason, eventId: info.eventId }, { actor, requestId: info.requestId }, info.session);
+    await markFailed(
+      ctx,
+      { applicationId: id, from, stage, reason, eventId: info.eventId },
+      { actor, requestId: info.requestId },
+      info.session,
+    );
   };
 }

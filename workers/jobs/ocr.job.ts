@@ -7,7 +7,8 @@ import type { WorkerContext } from '../context.js';
 import { failApplicationOnGiveUp } from './fail-application.js';
 
 export function ocrJob(ctx: WorkerContext): JobDefinition<OcrRequested> {
-  const ocr = (image: Buffer, signal: AbortSignal) => recognize(image, { bin: ctx.cfg.TESSERACT_BIN, signal, timeoutMs: ctx.cfg.OCR_TIMEOUT_MS });
+  const ocr = (image: Buffer, signal: AbortSignal) =>
+    recognize(image, { bin: ctx.cfg.TESSERACT_BIN, signal, timeoutMs: ctx.cfg.OCR_TIMEOUT_MS });
   return {
     type: EVENT.ocr,
     payload: ocrRequested,

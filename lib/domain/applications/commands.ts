@@ -5,9 +5,7 @@ import { inTransaction } from '../../db/transaction.js';
 import { AppError, conflict, notFound, unprocessable } from '../../errors.js';
 import { type AuditDoc, diff, recordAudit } from '../audit.js';
 import type { DomainContext, Meta } from '../context.js';
-import {
-  findApplication, findApplications, insertApplication, setStatusIfVersions, updateIfVersion,
-} from './repository.js';
+import { findApplication, findApplications, insertApplication, setStatusIfVersions, updateIfVersion } from './repository.js';
 import type { ApplicationChanges, CreateApplicationInput } from './schemas.js';
 import { canTransition, type Status } from './status.js';
 import { newTrackingId } from './tracking-id.js';
@@ -21,16 +19,19 @@ export type ChangedBy = 'manual' | 'system';
 
 function auditEntry(before: ApplicationDoc | null, after: ApplicationDoc, action: string, changes: object, meta: Meta): AuditDoc {
   return {
-    entity: 'application', entityId: after._id, action, actor: meta.actor, at: after.updatedAt,
-    fromVersion: before?.version ?? null, toVersion: after.version,
-    changes: diff(before ?? {}, changes), ...(meta.requestId ? { requestId: meta.requestId } : {}),
+    entity: 'application',
+    entityId: after._id,
+    action,
+    actor: meta.actor,
+    at: after.updatedAt,
+    fromVersion: before?.version ?? null,
+    toVersion: after.version,
+    changes: diff(before ?? {}, changes),
+    ...(meta.requestId ? { requestId: meta.requestId } : {}),
   };
 }
 
-type Plan =
-  | { kind: 'unchanged' }
-  | { kind: 'invalid_transition'; from: Status; to: Status }
-  | { kind: 'write'; full: ApplicationUpdate };
+type Plan = { kind: 'unchanged' } | { kind: 'invalid_transition'; from: Status; to: Status } | { kind: 'write'; full: ApplicationUpdate };
 
 /**
  * What `changes` mean for `current`, for PUT and batch-update alike: nothing to write when every
@@ -49,8 +50,13 @@ export function planChange(current: ApplicationDoc, changes: ApplicationUpdate, 
 export async function createApplication(ctx: DomainContext, input: CreateApplicationInput, meta: Meta): Promise<ApplicationDoc> {
   const now = new Date();
   const doc: ApplicationDoc = {
-    _id: newTrackingId(now.getTime()), ...input, status: 'submitted', version: 1,
-    createdAt: now, updatedAt: now, updatedBy: meta.actor,
+    _id: newTrackingId(now.getTime()),
+    ...input,
+    status: 'submitted',
+    version: 1,
+    createdAt: now,
+    updatedAt: now,
+    updatedBy: meta.actor,
   };
   return inTransaction(ctx.client, async (session) => {
     await insertApplication(ctx.c, doc, session);
@@ -67,7 +73,12 @@ export async function createApplication(ctx: DomainContext, input: CreateApplica
  * Runs in its own transaction, or in the caller's `session` when given.
  */
 export async function changeApplication(
-  ctx: DomainContext, current: ApplicationDoc, changes: ApplicationUpdate, meta: Meta, by: ChangedBy, session?: ClientSession,
+  ctx: DomainContext,
+  current: ApplicationDoc,
+  changes: ApplicationUpdate,
+  meta: Meta,
+  by: ChangedBy,
+  session?: ClientSession,
 ): Promise<ApplicationDoc> {
   const plan = planChange(current, changes, by);
   if (plan.kind === 'unchanged') return current;
@@ -86,13 +97,18 @@ export async function changeApplication(
 
 /** PUT semantics: applies `changes` only if the stored version equals `version`; 409 otherwise. */
 export async function updateApplication(
-  ctx: DomainContext, id: string, version: number, changes: ApplicationUpdate, meta: Meta,
+  ctx: DomainContext,
+  id: string,
+  version: number,
+  changes: ApplicationUpdate,
+  meta: Meta,
 ): Promise<ApplicationDoc> {
   const current = await findApplication(ctx.c, id);
   if (!current) throw notFound(`application ${id} does not exist`);
   if (current.version !== version) {
     throw conflict(`version ${version} is stale; the application is at version ${current.version}`, {
-      currentVersion: current.version, current: toView(current),
+      currentVersion: current.version,
+      current: toView(current),
     });
   }
   return changeApplication(ctx, current, changes, meta, 'manual');
@@ -105,7 +121,10 @@ export async function updateApplication(
  * not read it again.
  */
 export async function updateWithRetry(
-  ctx: DomainContext, target: string | ApplicationDoc, mutate: (doc: ApplicationDoc) => ApplicationUpdate | null, meta: Meta,
+  ctx: DomainContext,
+  target: string | ApplicationDoc,
+  mutate: (doc: ApplicationDoc) => ApplicationUpdate | null,
+  meta: Meta,
   opts: { maxAttempts?: number; by?: ChangedBy } = {},
 ): Promise<ApplicationDoc> {
   const id = typeof target === 'string' ? target : target._id;
@@ -126,7 +145,11 @@ export async function updateWithRetry(
   }
 }
 
-export type BatchResult = { id: string; result: 'updated' | 'unchanged' | 'conflict' | 'not_found' | 'invalid_transition'; version?: number };
+export type BatchResult = {
+  id: string;
+  result: 'updated' | 'unchanged' | 'conflict' | 'not_found' | 'invalid_transition';
+  version?: number;
+};
 export const BATCH_RESULTS = ['updated', 'unchanged', 'conflict', 'not_found', 'invalid_transition'] as const;
 
 /**
@@ -135,7 +158,11 @@ export const BATCH_RESULTS = ['updated', 'unchanged', 'conflict', 'not_found', '
  * Each item is decided by planChange, as a PUT would be.
  */
 export async function batchUpdateStatus(
-  ctx: DomainContext, ids: string[], status: Status, versions: Record<string, number> | undefined, meta: Meta,
+  ctx: DomainContext,
+  ids: string[],
+  status: Status,
+  versions: Record<string, number> | undefined,
+  meta: Meta,
 ): Promise<BatchResult[]> {
   const unique = [...new Set(ids)];
   return inTransaction(ctx.client, async (session) => {
@@ -145,11 +172,19 @@ export async function batchUpdateStatus(
     for (const id of unique) {
       const d = docs.get(id);
       const expected = versions?.[id];
-      if (!d) { results.push({ id, result: 'not_found' }); continue; }
-      if (expected !== undefined && expected !== d.version) { results.push({ id, result: 'conflict', version: d.version }); continue; }
+      if (!d) {
+        results.push({ id, result: 'not_found' });
+        continue;
+      }
+      if (expected !== undefined && expected !== d.version) {
+        results.push({ id, result: 'conflict', version: d.version });
+        continue;
+      }
       const plan = planChange(d, { status }, 'manual');
-      if (plan.kind === 'write') { planned.push(d); results.push({ id, result: 'updated', version: d.version + 1 }); }
-      else results.push({ id, result: plan.kind, version: d.version });
+      if (plan.kind === 'write') {
+        planned.push(d);
+        results.push({ id, result: 'updated', version: d.version + 1 });
+      } else results.push({ id, result: plan.kind, version: d.version });
     }
     if (planned.length === 0) return results;
     const now = new Date();
@@ -158,7 +193,11 @@ export async function batchUpdateStatus(
     // driver retries the whole batch), so every planned update must have matched.
     if (matched !== planned.length) throw new Error(`batch matched ${matched} of ${planned.length}`);
     const afters = planned.map((d) => ({ ...d, status, version: d.version + 1, updatedAt: now, updatedBy: meta.actor }));
-    await recordAudit(ctx.c, afters.map((a, i) => auditEntry(planned[i]!, a, 'status', { status }, meta)), session);
+    await recordAudit(
+      ctx.c,
+      afters.map((a, i) => auditEntry(planned[i]!, a, 'status', { status }, meta)),
+      session,
+    );
     for (let i = 0; i < afters.length; i++) await ctx.hooks.afterChange({ before: planned[i]!, after: afters[i]!, meta, session });
     return results;
   });

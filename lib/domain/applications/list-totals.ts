@@ -15,7 +15,9 @@ export function cachedTotals(windowMs: number, now: () => number = Date.now): Co
     if (hit && now() - hit.at < windowMs) return hit.total;
     const total = count();
     entries.set(key, { at: now(), total });
-    total.catch(() => { if (entries.get(key)?.total === total) entries.delete(key); }); // never keep a failure
+    total.catch(() => {
+      if (entries.get(key)?.total === total) entries.delete(key);
+    }); // never keep a failure
     return total;
   };
 }

@@ -11,7 +11,9 @@ import type { ApplicationDoc } from './types.js';
 
 /** `countTotal` decides how `total` is counted: see list-totals.ts. */
 export async function listApplications(
-  c: Collections, q: { status?: Status | undefined; sort: SortKey; page: number; limit: number }, countTotal: CountTotal,
+  c: Collections,
+  q: { status?: Status | undefined; sort: SortKey; page: number; limit: number },
+  countTotal: CountTotal,
 ): Promise<{ items: ApplicationDoc[]; page: number; limit: number; total: number }> {
   const { items, total } = await listPage(c, q, countTotal);
   return { items, page: q.page, limit: q.limit, total };

@@ -37,8 +37,11 @@ export async function applicationExists(c: Collections, id: string): Promise<boo
   return (await c.applications.countDocuments({ _id: id }, { limit: 1 })) === 1;
 }
 
-export function findDocumentsOf(c: Collections, id: string): Promise<Pick<ApplicationDoc, 'documents' | 'ocr'> & { _id: string } | null> {
-  return c.applications.findOne<{ _id: string; documents?: DocumentRef[]; ocr?: OcrResult }>({ _id: id }, { projection: { documents: 1, ocr: 1 } });
+export function findDocumentsOf(c: Collections, id: string): Promise<(Pick<ApplicationDoc, 'documents' | 'ocr'> & { _id: string }) | null> {
+  return c.applications.findOne<{ _id: string; documents?: DocumentRef[]; ocr?: OcrResult }>(
+    { _id: id },
+    { projection: { documents: 1, ocr: 1 } },
+  );
 }
 
 export async function insertApplication(c: Collections, doc: ApplicationDoc, session: ClientSession): Promise<void> {
@@ -46,11 +49,18 @@ export async function insertApplication(c: Collections, doc: ApplicationDoc, ses
 }
 
 export async function listPage(
-  c: Collections, q: { status?: Status | undefined; sort: SortKey; page: number; limit: number }, countTotal: CountTotal,
+  c: Collections,
+  q: { status?: Status | undefined; sort: SortKey; page: number; limit: number },
+  countTotal: CountTotal,
 ): Promise<{ items: ApplicationDoc[]; total: number }> {
   const filter: Filter<ApplicationDoc> = q.status ? { status: q.status } : {};
   const [items, total] = await Promise.all([
-    c.applications.find(filter).sort(sortSpec(q.sort)).skip((q.page - 1) * q.limit).limit(q.limit).toArray(),
+    c.applications
+      .find(filter)
+      .sort(sortSpec(q.sort))
+      .skip((q.page - 1) * q.limit)
+      .limit(q.limit)
+      .toArray(),
     countTotal(q.status ?? '*', () => c.applications.countDocuments(filter)),
   ]);
   return { items, total };
@@ -58,9 +68,12 @@ export async function listPage(
 
 /** Applications per status; covered by the {status, createdAt, _id} index. */
 export async function countByStatus(c: Collections): Promise<Record<string, number>> {
-  const rows = await c.applications.aggregate<{ _id: string; n: number }>([
-    { $sort: { status: 1, createdAt: -1, _id: -1 } }, { $group: { _id: '$status', n: { $sum: 1 } } },
-  ]).toArray();
+  const rows = await c.applications
+    .aggregate<{ _id: string; n: number }>([
+      { $sort: { status: 1, createdAt: -1, _id: -1 } },
+      { $group: { _id: '$status', n: { $sum: 1 } } },
+    ])
+    .toArray();
   return Object.fromEntries(rows.map((r) => [r._id, r.n]));
 }
 
@@ -77,7 +90,12 @@ export function setPaths(changes: object): Record<string, unknown> {
 
 /** The optimistic write: applies only if the stored version still equals `version`. */
 export function updateIfVersion(
-  c: Collections, id: string, version: number, changes: object, actor: Actor, session: ClientSession,
+  c: Collections,
+  id: string,
+  version: number,
+  changes: object,
+  actor: Actor,
+  session: ClientSession,
 ): Promise<ApplicationDoc | null> {
   return c.applications.findOneAndUpdate(
     { _id: id, version },
@@ -88,10 +106,21 @@ export function updateIfVersion(
 
 /** One status for many documents, each write pinned to the version it was planned from. */
 export async function setStatusIfVersions(
-  c: Collections, docs: ApplicationDoc[], status: Status, actor: Actor, at: Date, session: ClientSession,
+  c: Collections,
+  docs: ApplicationDoc[],
+  status: Status,
+  actor: Actor,
+  at: Date,
+  session: ClientSession,
 ): Promise<number> {
-  const res = await c.applications.bulkWrite(docs.map((d) => ({
-    updateOne: { filter: { _id: d._id, version: d.version }, update: { $set: { status, updatedAt: at, updatedBy: actor }, $inc: { version: 1 } } },
-  })), { ordered: false, session });
+  const res = await c.applications.bulkWrite(
+    docs.map((d) => ({
+      updateOne: {
+        filter: { _id: d._id, version: d.version },
+        update: { $set: { status, updatedAt: at, updatedBy: actor }, $inc: { version: 1 } },
+      },
+    })),
+    { ordered: false, session },
+  );
   return res.matchedCount;
 }

@@ -3,8 +3,16 @@
 // submitted|under_review|pending_review → ocr_pending (document upload) → scoring (OCR worker) →
 // approved | rejected | pending_review (approval worker) → disbursing → disbursed (disbursement worker).
 export const STATUSES = [
-  'submitted', 'under_review', 'ocr_pending', 'scoring', 'pending_review',
-  'approved', 'rejected', 'disbursing', 'disbursed', 'failed',
+  'submitted',
+  'under_review',
+  'ocr_pending',
+  'scoring',
+  'pending_review',
+  'approved',
+  'rejected',
+  'disbursing',
+  'disbursed',
+  'failed',
 ] as const;
 export type Status = (typeof STATUSES)[number];
 

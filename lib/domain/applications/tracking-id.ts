@@ -7,7 +7,10 @@ export const TRACKING_ID_PATTERN = /^LOAN-[0-9A-HJKMNP-TV-Z]{26}$/;
 export function newTrackingId(now = Date.now()): string {
   let time = '';
   let t = now;
-  for (let i = 0; i < 10; i++) { time = ALPHABET[t % 32]! + time; t = Math.floor(t / 32); }
+  for (let i = 0; i < 10; i++) {
+    time = ALPHABET[t % 32]! + time;
+    t = Math.floor(t / 32);
+  }
   const bytes = randomBytes(16);
   let rand = '';
   for (let i = 0; i < 16; i++) rand += ALPHABET[bytes[i]! % 32];

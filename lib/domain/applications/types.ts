@@ -5,40 +5,85 @@ import type { Decision, Reason } from '../risk/types.js';
 import type { Actor } from '../users/types.js';
 import type { Status } from './status.js';
 
-export interface Applicant { name: string; email: string; phone: string; age: number }
+export interface Applicant {
+  name: string;
+  email: string;
+  phone: string;
+  age: number;
+}
 
 /** An uploaded applicant document (the file itself is in GridFS under `id`). */
 export interface DocumentRef {
-  id: string; contentType: string; originalName: string; size: number; sha256: string; uploadedAt: Date; uploadedBy: Actor;
+  id: string;
+  contentType: string;
+  originalName: string;
+  size: number;
+  sha256: string;
+  uploadedAt: Date;
+  uploadedBy: Actor;
 }
 
 /** A declared value that the document contradicts. */
-export interface Mismatch { field: 'name' | 'income'; declared: string | number; extracted: string | number }
+export interface Mismatch {
+  field: 'name' | 'income';
+  declared: string | number;
+  extracted: string | number;
+}
 
 /** Written by the OCR stage. */
-export interface OcrResult { documentId: string; fields: ExtractedFields; mismatches: Mismatch[]; text: string; readAt: Date }
+export interface OcrResult {
+  documentId: string;
+  fields: ExtractedFields;
+  mismatches: Mismatch[];
+  text: string;
+  readAt: Date;
+}
 
 /** Written by the approval stage. */
-export interface RiskResult { decision: Decision; score: number; reasons: Reason[]; assessedAt: Date }
+export interface RiskResult {
+  decision: Decision;
+  score: number;
+  reasons: Reason[];
+  assessedAt: Date;
+}
 
 /** Written by the disbursement stage, under the `loan:<id>` lock whose fencing number it carries. */
 export interface Disbursement {
-  fence: number; eventId: string; startedAt: Date; paymentRef?: string | null; completedAt?: Date;
+  fence: number;
+  eventId: string;
+  startedAt: Date;
+  paymentRef?: string | null;
+  completedAt?: Date;
 }
 
 /** The pipeline stages that can give up on an application. */
 export type FailedStage = 'ocr' | 'approval';
 
 /** Why a stage gave up; `eventId` names the dead letter whose retry resumes the stage. */
-export interface Failure { stage: FailedStage; reason: string; at: Date; eventId: string }
+export interface Failure {
+  stage: FailedStage;
+  reason: string;
+  at: Date;
+  eventId: string;
+}
 
 export interface ApplicationDoc {
   _id: string; // tracking id, LOAN-…
   applicant: Applicant;
-  amount: number; income: number; creditScore: number; purpose: string;
-  status: Status; version: number;
-  createdAt: Date; updatedAt: Date; updatedBy: Actor;
-  documents?: DocumentRef[]; ocr?: OcrResult; risk?: RiskResult; disbursement?: Disbursement; failure?: Failure;
+  amount: number;
+  income: number;
+  creditScore: number;
+  purpose: string;
+  status: Status;
+  version: number;
+  createdAt: Date;
+  updatedAt: Date;
+  updatedBy: Actor;
+  documents?: DocumentRef[];
+  ocr?: OcrResult;
+  risk?: RiskResult;
+  disbursement?: Disbursement;
+  failure?: Failure;
 }
 
 /** The fields the pipeline stages write. */

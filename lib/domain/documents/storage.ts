@@ -8,15 +8,22 @@ import type { Actor } from '../users/types.js';
 
 /** GridFS `documents.files` metadata of an uploaded applicant document. */
 export interface DocumentFileMeta {
-  applicationId: string; contentType: 'image/png' | 'image/jpeg' | 'image/tiff'; originalName: string;
-  sha256: string; uploadedBy: Actor;
+  applicationId: string;
+  contentType: 'image/png' | 'image/jpeg' | 'image/tiff';
+  originalName: string;
+  sha256: string;
+  uploadedBy: Actor;
 }
 
 export const DOCUMENTS_BUCKET = 'documents';
 const bucket = (db: Db) => new GridFSBucket(db, { bucketName: DOCUMENTS_BUCKET });
 const EXT = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/tiff': 'tif' } as const;
 
-export interface StoredFile { id: ObjectId; size: number; sha256: string }
+export interface StoredFile {
+  id: ObjectId;
+  size: number;
+  sha256: string;
+}
 
 export async function storeFile(db: Db, data: Buffer, meta: Omit<DocumentFileMeta, 'sha256'>): Promise<StoredFile> {
   const sha256 = createHash('sha256').update(data).digest('hex');
@@ -40,5 +47,7 @@ export async function readFile(db: Db, id: ObjectId, maxBytes = 64 * 1024 * 1024
 
 /** Best-effort removal of a file no application refers to (after a failed transaction). */
 export async function deleteFile(db: Db, id: ObjectId): Promise<void> {
-  await bucket(db).delete(id).catch(() => {});
+  await bucket(db)
+    .delete(id)
+    .catch(() => {});
 }

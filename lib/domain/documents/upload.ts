@@ -18,12 +18,17 @@ export const UPLOAD_FROM: readonly Status[] = ['submitted', 'under_review', 'pen
 function assertUploadable(doc: ApplicationDoc | null, id: string): asserts doc is ApplicationDoc {
   if (!doc) throw notFound(`application ${id} does not exist`);
   if (!UPLOAD_FROM.includes(doc.status)) {
-    throw conflict(`documents can be added only while the application is ${UPLOAD_FROM.join(', ')}; it is ${doc.status}`, { currentStatus: doc.status });
+    throw conflict(`documents can be added only while the application is ${UPLOAD_FROM.join(', ')}; it is ${doc.status}`, {
+      currentStatus: doc.status,
+    });
   }
 }
 
 export async function uploadDocument(
-  ctx: DomainContext, applicationId: string, file: { data: Buffer; originalName: string }, meta: Meta,
+  ctx: DomainContext,
+  applicationId: string,
+  file: { data: Buffer; originalName: string },
+  meta: Meta,
 ): Promise<{ document: DocumentRef; application: ApplicationDoc }> {
   const contentType = sniffImageType(file.data);
   if (!contentType) throw new AppError(415, 'unsupported_media_type', 'the file is not a PNG, JPEG or TIFF image (checked by its content)');
@@ -33,13 +38,24 @@ export async function uploadDocument(
   const originalName = file.originalName.replace(/[^\w .()-]+/g, '_').slice(0, 200) || 'document';
   const stored = await storeFile(ctx.db, file.data, { applicationId, contentType, originalName, uploadedBy: meta.actor });
   const ref: DocumentRef = {
-    id: stored.id.toHexString(), contentType, originalName, size: stored.size, sha256: stored.sha256, uploadedAt: new Date(), uploadedBy: meta.actor,
+    id: stored.id.toHexString(),
+    contentType,
+    originalName,
+    size: stored.size,
+    sha256: stored.sha256,
+    uploadedAt: new Date(),
+    uploadedBy: meta.actor,
   };
   try {
-    const application = await updateWithRetry(ctx, app, (doc) => {
-      assertUploadable(doc, applicationId);
-      return { status: 'ocr_pending', documents: [...(doc.documents ?? []), { ...ref }] };
-    }, meta);
+    const application = await updateWithRetry(
+      ctx,
+      app,
+      (doc) => {
+        assertUploadable(doc, applicationId);
+        return { status: 'ocr_pending', documents: [...(doc.documents ?? []), { ...ref }] };
+      },
+      meta,
+    );
     return { document: ref, application };
   } catch (e) {
     await deleteFile(ctx.db, stored.id);
@@ -51,5 +67,5 @@ export async function listDocuments(ctx: DomainContext, applicationId: string): 
   const doc = await findDocumentsOf(ctx.c, applicationId);
   if (!doc) throw notFound(`application ${applicationId} does not exist`);
   const ocrFor = doc.ocr?.documentId;
-  return (doc.documents ?? []).map((d) => ({ ...d, ocr: d.id === ocrFor ? doc.ocr ?? null : null }));
+  return (doc.documents ?? []).map((d) => ({ ...d, ocr: d.id === ocrFor ? (doc.ocr ?? null) : null }));
 }

@@ -12,8 +12,12 @@ import { WORKER_ACTORS, type ApprovalRequested } from './events.js';
 
 export function riskInputOf(doc: ApplicationDoc): RiskInput {
   return {
-    amount: doc.amount, income: doc.income, creditScore: doc.creditScore, age: doc.applicant.age,
-    declaredName: doc.applicant.name, ocr: doc.ocr?.fields,
+    amount: doc.amount,
+    income: doc.income,
+    creditScore: doc.creditScore,
+    age: doc.applicant.age,
+    declaredName: doc.applicant.name,
+    ocr: doc.ocr?.fields,
   };
 }
 
@@ -22,10 +26,15 @@ export async function decideApproval(ctx: DomainContext, p: ApprovalRequested, j
   if (!app) throw new PermanentError(`application ${p.applicationId} does not exist`);
   if (app.status !== 'scoring') return { outcome: 'skipped', status: app.status };
 
-  const after = await updateWithRetry(ctx, app, (doc) => {
-    if (doc.status !== 'scoring') return null;
-    const a = assess(riskInputOf(doc));
-    return { status: a.decision, risk: { decision: a.decision, score: a.score, reasons: a.reasons, assessedAt: new Date() } };
-  }, { actor: WORKER_ACTORS.approval, requestId: job.requestId });
+  const after = await updateWithRetry(
+    ctx,
+    app,
+    (doc) => {
+      if (doc.status !== 'scoring') return null;
+      const a = assess(riskInputOf(doc));
+      return { status: a.decision, risk: { decision: a.decision, score: a.score, reasons: a.reasons, assessedAt: new Date() } };
+    },
+    { actor: WORKER_ACTORS.approval, requestId: job.requestId },
+  );
   return { outcome: after.status, score: after.risk?.score };
 }

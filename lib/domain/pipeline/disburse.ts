@@ -13,7 +13,11 @@ import { WORKER_ACTORS, type DisbursementRequested } from './events.js';
 import { insertLedgerEntry } from './ledger.js';
 import type { PaymentGateway } from './payment-gateway.js';
 
-export interface Disbursing { lockTtlMs: number; gateway?: PaymentGateway | undefined; currency?: string }
+export interface Disbursing {
+  lockTtlMs: number;
+  gateway?: PaymentGateway | undefined;
+  currency?: string;
+}
 type Job = { eventId: string; signal: AbortSignal; requestId?: string | undefined };
 
 /** Inside the final transaction: refuse a stale holder, then write the one ledger entry. */
@@ -22,9 +26,20 @@ function ledgerWrite(ctx: DomainContext, currency: string, fence: number, eventI
     async afterChange({ before, after, session }) {
       if (after.status !== 'disbursed') return;
       if (before?.disbursement?.fence !== fence) throw new StaleFenceError(`loan:${after._id}`, fence);
-      await insertLedgerEntry(ctx.c, {
-        applicationId: after._id, kind: 'disbursement', amount: after.amount, currency, fence, paymentRef, eventId, createdAt: new Date(),
-      }, session);
+      await insertLedgerEntry(
+        ctx.c,
+        {
+          applicationId: after._id,
+          kind: 'disbursement',
+          amount: after.amount,
+          currency,
+          fence,
+          paymentRef,
+          eventId,
+          createdAt: new Date(),
+        },
+        session,
+      );
     },
   };
 }
@@ -32,34 +47,50 @@ function ledgerWrite(ctx: DomainContext, currency: string, fence: number, eventI
 export async function disburse(ctx: DomainContext, d: Disbursing, p: DisbursementRequested, job: Job) {
   const meta = { actor: WORKER_ACTORS.disbursement, requestId: job.requestId };
   const currency = d.currency ?? 'USD';
-  return withLock(ctx.db, `loan:${p.applicationId}`, d.lockTtlMs, async (lease) => {
-    const app = await findApplication(ctx.c, p.applicationId);
-    if (!app) throw new PermanentError(`application ${p.applicationId} does not exist`);
-    if (app.status !== 'approved' && app.status !== 'disbursing') return { outcome: 'skipped', status: app.status };
+  return withLock(
+    ctx.db,
+    `loan:${p.applicationId}`,
+    d.lockTtlMs,
+    async (lease) => {
+      const app = await findApplication(ctx.c, p.applicationId);
+      if (!app) throw new PermanentError(`application ${p.applicationId} does not exist`);
+      if (app.status !== 'approved' && app.status !== 'disbursing') return { outcome: 'skipped', status: app.status };
 
-    // Enter disbursing, or take over an interrupted disbursement with our (higher) fence.
-    const started = await updateWithRetry(ctx, app, (doc) => {
-      const disbursement = { ...doc.disbursement, fence: lease.fence, eventId: job.eventId, startedAt: new Date() };
-      if (doc.status === 'approved') return { status: 'disbursing', disbursement };
-      if (doc.status === 'disbursing' && (doc.disbursement?.fence ?? 0) < lease.fence) return { disbursement };
-      return null;
-    }, meta);
-    if (started.status !== 'disbursing' || started.disbursement?.fence !== lease.fence) {
-      return { outcome: 'skipped', status: started.status };
-    }
+      // Enter disbursing, or take over an interrupted disbursement with our (higher) fence.
+      const started = await updateWithRetry(
+        ctx,
+        app,
+        (doc) => {
+          const disbursement = { ...doc.disbursement, fence: lease.fence, eventId: job.eventId, startedAt: new Date() };
+          if (doc.status === 'approved') return { status: 'disbursing', disbursement };
+          if (doc.status === 'disbursing' && (doc.disbursement?.fence ?? 0) < lease.fence) return { disbursement };
+          return null;
+        },
+        meta,
+      );
+      if (started.status !== 'disbursing' || started.disbursement?.fence !== lease.fence) {
+        return { outcome: 'skipped', status: started.status };
+      }
 
-    lease.signal.throwIfAborted();
-    const payment = d.gateway
-      ? await d.gateway.pay({ idempotencyKey: `disbursement:${p.applicationId}`, applicationId: p.applicationId, amount: started.amount, currency }, AbortSignal.any([job.signal, lease.signal]))
-      : null;
-    lease.signal.throwIfAborted();
+      lease.signal.throwIfAborted();
+      const payment = d.gateway
+        ? await d.gateway.pay(
+            { idempotencyKey: `disbursement:${p.applicationId}`, applicationId: p.applicationId, amount: started.amount, currency },
+            AbortSignal.any([job.signal, lease.signal]),
+          )
+        : null;
+      lease.signal.throwIfAborted();
 
-    const paymentRef = payment?.paymentId ?? null;
-    const done = await changeApplication(
-      withHook(ctx, ledgerWrite(ctx, currency, lease.fence, job.eventId, paymentRef)), started,
-      { status: 'disbursed', disbursement: { ...started.disbursement, paymentRef, completedAt: new Date() } },
-      meta, 'system',
-    );
-    return { outcome: 'disbursed', fence: lease.fence, paymentRef: done.disbursement?.paymentRef ?? null };
-  }, { waitMs: 2000 });
+      const paymentRef = payment?.paymentId ?? null;
+      const done = await changeApplication(
+        withHook(ctx, ledgerWrite(ctx, currency, lease.fence, job.eventId, paymentRef)),
+        started,
+        { status: 'disbursed', disbursement: { ...started.disbursement, paymentRef, completedAt: new Date() } },
+        meta,
+        'system',
+      );
+      return { outcome: 'disbursed', fence: lease.fence, paymentRef: done.disbursement?.paymentRef ?? null };
+    },
+    { waitMs: 2000 },
+  );
 }

@@ -4,9 +4,16 @@ import type { ClientSession, ObjectId } from 'mongodb';
 import type { Collections } from '../collections.js';
 
 export interface LedgerDoc {
-  _id?: ObjectId; applicationId: string; kind: 'disbursement'; amount: number; currency: string;
+  _id?: ObjectId;
+  applicationId: string;
+  kind: 'disbursement';
+  amount: number;
+  currency: string;
   /** The lock grant's fencing number under which the entry was written. */
-  fence: number; paymentRef: string | null; eventId: string; createdAt: Date;
+  fence: number;
+  paymentRef: string | null;
+  eventId: string;
+  createdAt: Date;
 }
 
 export async function insertLedgerEntry(c: Collections, entry: Omit<LedgerDoc, '_id'>, session: ClientSession): Promise<void> {

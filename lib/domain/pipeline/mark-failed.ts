@@ -11,12 +11,26 @@ import type { Status } from '../applications/status.js';
 import type { FailedStage } from '../applications/types.js';
 import type { DomainContext, Meta } from '../context.js';
 
-export interface StageFailure { applicationId: string; from: Status; stage: FailedStage; reason: string; eventId: string }
+export interface StageFailure {
+  applicationId: string;
+  from: Status;
+  stage: FailedStage;
+  reason: string;
+  eventId: string;
+}
 
 export async function markFailed(ctx: DomainContext, f: StageFailure, meta: Meta, session: ClientSession): Promise<void> {
   const app = await findApplication(ctx.c, f.applicationId, session);
   if (!app || app.status !== f.from) return; // gone, or the stage's work is no longer awaited
-  await changeApplication(ctx, app, {
-    status: 'failed', failure: { stage: f.stage, reason: f.reason.slice(0, 500), at: new Date(), eventId: f.eventId },
-  }, meta, 'system', session);
+  await changeApplication(
+    ctx,
+    app,
+    {
+      status: 'failed',
+      failure: { stage: f.stage, reason: f.reason.slice(0, 500), at: new Date(), eventId: f.eventId },
+    },
+    meta,
+    'system',
+    session,
+  );
 }

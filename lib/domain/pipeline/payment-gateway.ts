@@ -3,10 +3,19 @@
 import { z } from 'zod';
 
 const paid = z.object({ paymentId: z.string().min(1) });
-export interface PaymentRequest { idempotencyKey: string; applicationId: string; amount: number; currency: string }
-export interface PaymentGateway { pay(req: PaymentRequest, signal: AbortSignal): Promise<{ paymentId: string }> }
+export interface PaymentRequest {
+  idempotencyKey: string;
+  applicationId: string;
+  amount: number;
+  currency: string;
+}
+export interface PaymentGateway {
+  pay(req: PaymentRequest, signal: AbortSignal): Promise<{ paymentId: string }>;
+}
 
-export class PaymentGatewayError extends Error { override name = 'PaymentGatewayError'; }
+export class PaymentGatewayError extends Error {
+  override name = 'PaymentGatewayError';
+}
 
 export function httpPaymentGateway(baseUrl: string, timeoutMs: number): PaymentGateway {
   return {

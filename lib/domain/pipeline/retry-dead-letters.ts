@@ -19,7 +19,10 @@ import type { DomainContext, Meta } from '../context.js';
 const RESUME: Record<FailedStage, Status> = { ocr: 'ocr_pending', approval: 'scoring' };
 const BATCH = 200;
 
-export interface RetryResult { retried: number; resumed: Array<{ applicationId: string; status: Status }> }
+export interface RetryResult {
+  retried: number;
+  resumed: Array<{ applicationId: string; status: Status }>;
+}
 
 async function retryBatch(ctx: DomainContext, ids: ObjectId[], meta: Meta): Promise<RetryResult> {
   return inTransaction(ctx.client, async (session) => {

@@ -15,10 +15,16 @@ import { WORKER_ACTORS, type OcrRequested } from './events.js';
 
 export type Recognize = (image: Buffer, signal: AbortSignal) => Promise<string>;
 
-export function mismatchesOf(app: Pick<ApplicationDoc, 'applicant' | 'income'>, f: ExtractedFields, tolerance = DEFAULT_POLICY.incomeTolerance): Mismatch[] {
+export function mismatchesOf(
+  app: Pick<ApplicationDoc, 'applicant' | 'income'>,
+  f: ExtractedFields,
+  tolerance = DEFAULT_POLICY.incomeTolerance,
+): Mismatch[] {
   const out: Mismatch[] = [];
-  if (f.name !== null && !namesMatch(app.applicant.name, f.name)) out.push({ field: 'name', declared: app.applicant.name, extracted: f.name });
-  if (f.income !== null && incomeDiffers(app.income, f.income, tolerance)) out.push({ field: 'income', declared: app.income, extracted: f.income });
+  if (f.name !== null && !namesMatch(app.applicant.name, f.name))
+    out.push({ field: 'name', declared: app.applicant.name, extracted: f.name });
+  if (f.income !== null && incomeDiffers(app.income, f.income, tolerance))
+    out.push({ field: 'income', declared: app.income, extracted: f.income });
   return out;
 }
 
@@ -26,7 +32,10 @@ export function mismatchesOf(app: Pick<ApplicationDoc, 'applicant' | 'income'>, 
 const waitsFor = (doc: ApplicationDoc, documentId: string) => doc.status === 'ocr_pending' && doc.documents?.at(-1)?.id === documentId;
 
 export async function runOcr(
-  ctx: DomainContext, recognize: Recognize, p: OcrRequested, job: { signal: AbortSignal; requestId?: string | undefined },
+  ctx: DomainContext,
+  recognize: Recognize,
+  p: OcrRequested,
+  job: { signal: AbortSignal; requestId?: string | undefined },
 ) {
   const app = await findApplication(ctx.c, p.applicationId);
   if (!app) throw new PermanentError(`application ${p.applicationId} does not exist`);
@@ -37,11 +46,17 @@ export async function runOcr(
   const text = await recognize(image, job.signal);
   const fields = extractFields(text);
 
-  const after = await updateWithRetry(ctx, app, (doc) => waitsFor(doc, p.documentId)
-    ? {
-        status: 'scoring',
-        ocr: { documentId: p.documentId, fields, mismatches: mismatchesOf(doc, fields), text: text.slice(0, 4000), readAt: new Date() },
-      }
-    : null, { actor: WORKER_ACTORS.ocr, requestId: job.requestId });
+  const after = await updateWithRetry(
+    ctx,
+    app,
+    (doc) =>
+      waitsFor(doc, p.documentId)
+        ? {
+            status: 'scoring',
+            ocr: { documentId: p.documentId, fields, mismatches: mismatchesOf(doc, fields), text: text.slice(0, 4000), readAt: new Date() },
+          }
+        : null,
+    { actor: WORKER_ACTORS.ocr, requestId: job.requestId },
+  );
   return { outcome: after.status === 'scoring' ? 'scored' : 'skipped', fields };
 }

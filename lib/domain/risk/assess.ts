@@ -6,19 +6,44 @@ import { DEFAULT_POLICY, type Assessment, type Reason, type RiskInput, type Risk
 export function reasonsFor(i: RiskInput, p: RiskPolicy = DEFAULT_POLICY): Reason[] {
   const out: Reason[] = [];
   if (i.creditScore < p.minCreditScore) {
-    out.push({ code: 'LOW_CREDIT_SCORE', category: 'credit', severity: 'reject', message: `credit score ${i.creditScore} is below ${p.minCreditScore}` });
+    out.push({
+      code: 'LOW_CREDIT_SCORE',
+      category: 'credit',
+      severity: 'reject',
+      message: `credit score ${i.creditScore} is below ${p.minCreditScore}`,
+    });
   }
   if (i.amount > p.maxAmountToIncome * i.income) {
-    out.push({ code: 'LOAN_TOO_LARGE', category: 'affordability', severity: 'reject', message: `amount ${i.amount} exceeds ${p.maxAmountToIncome} × income ${i.income}` });
+    out.push({
+      code: 'LOAN_TOO_LARGE',
+      category: 'affordability',
+      severity: 'reject',
+      message: `amount ${i.amount} exceeds ${p.maxAmountToIncome} × income ${i.income}`,
+    });
   }
   if (!i.ocr || (i.ocr.name === null && i.ocr.income === null)) {
-    out.push({ code: 'DOCUMENT_UNREADABLE', category: 'verification', severity: 'review', message: 'no name or income could be read from a document' });
+    out.push({
+      code: 'DOCUMENT_UNREADABLE',
+      category: 'verification',
+      severity: 'review',
+      message: 'no name or income could be read from a document',
+    });
   } else {
     if (i.ocr.income !== null && incomeDiffers(i.income, i.ocr.income, p.incomeTolerance)) {
-      out.push({ code: 'INCOME_MISMATCH', category: 'verification', severity: 'review', message: `document shows income ${i.ocr.income}, declared ${i.income} (tolerance ${p.incomeTolerance * 100}%)` });
+      out.push({
+        code: 'INCOME_MISMATCH',
+        category: 'verification',
+        severity: 'review',
+        message: `document shows income ${i.ocr.income}, declared ${i.income} (tolerance ${p.incomeTolerance * 100}%)`,
+      });
     }
     if (i.ocr.name !== null && !namesMatch(i.declaredName, i.ocr.name)) {
-      out.push({ code: 'NAME_MISMATCH', category: 'verification', severity: 'review', message: `document shows name "${i.ocr.name}", declared "${i.declaredName}"` });
+      out.push({
+        code: 'NAME_MISMATCH',
+        category: 'verification',
+        severity: 'review',
+        message: `document shows name "${i.ocr.name}", declared "${i.declaredName}"`,
+      });
     }
   }
   return out;
@@ -29,7 +54,12 @@ export function assess(i: RiskInput, p: RiskPolicy = DEFAULT_POLICY): Assessment
   const score = riskScore(i);
   const reasons = reasonsFor(i, p);
   if (score > p.reviewScoreAbove && !reasons.some((r) => r.severity === 'reject')) {
-    reasons.push({ code: 'HIGH_RISK_SCORE', category: 'credit', severity: 'review', message: `risk score ${score} is above ${p.reviewScoreAbove}` });
+    reasons.push({
+      code: 'HIGH_RISK_SCORE',
+      category: 'credit',
+      severity: 'review',
+      message: `risk score ${score} is above ${p.reviewScoreAbove}`,
+    });
   }
   const decision = reasons.some((r) => r.severity === 'reject') ? 'rejected' : reasons.length ? 'pending_review' : 'approved';
   return { decision, score, reasons };

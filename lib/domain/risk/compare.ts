@@ -2,7 +2,12 @@
 
 /** Lower-case letters and single spaces only, so "ADA  LOVELACE." equals "Ada Lovelace". */
 export function normalizeName(s: string): string {
-  return s.normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/[^a-z]+/g, ' ').trim();
+  return s
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[^a-z]+/g, ' ')
+    .trim();
 }
 
 function editDistance(a: string, b: string): number {

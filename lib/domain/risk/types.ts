@@ -10,16 +10,29 @@ export interface RiskInput {
 }
 
 export type ReasonCode =
-  | 'LOW_CREDIT_SCORE' | 'LOAN_TOO_LARGE' | 'INCOME_MISMATCH' | 'NAME_MISMATCH'
-  | 'DOCUMENT_UNREADABLE' | 'HIGH_RISK_SCORE';
+  | 'LOW_CREDIT_SCORE'
+  | 'LOAN_TOO_LARGE'
+  | 'INCOME_MISMATCH'
+  | 'NAME_MISMATCH'
+  | 'DOCUMENT_UNREADABLE'
+  | 'HIGH_RISK_SCORE';
 export type ReasonCategory = 'credit' | 'affordability' | 'verification';
 /** `reject` decides on its own; `review` sends the application to a person. */
 export type Severity = 'reject' | 'review';
 
-export interface Reason { code: ReasonCode; category: ReasonCategory; severity: Severity; message: string }
+export interface Reason {
+  code: ReasonCode;
+  category: ReasonCategory;
+  severity: Severity;
+  message: string;
+}
 export type Decision = 'approved' | 'rejected' | 'pending_review';
 
-export interface Assessment { decision: Decision; score: number; reasons: Reason[] }
+export interface Assessment {
+  decision: Decision;
+  score: number;
+  reasons: Reason[];
+}
 
 export interface RiskPolicy {
   minCreditScore: number;

@@ -3,7 +3,11 @@
 import type { Collections } from '../collections.js';
 import { tooManyRequests } from '../../errors.js';
 
-export interface ThrottleLimits { windowMs: number; perAccount: number; perIp: number }
+export interface ThrottleLimits {
+  windowMs: number;
+  perAccount: number;
+  perIp: number;
+}
 
 const keys = (email: string, ip: string) => ({ acct: `acct:${email.toLowerCase()}`, ip: `ip:${ip}` });
 
@@ -21,14 +25,19 @@ export async function assertLoginAllowed(c: Collections, email: string, ip: stri
 export async function recordLoginFailure(c: Collections, email: string, ip: string, l: ThrottleLimits): Promise<void> {
   const k = keys(email, ip);
   const expired = { $or: [{ $eq: [{ $type: '$expiresAt' }, 'missing'] }, { $lte: ['$expiresAt', '$$NOW'] }] };
-  const update = [{
-    $set: {
-      failures: { $cond: [expired, 1, { $add: ['$failures', 1] }] },
-      windowStart: { $cond: [expired, '$$NOW', '$windowStart'] },
-      expiresAt: { $cond: [expired, { $add: ['$$NOW', l.windowMs] }, '$expiresAt'] },
+  const update = [
+    {
+      $set: {
+        failures: { $cond: [expired, 1, { $add: ['$failures', 1] }] },
+        windowStart: { $cond: [expired, '$$NOW', '$windowStart'] },
+        expiresAt: { $cond: [expired, { $add: ['$$NOW', l.windowMs] }, '$expiresAt'] },
+      },
     },
-  }];
-  await c.loginAttempts.bulkWrite([k.acct, k.ip].map((_id) => ({ updateOne: { filter: { _id }, update, upsert: true } })), { ordered: false });
+  ];
+  await c.loginAttempts.bulkWrite(
+    [k.acct, k.ip].map((_id) => ({ updateOne: { filter: { _id }, update, upsert: true } })),
+    { ordered: false },
+  );
 }
 
 export async function clearAccountFailures(c: Collections, email: string): Promise<void> {

@@ -8,4 +8,4 @@ export const verifyPassword = (hash: string, password: string) => argon2.verify(
 
 /** A real hash to verify against when the account does not exist, so timing does not reveal it. */
 let dummy: Promise<string> | undefined;
-export const dummyHash = () => (dummy ??= hashPassword('not-a-real-password-' + Math.random()));
+export const dummyHash = () => (dummy ??= hashPassword(`not-a-real-password-${Math.random()}`));

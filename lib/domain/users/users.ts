@@ -7,7 +7,10 @@ import { dummyHash, hashPassword, verifyPassword } from './password.js';
 
 export const ROLES = ['admin', 'reviewer', 'viewer'] as const satisfies readonly Role[];
 export const newUserInput = z.strictObject({
-  email: z.email().max(254).transform((e) => e.toLowerCase()),
+  email: z
+    .email()
+    .max(254)
+    .transform((e) => e.toLowerCase()),
   password: z.string().min(12, 'passwords need at least 12 characters').max(256),
   role: z.enum(ROLES),
 });
@@ -18,7 +21,13 @@ export const toUserView = (u: UserDoc): UserView => ({ id: u._id.toHexString(), 
 export const actorOf = (u: UserView): Actor => ({ id: u.id, email: u.email });
 
 export async function createUser(c: Collections, input: NewUser): Promise<UserView> {
-  const doc: UserDoc = { _id: new ObjectId(), email: input.email, passwordHash: await hashPassword(input.password), role: input.role, createdAt: new Date() };
+  const doc: UserDoc = {
+    _id: new ObjectId(),
+    email: input.email,
+    passwordHash: await hashPassword(input.password),
+    role: input.role,
+    createdAt: new Date(),
+  };
   try {
     await c.users.insertOne(doc);
     return toUserView(doc);

@@ -3,12 +3,17 @@ const $ = (s) => document.querySelector(s);
 let csrf = '';
 let source;
 
-const setStatus = (text, cls = '') => { const el = $('#status'); el.textContent = text; el.className = cls; };
+const setStatus = (text, cls = '') => {
+  const el = $('#status');
+  el.textContent = text;
+  el.className = cls;
+};
 const card = (label, value, alert = false) => {
   const d = document.createElement('div');
   d.className = `card${alert ? ' alert' : ''}`;
   d.dataset.label = label;
-  const b = document.createElement('b'); b.textContent = String(value);
+  const b = document.createElement('b');
+  b.textContent = String(value);
   d.append(b, label);
   return d;
 };
@@ -16,25 +21,49 @@ const age = (ms) => (ms < 1000 ? `${ms} ms` : ms < 120_000 ? `${Math.round(ms / 
 
 function render(s) {
   const q = s.queue;
-  $('#totals').replaceChildren(card('pending', q.pending), card('processing', q.processing), card('retrying', q.failed, q.failed > 0),
-    card('dead', q.dead, q.dead > 0), card('completed', q.completed), card('recovered', q.recovered));
-  const rows = Object.entries(q.types).sort(([a], [b]) => a.localeCompare(b)).map(([type, t]) => {
-    const tr = document.createElement('tr');
-    tr.dataset.type = type;
-    if (s.paused.includes(type)) tr.className = 'paused';
-    for (const v of [type, t.pending, t.processing, t.failed, t.dead, t.completed, t.pending ? age(t.oldestPendingAgeMs) : '–', t.recovered]) {
-      const td = document.createElement('td'); td.textContent = String(v); tr.append(td);
-    }
-    const td = document.createElement('td');
-    const btn = document.createElement('button');
-    const paused = s.paused.includes(type);
-    btn.textContent = paused ? 'resume' : 'pause';
-    btn.onclick = () => control(type, paused ? 'resume' : 'pause');
-    td.append(btn); tr.append(td);
-    return tr;
-  });
+  $('#totals').replaceChildren(
+    card('pending', q.pending),
+    card('processing', q.processing),
+    card('retrying', q.failed, q.failed > 0),
+    card('dead', q.dead, q.dead > 0),
+    card('completed', q.completed),
+    card('recovered', q.recovered),
+  );
+  const rows = Object.entries(q.types)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([type, t]) => {
+      const tr = document.createElement('tr');
+      tr.dataset.type = type;
+      if (s.paused.includes(type)) tr.className = 'paused';
+      for (const v of [
+        type,
+        t.pending,
+        t.processing,
+        t.failed,
+        t.dead,
+        t.completed,
+        t.pending ? age(t.oldestPendingAgeMs) : '–',
+        t.recovered,
+      ]) {
+        const td = document.createElement('td');
+        td.textContent = String(v);
+        tr.append(td);
+      }
+      const td = document.createElement('td');
+      const btn = document.createElement('button');
+      const paused = s.paused.includes(type);
+      btn.textContent = paused ? 'resume' : 'pause';
+      btn.onclick = () => control(type, paused ? 'resume' : 'pause');
+      td.append(btn);
+      tr.append(td);
+      return tr;
+    });
   $('#types tbody').replaceChildren(...rows);
-  $('#applications').replaceChildren(...Object.entries(s.applications).sort().map(([k, v]) => card(k, v)));
+  $('#applications').replaceChildren(
+    ...Object.entries(s.applications)
+      .sort()
+      .map(([k, v]) => card(k, v)),
+  );
   $('#updated').textContent = new Date(s.at).toLocaleTimeString();
 }
 
@@ -48,7 +77,10 @@ function connect() {
   $('#dashboard').hidden = false;
   source?.close();
   source = new EventSource('/api/admin/stream');
-  source.addEventListener('snapshot', (e) => { setStatus('live', 'live'); render(JSON.parse(e.data)); });
+  source.addEventListener('snapshot', (e) => {
+    setStatus('live', 'live');
+    render(JSON.parse(e.data));
+  });
   source.onerror = () => setStatus('reconnecting…', 'down');
 }
 
@@ -67,14 +99,21 @@ $('#login').addEventListener('submit', async (e) => {
   e.preventDefault();
   const f = new FormData(e.target);
   const r = await fetch('/api/auth/login', {
-    method: 'POST', headers: { 'content-type': 'application/json' },
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ email: f.get('email'), password: f.get('password') }),
   });
   const body = await r.json();
-  if (!r.ok) { $('#login-error').textContent = body.detail ?? 'sign-in failed'; return; }
-  if (body.user.role !== 'admin') { $('#login-error').textContent = 'the dashboard needs the admin role'; return; }
+  if (!r.ok) {
+    $('#login-error').textContent = body.detail ?? 'sign-in failed';
+    return;
+  }
+  if (body.user.role !== 'admin') {
+    $('#login-error').textContent = 'the dashboard needs the admin role';
+    return;
+  }
   csrf = body.csrfToken;
   connect();
 });
 
-start();
+void start();
