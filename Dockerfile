@@ -4,8 +4,11 @@
 #   workers:    node dist/workers/main.js           (WORKER_ROLES=ocr|approval|disbursement)
 #   migrations: node dist/scripts/migrate.js
 #   first user: node dist/scripts/create-admin.js --email … --password … --role admin
+#   mongo-init: node dist/scripts/mongod/init-cluster.js   (replica set and MongoDB users, compose)
+# No credentials or keys are part of the image (.dockerignore): compose passes them at run time.
 
-ARG NODE_IMAGE=node:24-bookworm-slim
+# Pinned (the same Node as the `node` dev dependency that runs npm start and npm test).
+ARG NODE_IMAGE=node:24.21.0-bookworm-slim
 
 # --- build: all dependencies, TypeScript → dist/ ---------------------------------------------
 FROM ${NODE_IMAGE} AS build

@@ -3,9 +3,17 @@
 // a message naming the variable. Nothing else in lib/, server/ or workers/ reads process.env; the
 // development tools under scripts/ (mongod and nginx resolvers, test runner, benchmarks,
 // simulators) read a few variables of their own, listed at the end of .env.example.
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { z } from 'zod';
 
+/** An IP address, or an address with a prefix length (CIDR). */
+const isNetwork = (v: string) => {
+  const [addr = '', bits, ...rest] = v.split('/');
+  const family = isIP(addr);
+  if (family === 0 || rest.length > 0) return false;
+  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+};
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 const bool = (def: boolean) =>
   z
@@ -37,20 +45,42 @@ export const serverSchema = baseSchema.extend({
         .filter(Boolean),
     )
     .pipe(z.array(z.string().min(32, 'each secret needs at least 32 characters')).min(1)),
-  SESSION_IDLE_MINUTES: int(30, 1),
-  SESSION_ABSOLUTE_HOURS: int(12, 1),
+  // OWASP session guidance for an admin app: idle 15–30 min, absolute 4–8 h.
+  SESSION_IDLE_MINUTES: int(30, 15).pipe(z.number().max(30)),
+  SESSION_ABSOLUTE_HOURS: int(8, 4).pipe(z.number().max(8)),
+  /** How long an instance may use a user's cached role / disabled / session epoch (0 = read every request). */
+  USER_STATE_CACHE_MS: int(2000, 0).pipe(z.number().max(10_000)),
   SESSION_TOUCH_AFTER_SECONDS: int(60, 0),
   TRUST_PROXY_HOPS: int(1, 0),
-  BODY_LIMIT_BYTES: int(100 * 1024, 1024),
+  BODY_LIMIT_BYTES: int(128 * 1024, 1024),
   UPLOAD_LIMIT_BYTES: int(10 * 1024 * 1024, 1024),
   LOGIN_WINDOW_MINUTES: int(15, 1),
   LOGIN_MAX_FAILURES_PER_ACCOUNT: int(5, 1),
   LOGIN_MAX_FAILURES_PER_IP: int(50, 1),
+  LOGIN_MAX_INFLIGHT_PER_ACCOUNT: int(2, 1),
+  LOGIN_DELAY_BASE_MS: int(1000, 0),
+  LOGIN_DELAY_CAP_MS: int(60_000, 0),
   PAGE_LIMIT_MAX: int(100, 1),
   LIST_TOTAL_CACHE_MS: int(1000, 0),
   BATCH_UPDATE_MAX: int(500, 1),
+  /** Approvals of amounts above this need two different people (approval-policy.ts). */
+  DUAL_APPROVAL_ABOVE: int(100_000, 0),
   KEEP_ALIVE_TIMEOUT_MS: int(75_000, 1000),
   METRICS_ENABLED: bool(true),
+  /** Peers (CIDR or address) that may read /metrics and /health details straight from an instance, never through nginx. */
+  INTERNAL_NETWORKS: z
+    .string()
+    .default('127.0.0.0/8,::1/128')
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string().refine(isNetwork, 'each entry must be an IP address or CIDR block (10.0.0.0/8, ::1/128)'))),
+  UPLOADS_IN_FLIGHT_MAX: int(8, 1),
+  UPLOADS_IN_FLIGHT_PER_USER: int(2, 1),
+  IMAGE_MAX_PIXELS: int(40_000_000, 1),
 });
 
 export const migrateSchema = baseSchema.extend({
@@ -61,36 +91,51 @@ export const migrateSchema = baseSchema.extend({
 export const WORKER_ROLES = ['ocr', 'approval', 'disbursement'] as const;
 export type WorkerRole = (typeof WORKER_ROLES)[number];
 
-export const workerSchema = baseSchema.extend({
-  WORKER_ROLES: z
-    .string()
-    .default(WORKER_ROLES.join(','))
-    .transform((s) => [
-      ...new Set(
-        s
-          .split(',')
-          .map((x) => x.trim())
-          .filter(Boolean),
-      ),
-    ])
-    .pipe(z.array(z.enum(WORKER_ROLES, { error: `each role must be one of ${WORKER_ROLES.join(', ')}` })).min(1)),
-  WORKER_CONCURRENCY_OCR: int(2, 1),
-  WORKER_CONCURRENCY_APPROVAL: int(8, 1),
-  WORKER_CONCURRENCY_DISBURSEMENT: int(4, 1),
-  WORKER_LEASE_MS: int(30_000, 1000),
-  WORKER_POLL_MS: int(1000, 50),
-  WORKER_BACKOFF_BASE_MS: int(1000, 10),
-  WORKER_BACKOFF_FACTOR: z.coerce.number().min(1).max(10).default(2),
-  WORKER_BACKOFF_CAP_MS: int(300_000, 10),
-  WORKER_RETENTION_DAYS: int(7, 1),
-  WORKER_LOCK_TTL_MS: int(30_000, 1000),
-  WORKER_HTTP_PORT: int(0, 0).pipe(z.number().max(65535)),
-  WORKER_HTTP_HOST: z.string().default('127.0.0.1'),
-  OCR_TIMEOUT_MS: int(60_000, 1000),
-  TESSERACT_BIN: z.string().min(1).default('/usr/bin/tesseract'),
-  PAYMENT_GATEWAY_URL: z.union([z.literal(''), z.url()]).default(''),
-  PAYMENT_TIMEOUT_MS: int(15_000, 100),
-});
+export const workerSchema = baseSchema
+  .extend({
+    WORKER_ROLES: z
+      .string()
+      .default(WORKER_ROLES.join(','))
+      .transform((s) => [
+        ...new Set(
+          s
+            .split(',')
+            .map((x) => x.trim())
+            .filter(Boolean),
+        ),
+      ])
+      .pipe(z.array(z.enum(WORKER_ROLES, { error: `each role must be one of ${WORKER_ROLES.join(', ')}` })).min(1)),
+    WORKER_CONCURRENCY_OCR: int(2, 1),
+    WORKER_CONCURRENCY_APPROVAL: int(8, 1),
+    WORKER_CONCURRENCY_DISBURSEMENT: int(4, 1),
+    WORKER_LEASE_MS: int(30_000, 1000),
+    WORKER_POLL_MS: int(1000, 50),
+    WORKER_BACKOFF_BASE_MS: int(1000, 10),
+    WORKER_BACKOFF_FACTOR: z.coerce.number().min(1).max(10).default(2),
+    WORKER_BACKOFF_CAP_MS: int(300_000, 10),
+    WORKER_RETENTION_DAYS: int(7, 1),
+    WORKER_LOCK_TTL_MS: int(30_000, 1000),
+    WORKER_HTTP_PORT: int(0, 0).pipe(z.number().max(65535)),
+    WORKER_HTTP_HOST: z.string().default('127.0.0.1'),
+    OCR_TIMEOUT_MS: int(60_000, 1000),
+    TESSERACT_BIN: z.string().min(1).default('/usr/bin/tesseract'),
+    IMAGE_MAX_PIXELS: int(40_000_000, 1),
+    OCR_MEMORY_LIMIT_MB: int(1024, 64),
+    PAYMENT_GATEWAY_URL: z.union([z.literal(''), z.url()]).default(''),
+    PAYMENT_TIMEOUT_MS: int(15_000, 100),
+    /** Automatic approvals of amounts above this wait for a person's second approval. */
+    DUAL_APPROVAL_ABOVE: int(100_000, 0),
+  })
+  .superRefine((c, ctx) => {
+    // Production fails closed: a disbursement worker moves money only through a gateway over https,
+    // never silently in ledger-only mode (PAYMENT_GATEWAY_URL empty) or in clear text.
+    if (c.NODE_ENV === 'production' && c.WORKER_ROLES.includes('disbursement') && !c.PAYMENT_GATEWAY_URL.startsWith('https://'))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PAYMENT_GATEWAY_URL'],
+        message: 'must be an https:// URL of the payment gateway when NODE_ENV=production and the disbursement role runs',
+      });
+  });
 
 /** An empty value means "not set" (an `.env` line such as `MONGO_URI=`). */
 const unsetIfEmpty = (v: unknown) => (v === '' ? undefined : v);
@@ -100,6 +145,8 @@ const port = (def: number) => int(def, 1).pipe(z.number().max(65535));
 export const embeddedMongoSchema = z.object({
   MONGO_URI: z.preprocess(unsetIfEmpty, baseSchema.shape.MONGO_URI.optional()),
   MONGO_PORT: port(27018),
+  /** Where `npm start` keeps the embedded mongod's keyfile and users ('' = <project>/.data). */
+  DATA_DIR: z.string().default(''),
 });
 export const embeddedMongoUri = (port: number) => `mongodb://127.0.0.1:${port}/?replicaSet=rs0`;
 const optionalPort = z.preprocess(unsetIfEmpty, z.coerce.number().int().min(1).max(65535).optional());

@@ -1,19 +1,23 @@
 // CLI: `tsx scripts/mongod.ts fetch` makes sure a mongod binary is available (used by npm start/test);
 // `tsx scripts/mongod.ts run` starts the embedded replica set in the foreground until Ctrl-C.
 import { join } from 'node:path';
-import { embeddedMongoSchema, loadConfigOrExit } from '../lib/config.js';
-import { resolveMongod, PROJECT_ROOT } from './mongod/resolve.js';
+import { baseSchema, embeddedMongoSchema, loadConfigOrExit } from '../lib/config.js';
+import { ensureLocalAuth, localDataDir } from './mongod/auth.js';
+import { resolveMongod } from './mongod/resolve.js';
 import { launchMongod } from './mongod/launch.js';
 
 const cmd = process.argv[2] ?? 'fetch';
-const cfg = loadConfigOrExit(embeddedMongoSchema, 'mongod');
+const cfg = loadConfigOrExit(embeddedMongoSchema.extend({ MONGO_DB: baseSchema.shape.MONGO_DB }), 'mongod');
 try {
   if (cmd === 'fetch') {
     if (cfg.MONGO_URI) process.exit(0); // a server is given: nothing to fetch
     const r = await resolveMongod();
     console.error(`[mongod] using ${r.path} — ${r.source}`);
   } else if (cmd === 'run') {
-    const m = await launchMongod({ dbPath: join(PROJECT_ROOT, '.data', 'mongod'), port: cfg.MONGO_PORT });
+    // The same data and access control as `npm start` (keyfile and users in DATA_DIR/mongo-auth).
+    const data = localDataDir(cfg.DATA_DIR);
+    const auth = { files: ensureLocalAuth(join(data, 'mongo-auth')), dbName: cfg.MONGO_DB };
+    const m = await launchMongod({ dbPath: join(data, 'mongod'), port: cfg.MONGO_PORT, auth });
     console.error(`[mongod] ready: ${m.uri}`);
     const stop = () => void m.stop().then(() => process.exit(0));
     process.once('SIGINT', stop);

@@ -1,5 +1,6 @@
 // `npm start`: the whole local stack, supervised. A local mongod (single-node replica set, data in
-// DATA_DIR/mongod) unless MONGO_URI is set, migrations, the first admin, then under one supervisor
+// DATA_DIR/mongod, access control on: keyfile and per-role users in DATA_DIR/mongo-auth, see
+// scripts/mongod/auth.ts) unless MONGO_URI is set, migrations, the first admin, then under one supervisor
 // (scripts/stack): the payment-gateway simulator, API_INSTANCES API instances, one worker process
 // per role, and nginx in front on NGINX_PORT. Settings come from launcherSchema in lib/config.ts
 // (documented in .env.example).
@@ -22,20 +23,20 @@
 // child, the embedded mongod included, gets SIGTERM from the kernel (setpriv --pdeathsig).
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { launcherSchema, loadConfigOrExit } from '../lib/config.js';
 import { connectMongo } from '../lib/db/mongo.js';
 import { collections } from '../lib/domain/collections.js';
 import { createUser } from '../lib/domain/users/users.js';
 import { createLogger } from '../lib/logger.js';
 import { migrateExclusively } from '../lib/migrations/exclusive.js';
+import { ensureLocalAuth, localDataDir } from './mongod/auth.js';
 import { launchMongod, type RunningMongo } from './mongod/launch.js';
-import { PROJECT_ROOT } from './mongod/resolve.js';
 import { assertPortsFree, stackPorts, startStack, WORKER_ROLES, type Stack, type StackOptions } from './stack/stack.js';
 
 const cfg = loadConfigOrExit(launcherSchema, 'start');
 /** Local state: mongod data, logs, nginx prefix, dev secret, first admin. */
-const DATA = resolve(cfg.DATA_DIR || join(PROJECT_ROOT, '.data'));
+const DATA = localDataDir(cfg.DATA_DIR);
 const say = (m: string) => console.log(`[creditdesk] ${m}`);
 // A closed terminal must not turn the next progress line into a crash in the middle of stopping.
 process.stdout.on('error', () => {});
@@ -126,14 +127,19 @@ try {
   };
   // Check every port before starting anything, so a taken port costs nothing to fix.
   await assertPortsFree(stackPorts({ ...opts, mongoUri: '' }));
-  let uri = cfg.MONGO_URI;
-  if (!uri) {
-    mongodStarting = launchMongod({ dbPath: join(DATA, 'mongod'), port: cfg.MONGO_PORT, log: say });
-    uri = (await mongodStarting).uri;
+  // MONGO_URI: that server as given, for every process. Else the embedded mongod with access
+  // control: migrations and the first admin run as the migrator user, the API as the api user,
+  // the workers as the worker user.
+  let uris = { migrator: cfg.MONGO_URI ?? '', api: cfg.MONGO_URI ?? '', worker: cfg.MONGO_URI ?? '' };
+  if (!cfg.MONGO_URI) {
+    const files = ensureLocalAuth(join(DATA, 'mongo-auth'));
+    mongodStarting = launchMongod({ dbPath: join(DATA, 'mongod'), port: cfg.MONGO_PORT, log: say, auth: { files, dbName: cfg.MONGO_DB } });
+    const m = await mongodStarting;
+    uris = { migrator: m.uriFor('migrator'), api: m.uriFor('api'), worker: m.uriFor('worker') };
   }
-  const admin = await firstAdmin(uri);
+  const admin = await firstAdmin(uris.migrator);
   if (stopping) throw new Error('interrupted');
-  starting = startStack({ ...opts, mongoUri: uri });
+  starting = startStack({ ...opts, mongoUri: uris.api, workerMongoUri: uris.worker });
   const { url } = await starting;
   say(
     `ready: ${url}  (through nginx to ${apiPorts.map((p) => `127.0.0.1:${p}`).join(', ')}; logs in ${join(DATA, 'logs')}, nginx access log in ${join(DATA, 'nginx', 'access.log')})`,

@@ -1,10 +1,12 @@
 // Builds the Express app from its dependencies. Never listens: main.ts does, tests may.
 import express, { type Express } from 'express';
 import helmet from 'helmet';
+import { uploadSlots } from '../lib/domain/documents/upload-slots.js';
 import type { ApiContext } from './context.js';
 import { requireCsrf } from './middleware/auth.js';
+import { requireParsedBodyType } from './middleware/content-type.js';
 import { errorHandler, notFoundHandler } from './middleware/error-handler.js';
-import { createMetrics } from './middleware/metrics.js';
+import { createMetrics, internalNetworks } from './middleware/metrics.js';
 import { requestContext } from './middleware/request-context.js';
 import { enforceAbsoluteTimeout, sessionMiddleware } from './middleware/session.js';
 import { adminRoutes } from './routes/admin.routes.js';
@@ -21,11 +23,14 @@ export function createApp(d: ApiContext): Express {
   app.set('trust proxy', d.cfg.TRUST_PROXY_HOPS);
   app.set('query parser', 'simple'); // flat strings only: no ?a[$gt]= objects
 
-  const metrics = createMetrics();
+  // /metrics and /health details answer only straight from INTERNAL_NETWORKS (never through nginx).
+  const internal = internalNetworks(d.cfg.INTERNAL_NETWORKS);
+  const uploads = uploadSlots({ max: d.cfg.UPLOADS_IN_FLIGHT_MAX, perUser: d.cfg.UPLOADS_IN_FLIGHT_PER_USER });
+  const metrics = createMetrics(internal, { uploadsInFlight: () => uploads.inFlight() });
   app.use(requestContext(d.log));
   // No upgrade-insecure-requests: TLS ends at the proxy, and plain-HTTP dev would break the ops page.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
-  app.use(healthRoutes(d));
+  app.use(healthRoutes(d, internal));
   if (d.cfg.METRICS_ENABLED) {
     app.use(metrics.observe);
     app.get('/metrics', metrics.expose);
@@ -36,10 +41,11 @@ export function createApp(d: ApiContext): Express {
 
   const api = express.Router();
   api.use(express.json({ limit: d.cfg.BODY_LIMIT_BYTES, strict: true }));
+  api.use(requireParsedBodyType); // 415 for a body the route would not parse (server/middleware/content-type.ts)
   api.use(sessionMiddleware(d.client, d.cfg), enforceAbsoluteTimeout(d.cfg), requireCsrf);
   api.use('/auth', authRoutes(d));
   api.use('/applications', applicationRoutes(d));
-  api.use('/applications', documentRoutes(d));
+  api.use('/applications', documentRoutes(d, uploads));
   api.use('/users', userRoutes(d));
   api.use('/admin', ops.stream, adminRoutes(d));
   app.use('/api', api);

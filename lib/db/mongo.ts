@@ -1,10 +1,20 @@
-import { MongoClient, type Db } from 'mongodb';
+import { MongoClient, type Db, type WriteConcernSettings } from 'mongodb';
 
 export interface Mongo {
   client: MongoClient;
   db: Db;
   close(): Promise<void>;
 }
+
+/**
+ * The client's default write concern, explicit rather than the server's implicit default: a
+ * write is acknowledged once a majority of the replica set has it in its journal, so nothing the
+ * API confirms to a client can be rolled back by a failover. Only the queue's claim and lease
+ * renewal override it with w:1 (lib/queue/claim.ts, settle.ts): losing one of those in a failover
+ * only means the event is claimed again later, and every later write is checked against the owner
+ * token (at-least-once delivery, idempotent effects).
+ */
+export const WRITE_CONCERN: WriteConcernSettings = { w: 'majority', journal: true };
 
 /** One MongoClient per process, shared by repositories, queue, locks and the session store. */
 export async function connectMongo(uri: string, dbName: string, appName: string): Promise<Mongo> {
@@ -14,6 +24,7 @@ export async function connectMongo(uri: string, dbName: string, appName: string)
     serverSelectionTimeoutMS: 10_000,
     retryWrites: true,
     retryReads: true,
+    writeConcern: WRITE_CONCERN,
   });
   await client.connect();
   let closing: Promise<void> | undefined;

@@ -67,4 +67,11 @@ export const MIGRATIONS: Migration[] = [
       await ensureQueueIndexes(db);
     },
   },
+  {
+    id: '006-sessions-by-user',
+    description: "sessions by user id, so revoking a user's sessions (role change, disable, password change) is an index lookup",
+    async up({ db }) {
+      await db.collection('sessions').createIndex({ 'session.user.id': 1 }, { name: 'session.user.id_1' });
+    },
+  },
 ];

@@ -1,15 +1,21 @@
 // Starts a real mongod as a single-node replica set, waits until it is primary, stops it cleanly.
+// With `auth` (npm start) it runs with --keyFile, so access control is on, and makes sure the
+// users of scripts/mongod/auth.ts exist; without it (tests, benchmarks) it runs without access control.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createConnection } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { MongoClient } from 'mongodb';
 import { dieWithParent } from '../stack/parent-death.js';
+import { ensureUsers, uriWithCredentials, type LocalAuth, type MongoRole } from './auth.js';
 import { resolveMongod } from './resolve.js';
 
 export interface RunningMongo {
+  /** Without credentials: with access control on, only good for `hello` and `ping`. */
   uri: string;
+  /** The URI with a user's credentials (`uri` itself when access control is off). */
+  uriFor(role: MongoRole): string;
   stop(): Promise<void>;
   pid: number | undefined;
 }
@@ -43,10 +49,14 @@ async function waitForPrimary(port: number, child: ChildProcess, timeoutMs: numb
       }
     }
     const admin = client.db('admin');
-    try {
-      await admin.command({ replSetInitiate: { _id: 'rs0', members: [{ _id: 0, host: `127.0.0.1:${port}` }] } });
-    } catch (e) {
-      if (!/already initialized/i.test((e as Error).message)) throw e;
+    // hello needs no authentication; an initiated set names itself (then, with access control
+    // on and users created, replSetInitiate would be refused as unauthorized).
+    if (!(await admin.command({ hello: 1 })).setName) {
+      try {
+        await admin.command({ replSetInitiate: { _id: 'rs0', members: [{ _id: 0, host: `127.0.0.1:${port}` }] } });
+      } catch (e) {
+        if (!/already initialized/i.test((e as Error).message)) throw e;
+      }
     }
     while (!(await admin.command({ hello: 1 })).isWritablePrimary) {
       if (Date.now() > deadline) throw new Error('mongod did not become primary in time');
@@ -62,6 +72,8 @@ export interface LaunchOptions {
   port: number;
   log?: (m: string) => void;
   cacheSizeGB?: number;
+  /** Access control: the keyfile and users (scripts/mongod/auth.ts) and the application database they get roles on. */
+  auth?: { files: LocalAuth; dbName: string };
 }
 
 export async function launchMongod(opts: LaunchOptions): Promise<RunningMongo> {
@@ -90,19 +102,26 @@ export async function launchMongod(opts: LaunchOptions): Promise<RunningMongo> {
       String(opts.cacheSizeGB ?? 1),
       '--setParameter',
       'ttlMonitorSleepSecs=5',
+      ...(opts.auth ? ['--keyFile', opts.auth.files.keyFile] : []),
     ]),
     { stdio: ['ignore', logFd, logFd], detached: true },
   );
-  log(`[mongod] ${bin.source} pid ${child.pid} on 127.0.0.1:${opts.port}, data in ${opts.dbPath}`);
+  log(
+    `[mongod] ${bin.source} pid ${child.pid} on 127.0.0.1:${opts.port}, data in ${opts.dbPath}${opts.auth ? `, access control on (keyfile and users in ${dirname(opts.auth.files.keyFile)})` : ''}`,
+  );
   try {
     await waitForPrimary(opts.port, child, 60_000);
+    if (opts.auth) await ensureUsers(`mongodb://127.0.0.1:${opts.port}/?directConnection=true`, opts.auth.files.users, opts.auth.dbName);
   } catch (e) {
     child.kill('SIGKILL');
     throw new Error(`${(e as Error).message}; see ${join(opts.dbPath, 'mongod.log')}`);
   }
   let stopping: Promise<void> | undefined;
+  const uri = `mongodb://127.0.0.1:${opts.port}/?replicaSet=rs0`;
+  const auth = opts.auth?.files;
   return {
-    uri: `mongodb://127.0.0.1:${opts.port}/?replicaSet=rs0`,
+    uri,
+    uriFor: (role) => (auth ? uriWithCredentials(uri, auth.users[role]) : uri),
     pid: child.pid,
     stop() {
       stopping ??= new Promise<void>((res) => {

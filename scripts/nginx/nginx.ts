@@ -37,7 +37,9 @@ export function resolveNginx(log: (m: string) => void = console.error): string {
 export function writeLocalConf(o: LocalNginxOptions): string {
   for (const d of TEMP_DIRS) mkdirSync(join(o.runDir, 'tmp', d), { recursive: true });
   const file = join(o.runDir, 'nginx.conf');
-  writeFileSync(file, renderLocalNginxConf(readCanonicalConf(), o));
+  // Started as root, the workers stay root: nobody could not use temp paths under a private run dir.
+  const workerUser = o.workerUser ?? (process.getuid?.() === 0 ? 'root' : undefined);
+  writeFileSync(file, renderLocalNginxConf(readCanonicalConf(), { ...o, ...(workerUser ? { workerUser } : {}) }));
   return file;
 }
 

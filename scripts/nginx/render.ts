@@ -1,7 +1,10 @@
 // Renders the canonical nginx.conf (top level, written for docker-compose) for local processes:
 // swaps the upstream `server` lines, the `listen` address and the access log path, and adds
-// pid/temp paths under a run directory so a non-root nginx runs with its own prefix. Every other
-// directive is used exactly as written. Throws when the file no longer has the expected shape.
+// pid/temp paths under a run directory so a non-root nginx runs with its own prefix. Two
+// development defaults differ from the file as written (both can be turned off to run exactly
+// what compose runs): the X-Upstream debug header is on, and loopback is exempt from the rate
+// limits (load tests and benchmarks send everything from 127.0.0.1). Every other directive is
+// used exactly as written. Throws when the file no longer has the expected shape.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../mongod/resolve.js';
@@ -18,6 +21,15 @@ export interface LocalNginxOptions {
   runDir: string;
   /** Access log file; 'off' disables it (raw-rate benchmarks). Default <runDir>/access.log. */
   accessLog?: string;
+  /** X-Upstream names the instance that answered (default true; the canonical file sends none). */
+  debugUpstreamHeader?: boolean;
+  /** Requests from 127.0.0.1 and ::1 are not rate limited (default true; the canonical file exempts nobody). */
+  exemptLoopbackFromLimits?: boolean;
+  /**
+   * `user` of the worker processes. A master started as root otherwise runs them as nobody, who
+   * cannot enter a private (0700) run directory to buffer request bodies there.
+   */
+  workerUser?: string;
 }
 
 function replaceOnce(text: string, pattern: RegExp, replacement: string | ((m: string, ...g: string[]) => string), what: string): string {
@@ -61,7 +73,22 @@ export function renderLocalNginxConf(template: string, o: LocalNginxOptions): st
       ? 'access_log off;'
       : `access_log ${o.accessLog ?? join(o.runDir, 'access.log')} creditdesk_json buffer=64k flush=1s;`;
   conf = replaceOnce(conf, /^(\s*)access_log\s+\/dev\/stdout[^;]*;/m, (_m, sp) => `${sp}${access}`, 'access_log /dev/stdout');
+  if (o.debugUpstreamHeader ?? true)
+    conf = replaceOnce(
+      conf,
+      /(map \$upstream_addr \$creditdesk_x_upstream \{\s*default )"";/,
+      (_m, head) => `${head}$upstream_addr;`,
+      'X-Upstream debug map',
+    );
+  if (o.exemptLoopbackFromLimits ?? true)
+    conf = replaceOnce(
+      conf,
+      /(geo \$creditdesk_limit_exempt \{\n(\s*)default 0;\n)/,
+      (m, _head, sp) => `${m}${sp}127.0.0.1 1;\n${sp}::1 1;\n`,
+      'rate-limit exemption geo block',
+    );
   conf = withTempPaths(conf, o.runDir);
+  if (o.workerUser) conf = `user ${o.workerUser};\n${conf}`;
   return `# RENDERED from nginx.conf by scripts/nginx/render.ts — edit nginx.conf, not this file.\n${conf}`;
 }
 

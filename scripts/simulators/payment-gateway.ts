@@ -1,7 +1,9 @@
 // A payment-gateway simulator: a real HTTP server process standing in for the bank's API.
 //   tsx scripts/simulators/payment-gateway.ts [port]      (PORT env or 4100; 0 = any free port)
 // POST /payments {reference, amount, currency} with an `Idempotency-Key` header pays once per key;
-// the same key again returns the first payment (200, replayed: true). Payments live in memory.
+// the same key again with the same reference, amount and currency returns the first payment (200,
+// replayed: true); with a different one it is refused with 422 (as real gateways do), paying
+// nothing. Every answer carries the amount and currency paid. Payments live in memory.
 // Test controls: POST /control/hold {hold: true} makes the gateway record each payment and then
 // hold the response (a worker can be killed "mid-payment"); GET /control/held counts held
 // requests; POST /control/hold {hold: false} releases them. GET /payments lists payments.
@@ -59,6 +61,12 @@ const server = createServer(async (req, res) => {
       return send(res, 400, { error: 'Idempotency-Key header, reference, positive amount and currency are required' });
     }
     const existing = payments.get(key);
+    if (existing && (existing.amount !== amount || existing.currency !== currency || existing.reference !== reference)) {
+      return send(res, 422, {
+        error: 'idempotency key reused with different parameters',
+        paid: { amount: existing.amount, currency: existing.currency, reference: existing.reference },
+      });
+    }
     if (existing) existing.requests++;
     else
       payments.set(key, { paymentId: `pay_${randomUUID()}`, key, reference, amount, currency, at: new Date().toISOString(), requests: 1 });

@@ -61,7 +61,8 @@ export async function ephemeralStack(o: {
       apiPorts,
       nginxPort: nginxPort!,
       runDir,
-      env: { NODE_ENV: 'production', LOG_LEVEL: 'info', ...o.env },
+      // Plain HTTP on loopback: production mode would demand TLS for logins (the __Host- cookie).
+      env: { NODE_ENV: 'development', LOG_LEVEL: 'info', ...o.env },
       log,
       ...(o.nodeBin ? { nodeBin: o.nodeBin } : {}),
       ...(o.nginxAccessLog ? { nginxAccessLog: o.nginxAccessLog } : {}),

@@ -16,7 +16,10 @@ import { Supervisor, tail, type Child, type RestartPolicy } from './supervisor.j
 export const WORKER_ROLES = ['ocr', 'approval', 'disbursement'] as const;
 
 export interface StackOptions {
+  /** MONGO_URI for the API instances (and for the workers unless workerMongoUri is given). */
   mongoUri: string;
+  /** MONGO_URI for the workers (the embedded mongod's worker user); default mongoUri. */
+  workerMongoUri?: string;
   dbName: string;
   sessionSecrets: string;
   apiPorts: number[];
@@ -118,7 +121,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     ]);
   const common = { MONGO_URI: o.mongoUri, MONGO_DB: o.dbName, ...o.env };
   try {
-    const workerEnv: Record<string, string> = { ...common };
+    const workerEnv: Record<string, string> = { ...common, ...(o.workerMongoUri ? { MONGO_URI: o.workerMongoUri } : {}) };
     const roles = o.workerRoles ?? [];
     if (o.paymentGatewayPort && roles.includes('disbursement')) {
       const gwUrl = `http://127.0.0.1:${o.paymentGatewayPort}`;

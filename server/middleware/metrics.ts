@@ -1,27 +1,82 @@
-import type { RequestHandler } from 'express';
-import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { BlockList, isIP } from 'node:net';
+import type { Request, RequestHandler } from 'express';
+import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { notFound } from '../../lib/errors.js';
 
-/** Prometheus metrics: process defaults plus a request-duration histogram by route and status. */
-export function createMetrics() {
+/** The route label of requests no route matched, and of 401/403/404 answers (bounded label set). */
+export const UNMATCHED_ROUTE = 'unmatched';
+
+/**
+ * The route label: the matched route's template (`/api/applications/:id`), never the URL, so the
+ * label set is bounded by the route table. Requests no route took, and answers that say the
+ * caller may not know the route exists (401, 403, 404), share one fixed label.
+ */
+export function routeLabel(req: Request, status: number): string {
+  if (status === 401 || status === 403 || status === 404) return UNMATCHED_ROUTE;
+  const path: unknown = req.route?.path;
+  if (typeof path !== 'string') return UNMATCHED_ROUTE;
+  return path === '/' && req.baseUrl ? req.baseUrl : `${req.baseUrl}${path}`;
+}
+
+/** 200 → "2xx": the status class (5 values at most). */
+export const statusClass = (status: number) => `${Math.floor(status / 100)}xx`;
+
+/** The peer addresses (CIDR or single address, comma-separated) allowed to read internal endpoints. */
+export function internalNetworks(spec: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const entry of spec) {
+    const [addr, bits] = entry.split('/');
+    const type = isIP(addr ?? '') === 6 ? 'ipv6' : 'ipv4';
+    if (bits === undefined) list.addAddress(addr!, type);
+    else list.addSubnet(addr!, Number(bits), type);
+  }
+  return list;
+}
+
+/**
+ * A request made straight to this instance from an internal network: the socket's peer (not a
+ * forwarded header) is in `networks`, and no proxy forwarded it (nginx always sets
+ * X-Forwarded-For, so nothing that came through the edge counts as internal).
+ */
+export function isInternal(req: Request, networks: BlockList): boolean {
+  if (req.headers['x-forwarded-for'] !== undefined) return false;
+  const peer = req.socket.remoteAddress ?? '';
+  const v4 = peer.startsWith('::ffff:') ? peer.slice(7) : peer;
+  const type = isIP(v4) === 6 ? 'ipv6' : 'ipv4';
+  return isIP(v4) !== 0 && networks.check(v4, type);
+}
+
+/** Prometheus metrics: process defaults plus a request-duration histogram by route template and status class. */
+export function createMetrics(networks: BlockList, gauges: { uploadsInFlight: () => number }) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  new Gauge({
+    name: 'http_uploads_in_flight',
+    help: 'document uploads holding an upload slot on this instance',
+    registers: [registry],
+    collect() {
+      this.set(gauges.uploadsInFlight());
+    },
+  });
   const duration = new Histogram({
     name: 'http_request_duration_seconds',
-    help: 'HTTP request duration',
+    help: 'HTTP request duration by route template and status class',
     registers: [registry],
     labelNames: ['method', 'route', 'status'],
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
   });
+  const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
   const observe: RequestHandler = (req, res, next) => {
     const end = duration.startTimer();
     res.on('finish', () => {
-      // Matched routes are labelled by their path with ids folded (bounded cardinality).
-      const route = req.route ? req.originalUrl.split('?')[0]!.replace(/LOAN-[0-9A-Z]{26}|\b[0-9a-f]{24}\b/g, ':id') : 'unmatched';
-      end({ method: req.method, route, status: String(res.statusCode) });
+      const status = res.statusCode;
+      end({ method: METHODS.has(req.method) ? req.method : 'OTHER', route: routeLabel(req, status), status: statusClass(status) });
     });
     next();
   };
-  const expose: RequestHandler = async (_req, res) => {
+  /** Only straight from an internal network; anyone else gets the ordinary 404 (nothing to see here). */
+  const expose: RequestHandler = async (req, res) => {
+    if (!isInternal(req, networks)) throw notFound(`no route for ${req.method} ${req.path}`);
     res.type(registry.contentType).send(await registry.metrics());
   };
   return { registry, observe, expose };

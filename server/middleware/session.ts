@@ -3,33 +3,51 @@ import session from 'express-session';
 import { MongoStore } from 'connect-mongo';
 import type { MongoClient } from 'mongodb';
 import type { ServerConfig } from '../../lib/config.js';
+import { collections } from '../../lib/domain/collections.js';
+import { type AccessState, AccessStateCache, SESSIONS_COLLECTION } from '../../lib/domain/users/sessions.js';
 import type { Role } from '../../lib/domain/users/types.js';
 
 declare module 'express-session' {
   interface SessionData {
-    user: { id: string; email: string; role: Role };
+    /** `epoch`: the user's session epoch at login; a later role change, disable or revocation ends the session. */
+    user: { id: string; email: string; role: Role; epoch?: number };
     csrfToken: string;
     createdAt: number;
   }
 }
 
-export const SESSION_COOKIE = 'creditdesk.sid';
+/**
+ * The session cookie's name: `__Host-creditdesk.sid` in production (the browser then insists on
+ * Secure, Path=/ and no Domain, so no subdomain or plain-HTTP page can set or shadow it), the plain
+ * `creditdesk.sid` elsewhere so local `npm start` over plain HTTP keeps working.
+ */
+export const sessionCookieName = (cfg: Pick<ServerConfig, 'NODE_ENV'>) =>
+  cfg.NODE_ENV === 'production' ? '__Host-creditdesk.sid' : 'creditdesk.sid';
 
 /**
  * Sessions in MongoDB (collection `sessions`) through the process's one MongoClient, so any
  * instance serves any session and restarts lose nothing. Idle timeout = cookie maxAge, renewed on
  * activity (`rolling`); the store is written at most once per `touchAfter` for an unchanged
  * session; the absolute timeout is enforced by `enforceAbsoluteTimeout`.
+ *
+ * Cookie: HttpOnly; SameSite=Strict (the ops page and the API are one origin, and nothing links
+ * into the API from other sites); Secure whenever the request came over TLS (`auto`, with the proxy's
+ * X-Forwarded-Proto trusted for TRUST_PROXY_HOPS), and always in production, where the `__Host-`
+ * name requires it (a production instance reached over plain HTTP sets no cookie).
+ *
+ * After the session is loaded, the signed-in user's current access state is checked (see
+ * `checkCurrentUser`), so this one middleware is all app.ts mounts.
  */
 export function sessionMiddleware(client: MongoClient, cfg: ServerConfig): RequestHandler {
   const idleMs = cfg.SESSION_IDLE_MINUTES * 60_000;
-  return session({
-    name: SESSION_COOKIE,
+  const production = cfg.NODE_ENV === 'production';
+  const load = session({
+    name: sessionCookieName(cfg),
     secret: cfg.SESSION_SECRETS,
     store: MongoStore.create({
       client,
       dbName: cfg.MONGO_DB,
-      collectionName: 'sessions',
+      collectionName: SESSIONS_COLLECTION,
       ttl: idleMs / 1000,
       touchAfter: cfg.SESSION_TOUCH_AFTER_SECONDS,
       autoRemove: 'disabled',
@@ -39,8 +57,28 @@ export function sessionMiddleware(client: MongoClient, cfg: ServerConfig): Reque
     saveUninitialized: false,
     rolling: true,
     proxy: cfg.TRUST_PROXY_HOPS > 0,
-    cookie: { httpOnly: true, sameSite: 'lax', secure: 'auto', maxAge: idleMs, path: '/' },
+    cookie: { httpOnly: true, sameSite: 'strict', secure: production ? true : 'auto', maxAge: idleMs, path: '/' },
   });
+  const check = checkCurrentUser(new AccessStateCache(collections(client.db(cfg.MONGO_DB)), cfg.USER_STATE_CACHE_MS));
+  return (req, res, next) => load(req, res, (err?: unknown) => (err ? next(err) : check(req, res, next)));
+}
+
+/**
+ * Ends the request's session when its user no longer exists, is disabled, has another role than
+ * the session says, or has had its session epoch moved on (password change, "log out everywhere")
+ * — as seen through the per-instance cache, so within USER_STATE_CACHE_MS of the change. A session
+ * that does not match the cached state is checked against the database before it is ended (a new
+ * login after a role change is newer than the cache).
+ */
+export function checkCurrentUser(cache: AccessStateCache): RequestHandler {
+  return async (req, _res, next) => {
+    const user = req.session?.user;
+    if (!user) return next();
+    const current = (s: AccessState | null) => s !== null && !s.disabled && s.role === user.role && s.epoch === (user.epoch ?? 0);
+    // A mismatch is checked once more against the database: the session may be newer than the cache.
+    if (current(await cache.get(user.id)) || current(await cache.get(user.id, true))) return next();
+    req.session.destroy((err: unknown) => next(err));
+  };
 }
 
 export function enforceAbsoluteTimeout(cfg: ServerConfig): RequestHandler {

@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { Router, type Request } from 'express';
+import { type Request, type RequestHandler, Router } from 'express';
 import { z } from 'zod';
-import { unauthorized } from '../../lib/errors.js';
-import { assertLoginAllowed, clearAccountFailures, recordLoginFailure } from '../../lib/domain/users/login-throttle.js';
-import { verifyCredentials } from '../../lib/domain/users/users.js';
+import { AppError, badRequest, unauthorized } from '../../lib/errors.js';
+import { changeOwnPassword, changePasswordInput } from '../../lib/domain/users/account-changes.js';
+import { recordLoginFailure, recordLoginSuccess, reserveLoginAttempt, type ThrottleLimits } from '../../lib/domain/users/login-throttle.js';
+import { type UserView, verifyCredentials } from '../../lib/domain/users/users.js';
 import type { ApiContext } from '../context.js';
-import { parse } from '../middleware/validate.js';
-import { SESSION_COOKIE } from '../middleware/session.js';
+import { actor } from '../middleware/auth.js';
+import { sessionCookieName } from '../middleware/session.js';
+import { body } from '../middleware/validate.js';
 
 const loginBody = z.strictObject({ email: z.string().min(1).max(254), password: z.string().min(1).max(256) });
 
@@ -14,42 +16,85 @@ const regenerate = (req: Request) => new Promise<void>((res, rej) => req.session
 const save = (req: Request) => new Promise<void>((res, rej) => req.session.save((e) => (e ? rej(e) : res())));
 const destroy = (req: Request) => new Promise<void>((res, rej) => req.session.destroy((e) => (e ? rej(e) : res())));
 
+/** A fresh session (new id: no fixation) for `user` made in session epoch `epoch`; returns its CSRF token. */
+async function startSession(req: Request, user: Pick<UserView, 'id' | 'email' | 'role'>, epoch: number): Promise<string> {
+  await regenerate(req);
+  req.session.user = { id: user.id, email: user.email, role: user.role, epoch };
+  req.session.csrfToken = randomBytes(32).toString('base64url');
+  req.session.createdAt = Date.now();
+  await save(req);
+  return req.session.csrfToken;
+}
+
 export function authRoutes(d: ApiContext): Router {
   const r = Router();
-  const limits = {
+  const limits: ThrottleLimits = {
     windowMs: d.cfg.LOGIN_WINDOW_MINUTES * 60_000,
     perAccount: d.cfg.LOGIN_MAX_FAILURES_PER_ACCOUNT,
     perIp: d.cfg.LOGIN_MAX_FAILURES_PER_IP,
+    inflightPerAccount: d.cfg.LOGIN_MAX_INFLIGHT_PER_ACCOUNT,
+    delayBaseMs: d.cfg.LOGIN_DELAY_BASE_MS,
+    delayCapMs: d.cfg.LOGIN_DELAY_CAP_MS,
   };
+  const cookieName = sessionCookieName(d.cfg);
+  // In production the session cookie is `__Host-` and Secure: a browser would drop it over plain
+  // HTTP, so signing in there is refused outright rather than "succeeding" without a session.
+  const overTls: RequestHandler = (req, _res, next) => {
+    if (d.cfg.NODE_ENV === 'production' && !req.secure)
+      throw new AppError(403, 'https_required', 'sign in over HTTPS (behind a proxy: X-Forwarded-Proto and TRUST_PROXY_HOPS)');
+    next();
+  };
+  r.use(['/login', '/password'], overTls);
 
+  // The throttle's reservation is taken before the password is verified (429 when over a limit).
   r.post('/login', async (req, res) => {
-    const { email, password } = parse(loginBody, req.body, 'body');
-    const ip = req.ip ?? 'unknown';
-    await assertLoginAllowed(d.c, email, ip, limits);
-    const user = await verifyCredentials(d.c, email, password);
-    if (!user) {
-      await recordLoginFailure(d.c, email, ip, limits);
+    const { email, password } = body(req, loginBody);
+    const reservation = await reserveLoginAttempt(d.c, email, req.ip ?? 'unknown', limits);
+    const verified = await verifyCredentials(d.c, email, password).catch(async (e: unknown) => {
+      await recordLoginFailure(d.c, reservation, limits);
+      throw e;
+    });
+    if (!verified) {
+      await recordLoginFailure(d.c, reservation, limits);
       throw unauthorized('invalid email or password');
     }
-    await clearAccountFailures(d.c, email);
-    await regenerate(req); // a fresh session id on every login (no fixation)
-    req.session.user = { id: user.id, email: user.email, role: user.role };
-    req.session.csrfToken = randomBytes(32).toString('base64url');
-    req.session.createdAt = Date.now();
-    await save(req);
-    req.log.info({ userId: user.id }, 'login');
-    res.json({ user, csrfToken: req.session.csrfToken });
+    await recordLoginSuccess(d.c, reservation);
+    const csrfToken = await startSession(req, verified.user, verified.epoch);
+    req.log.info({ userId: verified.user.id }, 'login');
+    res.json({ user: verified.user, csrfToken });
+  });
+
+  // Changing one's own password needs the current one (throttled like a login) and ends every
+  // session of the user; the caller continues in a fresh session (new id and CSRF token).
+  r.post('/password', async (req, res) => {
+    const me = req.session?.user;
+    if (!me) throw unauthorized();
+    const input = body(req, changePasswordInput);
+    if (input.currentPassword === input.newPassword) throw badRequest('the new password must differ from the current one');
+    const reservation = await reserveLoginAttempt(d.c, me.email, req.ip ?? 'unknown', limits);
+    let epoch: number;
+    try {
+      ({ epoch } = await changeOwnPassword(d, me.id, input, { actor: actor(req), requestId: String(req.id) }));
+    } catch (e) {
+      await recordLoginFailure(d.c, reservation, limits);
+      throw e;
+    }
+    await recordLoginSuccess(d.c, reservation);
+    const csrfToken = await startSession(req, me, epoch);
+    req.log.info({ userId: me.id }, 'password changed');
+    res.json({ user: { id: me.id, email: me.email, role: me.role }, csrfToken });
   });
 
   r.post('/logout', async (req, res) => {
     if (req.session?.user) await destroy(req);
-    res.clearCookie(SESSION_COOKIE, { path: '/' });
+    res.clearCookie(cookieName, { path: '/' });
     res.status(204).end();
   });
 
   r.get('/me', (req, res) => {
-    if (!req.session?.user) throw unauthorized();
-    res.json({ user: req.session.user, csrfToken: req.session.csrfToken });
+    const u = req.session?.user;
+    if (!u) throw unauthorized();
+    res.json({ user: { id: u.id, email: u.email, role: u.role }, csrfToken: req.session.csrfToken });
   });
   return r;
 }

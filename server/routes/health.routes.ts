@@ -1,20 +1,27 @@
-import { Router } from 'express';
+import type { BlockList } from 'node:net';
+import { Router, type Request } from 'express';
 import type { ApiContext } from '../context.js';
+import { isInternal } from '../middleware/metrics.js';
 
-export function healthRoutes(d: ApiContext): Router {
+/**
+ * Liveness and readiness. The instance id is a detail for operators: it is in the answer only
+ * for a request made straight to the instance from `internal` networks, never through nginx.
+ */
+export function healthRoutes(d: ApiContext, internal: BlockList): Router {
   const r = Router();
+  const body = (req: Request, status: string) => (isInternal(req, internal) ? { status, instance: d.cfg.INSTANCE_ID } : { status });
   // Liveness: the process answers; no database call.
-  r.get('/health', (_req, res) => {
-    res.json({ status: 'ok', instance: d.cfg.INSTANCE_ID });
+  r.get('/health', (req, res) => {
+    res.json(body(req, 'ok'));
   });
   // Readiness: MongoDB answers and we are not draining.
-  r.get('/ready', async (_req, res) => {
-    if (d.lifecycle.draining) return void res.status(503).json({ status: 'draining', instance: d.cfg.INSTANCE_ID });
+  r.get('/ready', async (req, res) => {
+    if (d.lifecycle.draining) return void res.status(503).json(body(req, 'draining'));
     try {
       await d.db.command({ ping: 1 }, { timeoutMS: 2000 });
-      res.json({ status: 'ready', instance: d.cfg.INSTANCE_ID });
+      res.json(body(req, 'ready'));
     } catch {
-      res.status(503).json({ status: 'mongodb_unreachable', instance: d.cfg.INSTANCE_ID });
+      res.status(503).json(body(req, 'mongodb_unreachable'));
     }
   });
   return r;

@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import { z } from 'zod';
 import { acquire, release } from '../../lib/locks/index.js';
 import { PermanentError, publish, startWorker, type WorkerHandle } from '../../lib/queue/index.js';
+import { fakeApplication } from '../../scripts/seed.js';
 import { silentLog } from '../helpers/db.js';
 import { fixture } from '../helpers/fixture.js';
 import { Client } from '../helpers/http.js';
@@ -78,8 +79,14 @@ describe('bad input is 400 in the problem shape', () => {
     ['POST', '/api/admin/dead-letters/not-an-id/retry', {}],
     ['POST', '/api/admin/dead-letters/0123456789abcdef01234567/retry', { force: true }],
     ['POST', '/api/admin/dead-letters/retry', { type: { $ne: '' } }],
-    ['POST', '/api/admin/dead-letters/retry', { all: true }],
+    ['POST', '/api/admin/dead-letters/retry', { all: false }],
+    ['POST', '/api/admin/dead-letters/retry', { all: true, type: 'test.flaky' }],
+    ['POST', '/api/admin/dead-letters/retry', {}],
+    ['POST', '/api/admin/dead-letters/purge', {}],
+    ['POST', '/api/admin/dead-letters/purge', { all: true, olderThanMinutes: 5 }],
     ['POST', '/api/admin/dead-letters/purge', { olderThanMinutes: -1 }],
+    ['GET', '/api/admin/audit?entity=nope'],
+    ['GET', '/api/admin/audit?cursor=xyz'],
     ['POST', '/api/admin/dead-letters/purge', { olderThanMinutes: '5' }],
     ['POST', '/api/admin/queues/BAD$TYPE/pause', {}],
   ];
@@ -164,6 +171,85 @@ describe('operations', () => {
     await waitFor('both dead again', async () => (await Promise.all(evs.map((e) => state(e.id)))).every((s) => s === 'dead'));
     assert.equal((await admin.post('/api/admin/dead-letters/purge', { type: 'test.flaky', olderThanMinutes: 0 })).body.purged, 2);
     assert.equal((await admin.get('/api/admin/dead-letters?type=test.flaky')).body.total, 0);
+  });
+
+  test('bulk retry/purge without an explicit filter or all:true touch nothing, whatever the body type', async () => {
+    failing = true;
+    const ev = await publish(f.t.mongo.db, 'test.flaky', { n: 9 });
+    await waitFor('the event to be dead-lettered', async () => (await state(ev.id)) === 'dead');
+    const bodies: Array<[string, Record<string, string>]> = [
+      ['', {}],
+      ['{"all":true}', { 'content-type': 'text/plain' }],
+      ['all=true', { 'content-type': 'application/x-www-form-urlencoded' }],
+      ['{"type":"test.flaky"}', { 'content-type': 'application/vnd.api+json' }],
+    ];
+    for (const path of ['/api/admin/dead-letters/purge', '/api/admin/dead-letters/retry']) {
+      for (const [body, headers] of bodies) {
+        const r = await admin.req('POST', path, body === '' ? undefined : body, headers);
+        assert.ok(r.status === 400 || r.status === 415, `${path} ${body} ${JSON.stringify(headers)}: ${r.status}`);
+      }
+    }
+    assert.equal(await state(ev.id), 'dead', 'neither retried nor purged');
+    const all = await admin.post('/api/admin/dead-letters/purge', { all: true });
+    assert.equal(all.status, 200, JSON.stringify(all.body));
+    assert.ok(all.body.purged >= 1);
+    assert.equal(await state(ev.id), undefined);
+  });
+
+  test('dead disbursement events are purged only once their application is final', async () => {
+    const open = fakeApplication();
+    open.status = 'disbursing';
+    const done = fakeApplication();
+    done.status = 'disbursed';
+    await f.t.c.applications.insertMany([open, done]);
+    const dead = { state: 'dead', deadAt: new Date(0) };
+    const events = f.t.mongo.db.collection('events');
+    const [a, b] = [
+      await publish(f.t.mongo.db, 'disbursement.requested', { applicationId: open._id }),
+      await publish(f.t.mongo.db, 'disbursement.requested', { applicationId: done._id }),
+    ];
+    await events.updateMany({ _id: { $in: [a.id, b.id] } }, { $set: dead });
+    for (const body of [{ type: 'disbursement.requested' }, { olderThanMinutes: 1 }, { all: true }]) {
+      const r = await admin.post('/api/admin/dead-letters/purge', body);
+      assert.equal(r.status, 409, JSON.stringify(r.body));
+      assert.equal(r.body.type, 'https://creditdesk.dev/problems/disbursement_not_final');
+      assert.deepEqual(r.body.applications, [{ id: open._id, status: 'disbursing' }]);
+    }
+    assert.equal(await events.countDocuments({ _id: { $in: [a.id, b.id] }, state: 'dead' }), 2, 'nothing purged');
+    await f.t.c.applications.updateOne({ _id: open._id }, { $set: { status: 'disbursed' } });
+    const r = await admin.post('/api/admin/dead-letters/purge', { type: 'disbursement.requested' });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.purged, 2);
+  });
+
+  test('retries, purges, pauses and resumes are audited with actor and request id, readable by admins only', async () => {
+    await admin.post('/api/admin/queues/test.audit/pause', {});
+    await admin.post('/api/admin/queues/test.audit/resume', {});
+    await admin.post('/api/admin/dead-letters/retry', { type: 'test.audit' });
+    const purge = await admin.req('POST', '/api/admin/dead-letters/purge', { type: 'test.audit' }, { 'x-request-id': 'req-audit-1' });
+    assert.equal(purge.status, 200);
+    const r = await admin.get('/api/admin/audit?entity=queue&limit=10');
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const queue = r.body.items.filter((e: { entityId: string }) => e.entityId === 'test.audit');
+    assert.deepEqual(
+      queue.map((e: { action: string }) => e.action),
+      ['queue.resumed', 'queue.paused'],
+    );
+    for (const e of queue) {
+      assert.equal(e.actor.email, admin.email);
+      assert.ok(e.requestId, 'request id recorded');
+    }
+    const dl = (await admin.get('/api/admin/audit?entity=dead_letter&action=dead_letters.purged')).body.items;
+    const mine = dl.find((e: { entityId: string }) => e.entityId === 'test.audit');
+    assert.ok(mine, JSON.stringify(dl));
+    assert.deepEqual(mine.details, { filter: { type: 'test.audit' }, purged: 0 });
+    const retried = (await admin.get('/api/admin/audit?action=dead_letters.retried&limit=100')).body.items;
+    assert.ok(retried.some((e: { entityId: string }) => e.entityId === 'test.audit'));
+    const page1 = await admin.get('/api/admin/audit?entity=queue&limit=1');
+    assert.equal(page1.body.items.length, 1);
+    const page2 = await admin.get(`/api/admin/audit?entity=queue&limit=1&cursor=${page1.body.next}`);
+    assert.notEqual(page2.body.items[0]._id, page1.body.items[0]._id);
+    assert.equal((await reviewer.get('/api/admin/audit')).status, 403);
   });
 
   test('held locks are listed', async () => {

@@ -17,6 +17,20 @@ f.before(async () => {
   reviewer = await f.client('reviewer');
   viewer = await f.client('viewer');
   id = (await reviewer.create()).id;
+  // A dead letter a body-less purge or retry-all would touch.
+  const now = new Date();
+  await f.t.mongo.db.collection('events').insertOne({
+    type: 'test.dead',
+    payload: {},
+    state: 'dead',
+    priority: 0,
+    runAt: now,
+    attempts: 3,
+    errors: [],
+    recoveries: 0,
+    createdAt: now,
+    deadAt: now,
+  });
 });
 
 /** Everything a bad request could have changed. */
@@ -38,6 +52,29 @@ type Who = 'anon' | 'viewer' | 'reviewer' | 'admin' | 'reviewer-no-csrf';
 type Case = [name: string, who: Who, method: string, path: () => string, body: unknown, status: number, headers?: Record<string, string>];
 const put = () => `/api/applications/${id}`;
 const big = 'x'.repeat(200 * 1024);
+const user = () => `/api/users/${userId}`;
+let userId = '';
+/** A JSON filter sent with a content type the API does not parse (415, never "no filter"). */
+const notJson = (label: string, path: string): Case[] =>
+  (
+    [
+      ['text/plain', 'text/plain'],
+      ['form', 'application/x-www-form-urlencoded'],
+      ['vnd.api+json', 'application/vnd.api+json'],
+    ] as const
+  ).map(
+    ([kind, type]): Case => [
+      `${label}: JSON filter as ${kind}`,
+      'admin',
+      'POST',
+      () => path,
+      '{"type":"test.dead"}',
+      415,
+      { 'content-type': type },
+    ],
+  );
+/** Checks a 415's problem names the type the route expects. */
+const expectedType = (path: string) => (/\/documents$/.test(path) ? 'multipart/form-data' : 'application/json');
 
 /** Built when the test runs, after `id` exists. */
 const cases = (): Case[] => [
@@ -83,9 +120,39 @@ const cases = (): Case[] => [
     'POST',
     () => '/api/applications',
     'amount=5',
-    400,
+    415,
     { 'content-type': 'application/x-www-form-urlencoded' },
   ],
+  [
+    'create: JSON as text/plain',
+    'reviewer',
+    'POST',
+    () => '/api/applications',
+    JSON.stringify(sampleApplication()),
+    415,
+    { 'content-type': 'text/plain' },
+  ],
+  [
+    'create: body without a content type',
+    'reviewer',
+    'POST',
+    () => '/api/applications',
+    JSON.stringify(sampleApplication()),
+    415,
+    { 'content-type': '' },
+  ],
+  ['create: 1-character CSRF token', 'reviewer', 'POST', () => '/api/applications', sampleApplication(), 403, { 'x-csrf-token': 'x' }],
+  // 43 characters like a real token, but each is 2 bytes in UTF-8
+  [
+    'create: non-ASCII CSRF token',
+    'reviewer',
+    'POST',
+    () => '/api/applications',
+    sampleApplication(),
+    403,
+    { 'x-csrf-token': '\u00e9'.repeat(43) },
+  ],
+  ['upload: JSON instead of multipart', 'reviewer', 'POST', () => `/api/applications/${id}/documents`, { file: 'x' }, 415],
   // update
   ['put: no session', 'anon', 'PUT', put, { version: 1, amount: 5 }, 401],
   ['put: viewer role', 'viewer', 'PUT', put, { version: 1, amount: 5 }, 403],
@@ -133,10 +200,64 @@ const cases = (): Case[] => [
     { applicationIds: [id], status: 'under_review', versions: { [id]: 'one' } },
     400,
   ],
+  // JSON.parse keeps "__proto__" as an own key; zod's record would drop it and apply the update unpinned
+  ...(['__proto__', 'constructor', 'prototype'] as const).map(
+    (key): Case => [
+      `batch: "${key}" key in versions`,
+      'reviewer',
+      'POST',
+      () => '/api/applications/batch-update',
+      `{"applicationIds":["${id}"],"status":"under_review","versions":{"${key}":1}}`,
+      400,
+    ],
+  ),
+  [
+    'batch: JSON as text/plain',
+    'reviewer',
+    'POST',
+    () => '/api/applications/batch-update',
+    JSON.stringify({ applicationIds: [id], status: 'under_review' }),
+    415,
+    { 'content-type': 'text/plain' },
+  ],
+  // admin: a filter the API did not parse is never "purge / retry everything"
+  ...notJson('purge', '/api/admin/dead-letters/purge'),
+  ...notJson('retry-all', '/api/admin/dead-letters/retry'),
+  ['purge: "__proto__" key', 'admin', 'POST', () => '/api/admin/dead-letters/purge', '{"__proto__":{"type":"x"}}', 400],
   // users
   ['users: reviewer role', 'reviewer', 'POST', () => '/api/users', { email: 'new@x.io', password: 'a-long-password!', role: 'admin' }, 403],
   ['users: weak password', 'admin', 'POST', () => '/api/users', { email: 'new@x.io', password: 'short', role: 'admin' }, 400],
   ['users: bad role', 'admin', 'POST', () => '/api/users', { email: 'new@x.io', password: 'a-long-password!', role: 'root' }, 400],
+  ['users: no body', 'admin', 'POST', () => '/api/users', undefined, 400],
+  [
+    'users: form body',
+    'admin',
+    'POST',
+    () => '/api/users',
+    'email=new@x.io&role=admin',
+    415,
+    { 'content-type': 'application/x-www-form-urlencoded' },
+  ],
+  ['change user: reviewer role', 'reviewer', 'PATCH', user, { role: 'admin' }, 403],
+  ['change user: unknown role', 'admin', 'PATCH', user, { role: 'root' }, 400],
+  ['change user: nothing to change', 'admin', 'PATCH', user, {}, 400],
+  ['change user: no body', 'admin', 'PATCH', user, undefined, 400],
+  ['change user: unknown field', 'admin', 'PATCH', user, { disabled: true, email: 'x@y.z' }, 400],
+  ['change user: text/plain', 'admin', 'PATCH', user, '{"disabled":true}', 415, { 'content-type': 'text/plain' }],
+  ['change user: bad id', 'admin', 'PATCH', () => '/api/users/123', { disabled: true }, 400],
+  ['change user: missing user', 'admin', 'PATCH', () => '/api/users/0123456789abcdef01234567', { disabled: true }, 404],
+  ['revoke: reviewer role', 'reviewer', 'POST', () => `${user()}/sessions/revoke`, undefined, 403],
+  ['revoke: missing user', 'admin', 'POST', () => '/api/users/0123456789abcdef01234567/sessions/revoke', undefined, 404],
+  ['password: no session', 'anon', 'POST', () => '/api/auth/password', { currentPassword: 'x', newPassword: 'a-long-new-password' }, 401],
+  ['password: weak new password', 'viewer', 'POST', () => '/api/auth/password', { currentPassword: 'x', newPassword: 'short' }, 400],
+  [
+    'password: wrong current password',
+    'viewer',
+    'POST',
+    () => '/api/auth/password',
+    { currentPassword: 'not-it', newPassword: 'a-long-new-password' },
+    401,
+  ],
   // routing
   ['unknown route', 'admin', 'GET', () => '/api/nothing-here', undefined, 404],
 ];
@@ -145,6 +266,7 @@ test('every bad input gets its 4xx in the problem shape and changes nothing', as
   const noCsrf = new Client(f.url);
   noCsrf.cookie = reviewer.cookie; // same session, but the caller never learned the token
   const clients: Record<Who, Client> = { anon: new Client(f.url), viewer, reviewer, admin, 'reviewer-no-csrf': noCsrf };
+  userId = String((await f.t.c.users.findOne({ email: viewer.email }))!._id);
   const before = await snapshot();
   const failures: string[] = [];
   for (const [name, who, method, path, body, status, headers] of cases()) {
@@ -157,7 +279,8 @@ test('every bad input gets its 4xx in the problem shape and changes nothing', as
       typeof r.body.type === 'string' &&
       typeof r.body.requestId === 'string' &&
       !JSON.stringify(r.body).includes('    at ');
-    if (r.status !== status || !shapeOk) failures.push(`${name}: got ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
+    const namesType = r.status !== 415 || r.body?.expected === expectedType(path());
+    if (r.status !== status || !shapeOk || !namesType) failures.push(`${name}: got ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
   }
   assert.deepEqual(failures, []);
   assert.equal(await snapshot(), before, 'a rejected request changed the database');

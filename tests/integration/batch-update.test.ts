@@ -30,7 +30,7 @@ test('batch-update reports updated, conflict, not_found and invalid_transition p
     [missing]: 'not_found',
     [d.id]: 'updated',
   });
-  assert.deepEqual(r.body.summary, { updated: 2, unchanged: 0, conflict: 1, not_found: 1, invalid_transition: 1 });
+  assert.deepEqual(r.body.summary, { updated: 2, unchanged: 0, conflict: 1, not_found: 1, invalid_transition: 1, refused: 0 });
   for (const [id, status, version] of [
     [a.id, 'under_review', 2],
     [b.id, 'submitted', 2],
@@ -83,4 +83,16 @@ test('batch-update above the size limit is 400 and changes nothing', async () =>
   const r = await reviewer.post('/api/applications/batch-update', { applicationIds: Array(501).fill(a.id), status: 'under_review' });
   assert.equal(r.status, 400);
   assert.equal((await f.t.c.applications.findOne({ _id: a.id }))!.version, 1);
+});
+
+test('a `versions` map with __proto__, constructor or prototype keys is 400, never an unpinned update', async () => {
+  const a = await reviewer.create();
+  for (const key of ['__proto__', 'constructor', 'prototype']) {
+    const body = `{"applicationIds":["${a.id}"],"status":"under_review","versions":{"${key}":{"${a.id}":7},"${a.id}":1}}`;
+    const r = await reviewer.req('POST', '/api/applications/batch-update', body);
+    assert.equal(r.status, 400, `${key}: ${JSON.stringify(r.body)}`);
+    assert.ok(JSON.stringify(r.body.errors).includes(key), JSON.stringify(r.body));
+  }
+  const doc = await f.t.c.applications.findOne({ _id: a.id });
+  assert.equal(doc!.version, 1, 'nothing applied');
 });

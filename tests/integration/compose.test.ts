@@ -1,12 +1,17 @@
 // No Docker engine here: docker-compose.yml, the Dockerfile and nginx.conf are checked against
-// each other and against the code (config schemas, entry points), and both nginx variants
-// (local rendering, compose file) pass `nginx -t`.
+// each other and against the code (config schemas, entry points), deploy/secrets.sh is run into a
+// temp dir and its output checked, and the nginx variants (local rendering, compose file with the
+// TLS server of deploy/nginx/tls.conf and a throwaway self-signed certificate) pass `nginx -t`.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { migrateSchema, parseEnv, serverSchema, workerSchema } from '../../lib/config.js';
+import { rolesFor } from '../../scripts/mongod/auth.js';
+import { usersFromSecrets } from '../../scripts/mongod/init-cluster.js';
 import { PROJECT_ROOT } from '../../scripts/mongod/resolve.js';
 import { readCanonicalConf, renderLocalNginxConf, upstreamServers, withTempPaths } from '../../scripts/nginx/render.js';
 import { directive, nginxSyntaxCheck } from '../helpers/nginx.js';
@@ -15,28 +20,66 @@ interface Service {
   image?: string;
   build?: string;
   command?: string[] | string;
+  entrypoint?: string[];
   ports?: string[];
   environment?: Record<string, string>;
+  env_file?: string[];
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test?: string[]; disable?: boolean };
   deploy?: { replicas?: number };
   volumes?: string[];
   restart?: string;
+  networks?: string[];
+  network_mode?: string;
+  mem_limit?: string;
+  read_only?: boolean;
+  tmpfs?: string[];
+  secrets?: string[];
 }
 const root = (p: string) => join(PROJECT_ROOT, p);
-const compose = parse(readFileSync(root('docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service> };
+const compose = parse(readFileSync(root('docker-compose.yml'), 'utf8'), { merge: true }) as {
+  services: Record<string, Service>;
+  networks: Record<string, { internal?: boolean } | null>;
+  secrets: Record<string, { file?: string }>;
+};
 const services = compose.services;
 const nginxConf = readCanonicalConf();
+const tlsConf = readFileSync(root('deploy/nginx/tls.conf'), 'utf8');
 const dockerfile = readFileSync(root('Dockerfile'), 'utf8');
 const envExample = new Set([...readFileSync(root('.env.example'), 'utf8').matchAll(/^#?\s*([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]!));
 const schemaNames = new Set([serverSchema, workerSchema, migrateSchema].flatMap((s) => Object.keys(s.shape)));
-const appServices = Object.entries(services).filter(([, s]) => s.build !== undefined);
+/** The services running the app's processes (mongo-init runs the same image as a one-shot tool). */
+const appServices = Object.entries(services).filter(([n, s]) => s.build !== undefined && n !== 'mongo-init');
 const apis = Object.keys(services).filter((n) => /^api-\d+$/.test(n));
+const MONGO_HOSTS = 'mongo-1:27017,mongo-2:27017,mongo-3:27017';
+/** The line in nginx.conf's server block that takes in deploy/nginx/tls.conf in compose. */
+const INCLUDE = /^\s*include creditdesk\.d\/\*\.conf;$/m;
 
 /** Compose interpolation for the test: ${VAR:-default} → default, ${VAR:?msg} → `given[VAR]`. */
 const interpolate = (v: string, given: Record<string, string>) =>
   v.replace(/\$\{([A-Z0-9_]+)(?::?-([^}]*)|:?\?[^}]*)?\}/g, (_m, name: string, def?: string) => given[name] ?? def ?? '');
 const SECRET = 'compose-test-secret-0123456789abcdef0123456789';
+const GIVEN = { SESSION_SECRETS: SECRET, PAYMENT_GATEWAY_URL: 'https://gateway.example/v1' };
+
+/** deploy/secrets.sh run once into a temp dir: what compose would read from deploy/secrets/. */
+const secretsDir = join(mkdtempSync(join(tmpdir(), 'creditdesk-compose-secrets-')), 'secrets');
+execFileSync('sh', [root('deploy/secrets.sh'), secretsDir], { stdio: 'ignore' });
+after(() => rmSync(join(secretsDir, '..'), { recursive: true, force: true }));
+/** A compose secret's or env file's path (relative to the project) in the generated temp dir. */
+const generated = (path: string) => join(secretsDir, path.replace(/^\.\/?/, '').replace(/^deploy\/secrets\//, ''));
+const envFile = (path: string) =>
+  Object.fromEntries(
+    readFileSync(generated(path), 'utf8')
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
+/** A service's environment as its container sees it: env files, then `environment`, interpolated. */
+const containerEnv = (s: Service, given: Record<string, string> = GIVEN) => ({
+  ...Object.assign({}, ...(s.env_file ?? []).map(envFile)),
+  ...Object.fromEntries(Object.entries(s.environment ?? {}).map(([k, v]) => [k, interpolate(String(v), given)])),
+});
+const schemaOf = (n: string) => (n.startsWith('api-') ? serverSchema : n.startsWith('worker-') ? workerSchema : migrateSchema);
 
 describe('docker-compose.yml', () => {
   test('has the replica set, its init job, migrations, three API instances, the workers and nginx', () => {
@@ -60,23 +103,138 @@ describe('docker-compose.yml', () => {
     const replicas = (n: string) => services[n]!.deploy?.replicas ?? 1;
     assert.deepEqual([replicas('worker-ocr'), replicas('worker-approval'), replicas('worker-disbursement')], [2, 2, 1]);
     for (const n of ['mongo-1', 'mongo-2', 'mongo-3']) {
-      assert.equal(services[n]!.image, 'mongo:6');
-      assert.deepEqual(services[n]!.command, ['mongod', '--replSet', 'rs0', '--bind_ip_all', '--port', '27017']);
+      assert.match(services[n]!.image!, /^mongo:\d+\.\d+\.\d+$/);
+      assert.deepEqual(services[n]!.command, [
+        'mongod',
+        '--replSet',
+        'rs0',
+        '--bind_ip_all',
+        '--port',
+        '27017',
+        '--keyFile',
+        '/tmp/mongo-keyfile',
+        '--wiredTigerCacheSizeGB',
+        '0.5',
+      ]);
       assert.ok(
         services[n]!.volumes?.some((v) => v.endsWith(':/data/db')),
         `${n} keeps its data in a volume`,
       );
     }
-    const init = (services['mongo-init']!.command as string[]).join(' ');
-    assert.match(init, /rs\.initiate/);
-    for (const h of ['mongo-1:27017', 'mongo-2:27017', 'mongo-3:27017']) assert.ok(init.includes(`'${h}'`), h);
-    for (const [n, s] of appServices) {
+  });
+
+  test('MongoDB runs with keyfile auth; mongo-init creates least-privilege users; each app service connects as its own user', () => {
+    for (const n of ['mongo-1', 'mongo-2', 'mongo-3']) {
+      const m = services[n]!;
+      assert.deepEqual(m.secrets, ['mongo_keyfile']);
+      // The keyfile secret is copied 0400, owned by mongodb, to where --keyFile points, then the image's entrypoint runs mongod.
+      const entry = m.entrypoint!.join(' ');
       assert.match(
-        s.environment?.MONGO_URI ?? '',
-        /^mongodb:\/\/mongo-1:27017,mongo-2:27017,mongo-3:27017\/\?replicaSet=rs0$/,
-        `${n} MONGO_URI`,
-      );
+        entry,
+        /install -m 0400 -o mongodb -g mongodb \/run\/secrets\/mongo_keyfile \/tmp\/mongo-keyfile && exec docker-entrypoint\.sh "\$\$@"/,
+      ); // compose turns $$ into $
+      assert.ok(m.tmpfs?.some((t) => t.startsWith('/tmp')));
     }
+    const init = services['mongo-init']!;
+    assert.equal(init.network_mode, 'service:mongo-1', "on mongo-1's loopback: the localhost exception creates the first user");
+    assert.equal(init.build, '.');
+    const cmd = init.command as string[];
+    assert.deepEqual(cmd.slice(0, 2), ['node', 'dist/scripts/mongod/init-cluster.js']);
+    assert.ok(existsSync(root('scripts/mongod/init-cluster.ts')));
+    assert.equal(cmd[cmd.indexOf('--members') + 1], MONGO_HOSTS);
+    assert.equal(cmd[cmd.indexOf('--secrets') + 1], '/run/secrets');
+    assert.deepEqual(init.secrets, ['mongo_admin_password', 'mongo_migrator_password', 'mongo_api_password', 'mongo_worker_password']);
+
+    // Every compose secret is a file deploy/secrets.sh makes; the passwords are what mongo-init reads.
+    for (const [name, { file }] of Object.entries(compose.secrets)) {
+      assert.match(file!, /^\.\/deploy\/secrets\//, name);
+      assert.ok(existsSync(generated(file!)), `deploy/secrets.sh makes ${file}`);
+    }
+    const users = usersFromSecrets(secretsDir);
+    const mode = (p: string) => statSync(join(secretsDir, p)).mode & 0o777;
+    assert.equal(statSync(secretsDir).mode & 0o777, 0o700);
+    for (const f of ['mongo-keyfile', 'api.env', 'worker.env', 'migrator.env', 'tls/key.pem']) assert.equal(mode(f), 0o600, f);
+
+    // The role each service connects as: its env file's MONGO_URI names that user, on the replica set.
+    const roleOf = (n: string) => (n.startsWith('api-') ? 'api' : n.startsWith('worker-') ? 'worker' : 'migrator');
+    for (const [n, s] of appServices) {
+      const role = roleOf(n);
+      assert.deepEqual(s.env_file, [`deploy/secrets/${role}.env`], n);
+      assert.equal(s.environment?.MONGO_URI, undefined, `${n}: no MONGO_URI in the compose file itself`);
+      // A multi-host URI is not a WHATWG URL: split it by hand.
+      const [, user, password, hosts, query] = /^mongodb:\/\/([^:@]+):([^@]+)@([^/]+)\/\?(.*)$/.exec(containerEnv(s).MONGO_URI) ?? [];
+      assert.equal(hosts, MONGO_HOSTS, n);
+      const params = new URLSearchParams(query);
+      assert.equal(params.get('replicaSet'), 'rs0');
+      assert.equal(params.get('authSource'), 'admin');
+      assert.equal(decodeURIComponent(user ?? ''), users[role].user, n);
+      assert.equal(decodeURIComponent(password ?? ''), users[role].password, n);
+    }
+    // Least privilege: only the admin (mongo-init) has more than its application database.
+    assert.deepEqual(rolesFor('api', 'creditdesk'), [{ role: 'readWrite', db: 'creditdesk' }]);
+    assert.deepEqual(rolesFor('worker', 'creditdesk'), [{ role: 'readWrite', db: 'creditdesk' }]);
+    assert.deepEqual(rolesFor('migrator', 'creditdesk'), [
+      { role: 'readWrite', db: 'creditdesk' },
+      { role: 'dbAdmin', db: 'creditdesk' },
+    ]);
+  });
+
+  test('the image holds no credentials: .dockerignore excludes DATA_DIR, deploy/ (secrets), .env files and keys', () => {
+    const ignored = readFileSync(root('.dockerignore'), 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
+    for (const p of ['.data', 'deploy', '.env', '.env.*', '**/mongo-auth', '**/*.pem', '**/*.key', '**/secrets'])
+      assert.ok(ignored.includes(p), p);
+    assert.ok(ignored.includes('!.env.example'));
+    assert.doesNotMatch(dockerfile, /^COPY (\.|deploy|\.data)\b/m, 'the Dockerfile copies named source folders only');
+  });
+
+  test('pinned images, separate networks, memory limits, read-only root filesystems', () => {
+    const pinned = /^[a-z0-9/_-]+:\d+\.\d+\.\d+(-[a-z0-9.-]+)?$/;
+    for (const [n, s] of Object.entries(services)) if (!s.build) assert.match(s.image ?? '', pinned, `${n} pins its image`);
+    assert.match(dockerfile.match(/^ARG NODE_IMAGE=(\S+)$/m)?.[1] ?? '', pinned, 'the Dockerfile pins Node');
+
+    assert.deepEqual(compose.networks.back, { internal: true }, 'back has no route out');
+    assert.deepEqual(services.nginx!.networks, ['front', 'back']);
+    for (const [n, s] of Object.entries(services)) {
+      if (n === 'nginx') continue;
+      assert.ok(!(s.networks ?? []).includes('front'), `${n} is not on the front network`);
+      if (n.startsWith('mongo-') && n !== 'mongo-init') assert.deepEqual(s.networks, ['back'], n);
+    }
+    assert.deepEqual(
+      services['worker-disbursement']!.networks,
+      ['back', 'egress'],
+      'only the disbursement worker reaches out (the gateway)',
+    );
+    for (const [n, s] of appServices) if (n !== 'worker-disbursement') assert.deepEqual(s.networks, ['back'], n);
+
+    for (const [n, s] of Object.entries(services)) {
+      assert.match(s.mem_limit ?? '', /^\d+[mg]$/, `${n} has a memory limit`);
+      assert.equal(s.read_only, true, `${n} has a read-only root filesystem`);
+    }
+    for (const [n, s] of appServices)
+      assert.ok(
+        s.tmpfs?.some((t) => t.startsWith('/tmp:')),
+        `${n}: /tmp on tmpfs`,
+      );
+    for (const d of ['/var/cache/nginx', '/var/run'])
+      assert.ok(
+        services.nginx!.tmpfs?.some((t) => t.startsWith(d)),
+        `nginx: ${d} on tmpfs`,
+      );
+  });
+
+  test('production fails closed without an https payment gateway', () => {
+    const s = services['worker-disbursement']!;
+    assert.match(s.environment!.PAYMENT_GATEWAY_URL!, /^\$\{PAYMENT_GATEWAY_URL:\?/, 'compose refuses to start without one');
+    assert.equal(s.environment!.NODE_ENV, 'production');
+    assert.doesNotThrow(() => parseEnv(workerSchema, containerEnv(s)));
+    for (const url of ['http://gateway.example/v1', ''])
+      assert.throws(
+        () => parseEnv(workerSchema, containerEnv(s, { ...GIVEN, PAYMENT_GATEWAY_URL: url })),
+        /PAYMENT_GATEWAY_URL must be an https:\/\//,
+      );
   });
 
   test('commands run the built entry points of one image: API, workers per role, migrations', () => {
@@ -110,18 +268,12 @@ describe('docker-compose.yml', () => {
     const known = (n: string) => schemaNames.has(n) || envExample.has(n);
     for (const [, name] of raw.matchAll(/\$\{([A-Z0-9_]+)/g)) assert.ok(known(name!), `interpolated \${${name}} is not a known setting`);
     for (const [n, s] of appServices) {
-      for (const k of Object.keys(s.environment ?? {})) assert.ok(known(k), `${n}: ${k} is not in lib/config.ts or .env.example`);
-      const env = Object.fromEntries(
-        Object.entries(s.environment ?? {}).map(([k, v]) => [k, interpolate(String(v), { SESSION_SECRETS: SECRET })]),
-      );
-      const schema = n.startsWith('api-') ? serverSchema : n.startsWith('worker-') ? workerSchema : migrateSchema;
-      assert.doesNotThrow(() => parseEnv(schema, env), `${n}: its environment passes its config schema`);
+      const env = containerEnv(s);
+      for (const k of Object.keys(env)) assert.ok(known(k), `${n}: ${k} is not in lib/config.ts or .env.example`);
+      assert.doesNotThrow(() => parseEnv(schemaOf(n), env), `${n}: its environment passes its config schema`);
     }
     for (const n of apis) {
-      const cfg = parseEnv(
-        serverSchema,
-        Object.fromEntries(Object.entries(services[n]!.environment!).map(([k, v]) => [k, interpolate(v, { SESSION_SECRETS: SECRET })])),
-      );
+      const cfg = parseEnv(serverSchema, containerEnv(services[n]!));
       assert.equal(cfg.INSTANCE_ID, n);
       assert.equal(cfg.HOST, '0.0.0.0');
       assert.equal(cfg.TRUST_PROXY_HOPS, 1);
@@ -165,8 +317,30 @@ describe('nginx.conf against compose and the app settings', () => {
       assert.match(u.params, /fail_timeout=\d+s/);
     }
     assert.equal(directive(nginxConf, 'listen'), '8080');
-    assert.deepEqual(services.nginx!.ports, ['8080:8080']);
+    assert.equal(directive(tlsConf, 'listen'), '8443 ssl');
+    assert.deepEqual(services.nginx!.ports, ['80:8080', '443:8443']);
     assert.ok(services.nginx!.volumes?.includes('./nginx.conf:/etc/nginx/nginx.conf:ro'));
+  });
+
+  test('TLS at the edge: certificate and key from secrets, HTTP redirects to HTTPS, HSTS, the scheme passed on', () => {
+    assert.ok(services.nginx!.volumes?.includes('./deploy/nginx/tls.conf:/etc/nginx/creditdesk.d/tls.conf:ro'));
+    assert.deepEqual(services.nginx!.secrets, ['tls_cert', 'tls_key']);
+    assert.equal(directive(tlsConf, 'ssl_certificate'), '/run/secrets/tls_cert');
+    assert.equal(directive(tlsConf, 'ssl_certificate_key'), '/run/secrets/tls_key');
+    assert.equal(directive(tlsConf, 'ssl_protocols'), 'TLSv1.2 TLSv1.3');
+    assert.match(tlsConf, /^add_header Strict-Transport-Security "max-age=(\d+); includeSubDomains" always;$/m);
+    assert.ok(Number(tlsConf.match(/max-age=(\d+)/)![1]) >= 31_536_000, 'HSTS for at least a year');
+    assert.match(tlsConf, /^if \(\$creditdesk_redirect = http\) \{\n\s+return 308 https:\/\/\$host\$request_uri;/m);
+    // The API learns the scheme from the one proxy it trusts, and marks cookies Secure behind TLS.
+    assert.match(nginxConf, /proxy_set_header X-Forwarded-Proto \$scheme;/);
+    for (const n of apis) assert.equal(services[n]!.environment!.TRUST_PROXY_HOPS, '1');
+    // The nginx healthcheck asks over loopback, which the redirect exempts.
+    assert.match(services.nginx!.healthcheck!.test!.join(' '), /http:\/\/127\.0\.0\.1:8080\/nginx-health/);
+    assert.match(tlsConf, /^if \(\$remote_addr = 127\.0\.0\.1\) \{/m);
+  });
+
+  test('nginx.conf includes creditdesk.d/*.conf in its server block (where compose mounts the TLS settings)', () => {
+    assert.ok(INCLUDE.test(nginxConf), 'nginx.conf: `include creditdesk.d/*.conf;` in the server block');
   });
 
   test('keepalive, retries only for idempotent requests, body limit and timeouts in step with the API', () => {
@@ -186,8 +360,10 @@ describe('nginx.conf against compose and the app settings', () => {
     const retry = directive(nginxConf, 'proxy_next_upstream')!;
     assert.deepEqual(retry.split(/\s+/), ['error', 'timeout', 'http_502', 'http_503']);
     assert.doesNotMatch(nginxConf, /^\s*proxy_next_upstream[^;]*non_idempotent/m);
-    const body = directive(nginxConf, 'client_max_body_size')!;
-    assert.ok(Number(body.replace(/m$/, '')) * 1024 * 1024 >= defaults.UPLOAD_LIMIT_BYTES, body);
+    // The largest body nginx lets through (the document upload location) covers the API's upload limit.
+    const bytes = (v: string) => Number(v.replace(/[km]$/, '')) * (v.endsWith('m') ? 1024 * 1024 : v.endsWith('k') ? 1024 : 1);
+    const bodies = [...nginxConf.matchAll(/client_max_body_size (\S+);/g)].map((m) => bytes(m[1]!));
+    assert.ok(Math.max(...bodies) >= defaults.UPLOAD_LIMIT_BYTES, String(bodies));
     for (const h of ['X-Request-Id', 'X-Forwarded-For', 'X-Forwarded-Proto', 'X-Forwarded-Host'])
       assert.match(nginxConf, new RegExp(`proxy_set_header ${h} `));
     assert.match(nginxConf, /location = \/api\/admin\/stream \{[^}]*proxy_buffering off;[^}]*proxy_read_timeout 1h;/);
@@ -210,5 +386,29 @@ describe('nginx.conf against compose and the app settings', () => {
       nginxSyntaxCheck((runDir) => withTempPaths(composeVariant, runDir)),
       /test is successful/,
     );
+  });
+
+  test('nginx -t accepts the compose file with its TLS server (a throwaway self-signed certificate)', () => {
+    const composeVariant = nginxConf.replace(/\bserver (api-\d+):3000/g, 'server 127.0.0.1:3000');
+    const out = nginxSyntaxCheck((runDir) => {
+      // What compose mounts: tls.conf in creditdesk.d/ beside nginx.conf, the secrets as files.
+      const cert = join(runDir, 'tls_cert');
+      const key = join(runDir, 'tls_key');
+      execFileSync(
+        'openssl',
+        ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-keyout', key, '-out', cert],
+        {
+          stdio: 'ignore',
+        },
+      );
+      mkdirSync(join(runDir, 'creditdesk.d'));
+      writeFileSync(
+        join(runDir, 'creditdesk.d', 'tls.conf'),
+        tlsConf.replace('/run/secrets/tls_cert', cert).replace('/run/secrets/tls_key', key),
+      );
+      assert.match(composeVariant, INCLUDE);
+      return withTempPaths(composeVariant, runDir);
+    });
+    assert.match(out, /test is successful/);
   });
 });

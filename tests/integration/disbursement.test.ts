@@ -5,7 +5,10 @@ import { describe, test } from 'node:test';
 import { createApplication, updateApplication } from '../../lib/domain/applications/commands.js';
 import { createApplicationInput } from '../../lib/domain/applications/schemas.js';
 import { WORKER_ACTORS } from '../../lib/domain/pipeline/events.js';
-import { publish, queueStats } from '../../lib/queue/index.js';
+import { PermanentError, publish, queueStats } from '../../lib/queue/index.js';
+import { httpPaymentGateway } from '../../lib/domain/pipeline/payment-gateway.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Gateway } from '../helpers/app-processes.js';
 import { fixture } from '../helpers/fixture.js';
 import { sampleApplication } from '../helpers/samples.js';
@@ -14,6 +17,9 @@ import { waitFor } from '../helpers/wait.js';
 const f = fixture('disbursement');
 let gw: Gateway;
 const meta = { actor: { id: 'u1', email: 'reviewer@test.local' } };
+/** A second reviewer: the creator may not approve (four-eyes). */
+const approver = { actor: { id: 'u2', email: 'approver@test.local' } };
+const policy = { dualApprovalAbove: 100_000 };
 
 f.before(async () => {
   gw = await f.gateway();
@@ -22,10 +28,16 @@ f.before(async () => {
 /** A reviewer approves manually: the afterChange hook publishes disbursement.requested. */
 async function approved(extraEvents = 0): Promise<string> {
   const a = await createApplication(f.t.ctx, createApplicationInput.parse(sampleApplication()), meta);
-  await updateApplication(f.t.ctx, a._id, 1, { status: 'under_review' }, meta);
-  await updateApplication(f.t.ctx, a._id, 2, { status: 'approved' }, meta);
+  await updateApplication(f.t.ctx, a._id, 1, { status: 'under_review' }, meta, policy);
+  await updateApplication(f.t.ctx, a._id, 2, { status: 'approved' }, approver, policy);
   for (let i = 0; i < extraEvents; i++) await publish(f.t.mongo.db, 'disbursement.requested', { applicationId: a._id });
   return a._id;
+}
+
+/** The simulator's payments with the amount each paid (GET /payments). */
+async function paid(): Promise<Array<{ key: string; paymentId: string; amount: number; requests: number }>> {
+  const r = await fetch(`${gw.url}/payments`);
+  return ((await r.json()) as { items: Array<{ key: string; paymentId: string; amount: number; requests: number }> }).items;
 }
 
 async function settled(): Promise<boolean> {
@@ -39,9 +51,10 @@ async function assertExactlyOnce(id: string) {
   assert.equal(app!.status, 'disbursed');
   const ledger = await f.t.c.ledger.findOne({ applicationId: id });
   assert.equal(ledger!.fence, app!.disbursement!.fence);
-  assert.equal(ledger!.amount, app!.amount);
-  const payments = (await gw.payments()).filter((p) => p.key === `disbursement:${id}`);
+  assert.equal(ledger!.amount, app!.terms!.amount);
+  const payments = (await paid()).filter((p) => p.key === `disbursement:${id}`);
   assert.equal(payments.length, 1, 'the gateway paid once');
+  assert.equal(payments[0]!.amount, app!.terms!.amount, 'the gateway paid the approved terms');
   assert.equal(ledger!.paymentRef, payments[0]!.paymentId);
   const statuses = (
     await f.t.c.audit
@@ -127,5 +140,75 @@ describe('disbursement', () => {
     assert.equal(ev!.recoveries, 1, 'the event was recovered from the dead worker');
     const byWorker = await f.t.c.audit.countDocuments({ entityId: id, 'actor.id': WORKER_ACTORS.disbursement.id });
     assert.ok(byWorker >= 3, 'disbursing, re-fenced and disbursed are audited');
+  });
+  test('pays exactly the approved terms, even when the stored amount changed behind the API', async () => {
+    const id = await approved();
+    // Not possible through any use case (frozen terms): a direct write, as a bad migration or a bug would do.
+    await f.t.c.applications.updateOne({ _id: id }, { $set: { amount: 999_999 } });
+    const worker = await f.startWorkers({ WORKER_ROLES: 'disbursement', PAYMENT_GATEWAY_URL: gw.url });
+    try {
+      await waitFor('the disbursement', async () => (await f.t.c.applications.findOne({ _id: id }))?.status === 'disbursed', {
+        died: f.procs.died,
+      });
+    } finally {
+      await worker.stop();
+    }
+    await assertExactlyOnce(id);
+    assert.equal((await f.t.c.ledger.findOne({ applicationId: id }))!.amount, 25_000);
+  });
+
+  test('the gateway refuses a reused idempotency key with another amount; the worker dead-letters instead of paying', async () => {
+    const pay = (key: string, amount: number) =>
+      fetch(`${gw.url}/payments`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': key },
+        body: JSON.stringify({ reference: 'ref-1', amount, currency: 'USD' }),
+      });
+    const first = await pay('reuse-test', 100);
+    assert.equal(first.status, 201);
+    assert.equal(((await first.json()) as { amount: number }).amount, 100, 'the answer carries the amount paid');
+    assert.equal((await pay('reuse-test', 100)).status, 200, 'same key, same amount: replayed');
+    assert.equal((await pay('reuse-test', 200)).status, 422, 'same key, other amount: refused');
+    const recorded = (await paid()).find((p) => p.key === 'reuse-test')!;
+    assert.equal(recorded.amount, 100);
+    assert.equal(recorded.requests, 2);
+
+    const id = await approved();
+    // Someone already used this application's key for another amount: the worker must not "succeed".
+    await fetch(`${gw.url}/payments`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': `disbursement:${id}` },
+      body: JSON.stringify({ reference: id, amount: 1, currency: 'USD' }),
+    });
+    const worker = await f.startWorkers({ WORKER_ROLES: 'disbursement', PAYMENT_GATEWAY_URL: gw.url });
+    try {
+      await waitFor('the event to be dead-lettered', async () => {
+        const ev = await f.t.mongo.db.collection('events').findOne({ 'payload.applicationId': id, type: 'disbursement.requested' });
+        return ev?.state === 'dead';
+      });
+    } finally {
+      await worker.stop();
+    }
+    assert.equal(await f.t.c.ledger.countDocuments({ applicationId: id }), 0, 'no ledger entry for a payment of another amount');
+    assert.equal((await f.t.c.applications.findOne({ _id: id }))!.status, 'disbursing');
+  });
+
+  test('the gateway client refuses an answer whose amount differs from the request', async () => {
+    const server = createServer((_req, res) => {
+      res.writeHead(201, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ paymentId: 'pay_x', amount: 1, currency: 'USD' }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const gateway = httpPaymentGateway(`http://127.0.0.1:${port}`, 5000);
+      const req = { idempotencyKey: 'k', applicationId: 'LOAN-X', amount: 25_000, currency: 'USD' };
+      await assert.rejects(
+        gateway.pay(req, AbortSignal.timeout(5000)),
+        (e) => e instanceof PermanentError && /paid 1 USD for 25000 USD/.test(e.message),
+      );
+    } finally {
+      server.close();
+    }
   });
 });

@@ -1,10 +1,15 @@
 import assert from 'node:assert/strict';
+import { type ClientRequest, request } from 'node:http';
 import { describe, test } from 'node:test';
+import { jpegHeader, pngHeader, tiffHeader } from '../fixtures/documents/headers.js';
 import { renderDocument } from '../fixtures/documents/render.js';
 import { fixture } from '../helpers/fixture.js';
 import type { Client } from '../helpers/http.js';
+import { waitFor } from '../helpers/wait.js';
 
-const f = fixture('documents', { api: { UPLOAD_LIMIT_BYTES: String(512 * 1024) } });
+const f = fixture('documents', {
+  api: { UPLOAD_LIMIT_BYTES: String(512 * 1024), UPLOADS_IN_FLIGHT_MAX: '3', UPLOADS_IN_FLIGHT_PER_USER: '2', IMAGE_MAX_PIXELS: '4000000' },
+});
 let reviewer: Client;
 let viewer: Client;
 let png: Buffer;
@@ -92,9 +97,79 @@ describe('refusals change nothing', () => {
     assert.equal((await reviewer.upload('LOAN-00000000000000000000000000', png)).status, 404);
     assert.equal((await reviewer.upload('not-an-id', png)).status, 400);
     assert.equal((await reviewer.upload(id, png, { field: 'other' })).status, 400);
-    assert.equal((await reviewer.post(`/api/applications/${id}/documents`, { file: 'x' })).status, 400);
+    assert.equal((await reviewer.post(`/api/applications/${id}/documents`, { file: 'x' })).status, 415); // JSON where multipart is expected
     assert.equal((await viewer.get('/api/applications/not-an-id/documents')).status, 400);
     assert.equal((await viewer.get('/api/applications/LOAN-00000000000000000000000000/documents')).status, 404);
     assert.equal((await f.t.c.applications.findOne({ _id: id }))!.version, 1);
+  });
+});
+
+describe('decompression bombs', () => {
+  test('an image whose header claims more than IMAGE_MAX_PIXELS is 422 at upload (PNG, JPEG, multi-page TIFF); nothing stored', async () => {
+    for (const bomb of [pngHeader(50_000, 50_000), jpegHeader(3000, 2000), tiffHeader(2000, 1000, 3)]) {
+      const id = await create();
+      const [fileCount, eventCount] = [await files(), await events()];
+      const r = await reviewer.upload(id, bomb);
+      assert.equal(r.status, 422, JSON.stringify(r.body));
+      assert.match(r.body.detail, /pixels are accepted/);
+      assert.equal(r.body.maxPixels, 4_000_000);
+      assert.equal(await files(), fileCount);
+      assert.equal(await events(), eventCount);
+      assert.equal((await f.t.c.applications.findOne({ _id: id }))!.version, 1);
+    }
+  });
+
+  test('an image header that cannot be read is 422', async () => {
+    const r = await reviewer.upload(await create(), pngHeader(100, 100).subarray(0, 20));
+    assert.equal(r.status, 422);
+  });
+});
+
+/** The API's count of uploads holding a slot (its own /metrics, read straight from loopback). */
+async function uploadsInFlight(): Promise<number> {
+  const text = await (await fetch(`${f.url}/metrics`)).text();
+  return Number(/^http_uploads_in_flight (\d+)/m.exec(text)?.[1]);
+}
+
+/** A multipart upload whose body never finishes: it holds an upload slot until destroyed. */
+function stalledUpload(c: Client, id: string): ClientRequest {
+  const req = request(`${f.url}/api/applications/${id}/documents`, {
+    method: 'POST',
+    headers: {
+      cookie: c.cookie,
+      'x-csrf-token': c.csrf,
+      'content-type': 'multipart/form-data; boundary=stall',
+      'content-length': '100000',
+    },
+  });
+  req.on('error', () => {}); // destroyed on purpose
+  req.write('--stall\r\nContent-Disposition: form-data; name="file"; filename="d.png"\r\nContent-Type: image/png\r\n\r\n');
+  return req;
+}
+
+describe('uploads in flight', () => {
+  test('beyond UPLOADS_IN_FLIGHT_PER_USER a user gets 429, beyond UPLOADS_IN_FLIGHT_MAX anyone gets 503, both with Retry-After; slots come back', async () => {
+    const other = await f.client('reviewer');
+    const third = await f.client('reviewer');
+    const png = await renderDocument();
+    const stalled = [stalledUpload(reviewer, await create()), stalledUpload(reviewer, await create())];
+    try {
+      await waitFor('two uploads to hold their slots', async () => (await uploadsInFlight()) === 2);
+      const mine = await reviewer.upload(await create(), png);
+      assert.equal(mine.status, 429, JSON.stringify(mine.body));
+      assert.equal(mine.headers.get('retry-after'), '1');
+      assert.equal((await other.upload(await create(), png)).status, 201, 'another user still has room');
+
+      stalled.push(stalledUpload(other, await create()));
+      await waitFor('three uploads to hold their slots', async () => (await uploadsInFlight()) === 3);
+      const full = await third.upload(await create(), png);
+      assert.equal(full.status, 503, JSON.stringify(full.body));
+      assert.equal(full.body.status, 503);
+      assert.equal(full.headers.get('retry-after'), '1');
+    } finally {
+      for (const r of stalled) r.destroy();
+    }
+    await waitFor('the slots of the abandoned uploads to come back', async () => (await uploadsInFlight()) === 0);
+    assert.equal((await third.upload(await create(), png)).status, 201);
   });
 });

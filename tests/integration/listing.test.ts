@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { sortSpec } from '../../lib/domain/applications/repository.js';
+import { decodeCursor } from '../../lib/domain/applications/cursor.js';
+import { listQuery, sortSpec } from '../../lib/domain/applications/repository.js';
 import { SORTS } from '../../lib/domain/applications/schemas.js';
 import { fakeApplication } from '../../scripts/seed.js';
 import { fixture } from '../helpers/fixture.js';
@@ -55,9 +56,60 @@ describe('GET /api/applications', () => {
   test('limit is capped and a page past the end is empty', async () => {
     assert.equal((await viewer.get('/api/applications?limit=1000')).status, 400);
     const r = await viewer.get('/api/applications?page=99&limit=100');
+    assert.equal(r.body.next, null, 'an empty page has no continuation');
     assert.equal(r.status, 200);
     assert.deepEqual(r.body.items, []);
     assert.equal(r.body.total, 250);
+  });
+
+  test('keyset: `after` pages through every item exactly once in every sort, with or without a status', async () => {
+    for (const sort of SORTS) {
+      for (const status of ['', 'approved']) {
+        const q = `sort=${sort}&limit=40${status ? `&status=${status}` : ''}`;
+        const seen: string[] = [];
+        let r = await viewer.get(`/api/applications?${q}`);
+        const all: number = r.body.total;
+        assert.ok(all > 40, 'more than one page');
+        for (let n = 0; n < 20; n++) {
+          assert.equal(r.status, 200, JSON.stringify(r.body));
+          seen.push(...r.body.items.map((i: { id: string }) => i.id));
+          if (!r.body.next) break;
+          r = await viewer.get(`/api/applications?${q}&after=${r.body.next}`);
+          assert.equal(r.body.page, null);
+        }
+        assert.equal(seen.length, all, `${q}: every item`);
+        assert.equal(new Set(seen).size, all, `${q}: no item twice`);
+        const docs = await f.t.c.applications
+          .find(status ? { status: 'approved' } : {})
+          .sort(sortSpec(sort))
+          .project<{ _id: string }>({ _id: 1 })
+          .toArray();
+        assert.deepEqual(
+          seen,
+          docs.map((d) => d._id),
+          `${q}: in the sort order`,
+        );
+      }
+    }
+  });
+
+  test('page is bounded; deeper pages use `after`; a bad or foreign cursor is 400', async () => {
+    assert.equal((await viewer.get('/api/applications?page=100&limit=1')).status, 200);
+    const deep = await viewer.get('/api/applications?page=101&limit=1');
+    assert.equal(deep.status, 400);
+    assert.match(JSON.stringify(deep.body.errors), /after/);
+    const first = await viewer.get('/api/applications?sort=amount&limit=5');
+    const next = first.body.next as string;
+    assert.ok(next);
+    const bad = [
+      'not-a-cursor',
+      Buffer.from('{"s":"amount","v":{"$gt":0},"id":"LOAN-00000000000000000000000000"}').toString('base64url'),
+      Buffer.from('{"s":"amount","v":5,"id":"LOAN-00000000000000000000000000","x":1}').toString('base64url'),
+      Buffer.from('{"s":"amount","v":"2020-01-01T00:00:00Z","id":"LOAN-00000000000000000000000000"}').toString('base64url'),
+    ];
+    for (const after of bad) assert.equal((await viewer.get(`/api/applications?sort=amount&after=${after}`)).status, 400, after);
+    assert.equal((await viewer.get(`/api/applications?sort=-createdAt&after=${next}`)).status, 400, 'a cursor of another sort');
+    assert.equal((await viewer.get(`/api/applications?sort=amount&page=2&after=${next}`)).status, 400, 'page and after together');
   });
 
   test('total is counted once per LIST_TOTAL_CACHE_MS and filter; items are always fresh', async () => {
@@ -93,6 +145,26 @@ describe('GET /api/applications', () => {
         const stages = JSON.stringify(plan.queryPlanner.winningPlan);
         assert.ok(stages.includes('IXSCAN'), `${sort} ${JSON.stringify(filter)}: ${stages}`);
         assert.ok(!stages.includes('"SORT"') && !stages.includes('COLLSCAN'), `${sort} ${JSON.stringify(filter)}: ${stages}`);
+      }
+    }
+    // Keyset pages: the same indexes, a range on the sort field, still no in-memory sort.
+    const last = await f.t.c.applications.find({}).sort({ amount: 1 }).skip(100).limit(1).next();
+    for (const sort of SORTS) {
+      const value = sort.includes('amount') ? last!.amount : sort.includes('updated') ? last!.updatedAt : last!.createdAt;
+      const after = decodeCursor(
+        Buffer.from(JSON.stringify({ s: sort, v: value instanceof Date ? value.toISOString() : value, id: last!._id })).toString(
+          'base64url',
+        ),
+        sort,
+      );
+      for (const status of [undefined, 'approved' as const]) {
+        const plan = await listQuery(f.t.c, { sort, status, page: 1, limit: 20, after }).explain('queryPlanner');
+        const stages = JSON.stringify(plan.queryPlanner.winningPlan);
+        assert.ok(stages.includes('IXSCAN'), `after ${sort} ${status}: ${stages}`);
+        assert.ok(
+          !stages.includes('"SORT"') && !stages.includes('COLLSCAN') && !stages.includes('"OR"'),
+          `after ${sort} ${status}: ${stages}`,
+        );
       }
     }
     const count = await f.t.mongo.db.command({

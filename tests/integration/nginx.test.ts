@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { startNginx } from '../../scripts/nginx/nginx.js';
 import { waitForHttp } from '../../scripts/stack/supervisor.js';
+import { renderDocument } from '../fixtures/documents/render.js';
 import { fixture } from '../helpers/fixture.js';
 import type { Client } from '../helpers/http.js';
 import { sampleApplication } from '../helpers/samples.js';
@@ -13,9 +14,27 @@ import { waitFor } from '../helpers/wait.js';
 
 const f = fixture('nginx', { stack: {} });
 let admin: Client;
+/** A second nginx in front of the same instances, rendered exactly as compose runs it: no X-Upstream, nobody exempt from limits. */
+let edge: string;
+let edgeReviewer: Client;
+let edgeLog = '';
 
 f.before(async () => {
   admin = await f.client('admin');
+  const [port] = await freePorts(1);
+  const child = startNginx(f.procs.supervisor, {
+    name: 'nginx-edge',
+    upstreams: f.stack.apis.map((a) => `127.0.0.1:${a.port}`),
+    listenPort: port!,
+    runDir: join(f.procs.dir, 'nginx-edge'),
+    debugUpstreamHeader: false,
+    exemptLoopbackFromLimits: false,
+  });
+  edgeLog = child.logFile;
+  f.after(() => f.procs.supervisor.stopOne(child));
+  edge = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${edge}/nginx-health`, 10_000);
+  edgeReviewer = await f.client('reviewer', edge);
 });
 
 describe('sessions and headers through nginx', () => {
@@ -78,15 +97,70 @@ describe('sessions and headers through nginx', () => {
     assert.ok(!keys.includes('ip:203.0.113.9'), JSON.stringify(keys));
   });
 
-  test('a body over client_max_body_size is refused by nginx with 413 in the problem+json shape', async () => {
-    const big = await fetch(`${f.stack.url}/api/applications`, {
+  test('a body over the upload location’s client_max_body_size is refused by nginx with 413 in the problem+json shape', async () => {
+    const big = await fetch(`${f.stack.url}/api/applications/LOAN-00000000000000000000000000/documents`, {
       method: 'POST',
       body: Buffer.alloc(12 * 1024 * 1024, 97),
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'multipart/form-data; boundary=x' },
     });
     assert.equal(big.status, 413);
     assert.equal(big.headers.get('content-type'), 'application/problem+json');
     assert.equal(((await big.json()) as { status: number }).status, 413);
+  });
+});
+
+describe('the edge as compose runs it', () => {
+  test('nothing internal is public: /metrics is 404, /health and /ready carry no instance id, no X-Upstream; all of it straight from an instance', async () => {
+    for (const url of [edge, f.stack.url]) {
+      for (const path of ['/metrics', '/METRICS/']) {
+        const m = await fetch(`${url}${path}`);
+        assert.equal(m.status, 404, url + path);
+        assert.equal(m.headers.get('content-type'), 'application/problem+json', 'refused by nginx');
+      }
+      assert.deepEqual(await (await fetch(`${url}/health`)).json(), { status: 'ok' }, url);
+      assert.deepEqual(await (await fetch(`${url}/ready`)).json(), { status: 'ready' }, url);
+    }
+    for (const path of ['/health', '/api/auth/me', '/nope'])
+      assert.equal((await fetch(`${edge}${path}`)).headers.get('x-upstream'), null, path);
+    assert.ok((await fetch(`${f.stack.url}/health`)).headers.get('x-upstream'), 'the local rendering keeps the debug header');
+    const api = f.stack.apis[0]!;
+    assert.deepEqual(await (await fetch(`${api.url}/health`)).json(), { status: 'ok', instance: api.name });
+    const direct = await fetch(`${api.url}/metrics`);
+    assert.equal(direct.status, 200);
+    assert.match(await direct.text(), /^http_request_duration_seconds_count\{/m);
+  });
+
+  test('a burst of logins from one address gets 429 from nginx (problem+json, Retry-After); other routes still answer', async () => {
+    const r = await boundedLoad({ count: 40, concurrency: 40, maxMs: 60_000 }, async (i) => {
+      const res = await fetch(`${edge}${i % 2 ? '/api/auth/login' : '/api/auth/Login/'}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: `burst-${i}@test.local`, password: 'wrong password!' }),
+      });
+      const body = (await res.json()) as { type: string; detail: string };
+      const fromNginx = res.status === 429 && body.type === 'about:blank' && res.headers.get('retry-after') === '1';
+      return [fromNginx ? 4290 : res.status, null];
+    });
+    const counts = countBy(r.statuses);
+    assert.ok((counts[4290] ?? 0) >= 20, JSON.stringify(counts)); // burst 10 (+ the 2/s rate) pass, the rest are refused
+    assert.equal((counts[4290] ?? 0) + (counts[401] ?? 0), 40, JSON.stringify(counts));
+    assert.equal((await fetch(`${edge}/health`)).status, 200);
+  });
+
+  test('a 1 MB JSON body to a non-upload route is 413 at nginx; a 3 MB document upload goes through', async () => {
+    const big = await fetch(`${edge}/api/applications`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', cookie: edgeReviewer.cookie, 'x-csrf-token': edgeReviewer.csrf },
+      body: JSON.stringify({ purpose: 'x'.repeat(1024 * 1024) }),
+    });
+    assert.equal(big.status, 413);
+    assert.equal(big.headers.get('content-type'), 'application/problem+json');
+    assert.match(((await big.json()) as { detail: string }).detail, /exceeds the limit for this route/, 'refused by nginx, not the API');
+    const a = await edgeReviewer.create();
+    const doc = Buffer.concat([await renderDocument(), Buffer.alloc(3 * 1024 * 1024)]);
+    const up = await edgeReviewer.upload(a.id, doc);
+    assert.equal(up.status, 201, `${JSON.stringify(up.body)} ${readFileSync(edgeLog, 'utf8').slice(-2000)}`);
+    assert.equal(up.body.document.size, doc.length);
   });
 });
 

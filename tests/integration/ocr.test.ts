@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { extractFields } from '../../lib/domain/documents/extract-fields.js';
-import { OcrError, recognize } from '../../lib/ocr/tesseract.js';
+import { PermanentError } from '../../lib/queue/index.js';
+import { ImageRejectedError, OcrError, recognize } from '../../lib/ocr/tesseract.js';
+import { pngHeader } from '../fixtures/documents/headers.js';
 import { KNOWN_DOCUMENT, renderDocument } from '../fixtures/documents/render.js';
 import { fixture } from '../helpers/fixture.js';
 import type { Client } from '../helpers/http.js';
@@ -28,8 +33,37 @@ describe('tesseract on a rendered document', () => {
     await assert.rejects(run, OcrError);
   });
 
-  test('bytes that are not an image are an OcrError, not a crash', async () => {
-    await assert.rejects(recognize(Buffer.from('\x89PNG\r\n\x1a\nnot really')), OcrError);
+  test('bytes whose image header cannot be read are refused before tesseract runs, permanently (no retry)', async () => {
+    await assert.rejects(recognize(Buffer.from('\x89PNG\r\n\x1a\nnot really')), ImageRejectedError);
+  });
+
+  test('a decompression bomb (header claims 50,000 × 50,000) is refused without starting the engine', async () => {
+    const run = recognize(pngHeader(50_000, 50_000), { bin: '/nonexistent/tesseract' });
+    await assert.rejects(
+      run,
+      (e: Error) => e instanceof ImageRejectedError && e instanceof PermanentError && /2500000000 pixels/.test(e.message),
+    );
+    await assert.rejects(recognize(pngHeader(2000, 2000), { maxPixels: 3_999_999, bin: '/nonexistent/tesseract' }), ImageRejectedError);
+  });
+
+  test('the engine runs with a minimal environment (no MONGO_URI, no secrets) and an address-space limit', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'creditdesk-tesseract-'));
+    const bin = join(dir, 'tesseract');
+    // A stand-in engine: drains the image, prints its environment and its virtual-memory limit (KiB).
+    writeFileSync(bin, '#!/bin/sh\ncat >/dev/null\nenv\necho "ULIMIT_V=$(ulimit -v)"\n');
+    chmodSync(bin, 0o755);
+    process.env.CREDITDESK_TEST_SECRET = 'must-not-leak';
+    try {
+      assert.ok(process.env.MONGO_URI, 'the test process has MONGO_URI to leak');
+      const out = await recognize(await renderDocument(), { bin, memoryLimitBytes: 512 * 1024 * 1024 });
+      assert.doesNotMatch(out, /MONGO_URI|SESSION_SECRETS|CREDITDESK_TEST_SECRET|must-not-leak/);
+      assert.match(out, /^OMP_THREAD_LIMIT=1$/m);
+      assert.match(out, /^ULIMIT_V=524288$/m);
+      assert.match(await recognize(await renderDocument(), { bin }), /^ULIMIT_V=1048576$/m, 'a 1 GiB limit by default');
+    } finally {
+      delete process.env.CREDITDESK_TEST_SECRET;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
@@ -84,7 +118,7 @@ describe('OCR worker process', () => {
 
   test('an image tesseract cannot read fails the application with the reason and dead-letters the job', async () => {
     const a = await reviewer.create();
-    const corrupt = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(2048, 7)]);
+    const corrupt = pngHeader(100, 100); // a readable header (100 × 100), then junk where the data would be
     const up = await reviewer.upload(a.id, corrupt);
     assert.equal(up.status, 201);
     const app = await waitFor(
@@ -106,5 +140,25 @@ describe('OCR worker process', () => {
   test('an income within the tolerance is not a mismatch', async () => {
     const { app } = await uploadFor({ income: 85_000 });
     assert.deepEqual(app.ocr!.mismatches, []);
+  });
+
+  test('a bomb that got past the API (its IMAGE_MAX_PIXELS set higher) is refused by the OCR job at once: failed, dead after 1 attempt', async () => {
+    const lax = await f.startApi({ IMAGE_MAX_PIXELS: '10000000000' });
+    const uploader = await f.client('reviewer', lax.url);
+    const a = await uploader.create();
+    const up = await uploader.upload(a.id, pngHeader(50_000, 50_000));
+    assert.equal(up.status, 201, JSON.stringify(up.body));
+    const app = await waitFor(
+      'the application to fail',
+      async () => {
+        const d = await f.t.c.applications.findOne({ _id: a.id });
+        return d?.status === 'failed' ? d : null;
+      },
+      { died: f.procs.died },
+    );
+    assert.match(app.failure?.reason ?? '', /ocr refused: .*2500000000 pixels/);
+    const ev = await f.t.mongo.db.collection('events').findOne({ dedupeKey: `ocr:${up.body.document.id}` });
+    assert.equal(ev?.state, 'dead');
+    assert.equal(ev?.attempts, 1, 'a permanent refusal is not retried');
   });
 });

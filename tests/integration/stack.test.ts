@@ -3,13 +3,17 @@
 // The stack comes up behind nginx and the printed first admin logs in through it; a kill -9'd
 // API instance is restarted; Ctrl-C (SIGINT to the group) runs the ordered stop and leaves no
 // process behind; a SIGKILLed launcher leaves no process behind either; a taken port or a bad
-// setting is refused with a message naming the variable.
+// setting is refused with a message naming the variable. The embedded mongod runs with access
+// control: it refuses unauthenticated writes, the API's user cannot drop the database or create
+// users, and no credential is printed.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { MongoClient, MongoServerError } from 'mongodb';
+import { embeddedUriFor } from '../../scripts/mongod/auth.js';
 import { Client } from '../helpers/http.js';
 import { processes, type Proc } from '../helpers/processes.js';
 import { freePortRange, freePorts } from '../helpers/stack.js';
@@ -40,12 +44,25 @@ const exitCode = async (s: Proc) => (await s.exitWithin(120_000)).code;
 /** Free ports and a fresh DATA_DIR, so nothing collides with a running stack or another test. */
 async function stackEnv(): Promise<Record<string, string>> {
   const [nginxPort, gatewayPort, mongoPort] = await freePorts(3);
+  // The ranges are free now but not yet taken: draw again when one overlaps a port drawn before.
+  const taken = new Set([nginxPort!, gatewayPort!, mongoPort!]);
+  const range = async () => {
+    for (let i = 0; i < 20; i++) {
+      const base = await freePortRange(3);
+      const ports = [base, base + 1, base + 2];
+      if (ports.every((p) => !taken.has(p))) {
+        for (const p of ports) taken.add(p);
+        return base;
+      }
+    }
+    throw new Error('no free port range apart from the others');
+  };
   return {
     NGINX_PORT: String(nginxPort),
     PAYMENT_GATEWAY_PORT: String(gatewayPort),
     MONGO_PORT: String(mongoPort),
-    API_BASE_PORT: String(await freePortRange(3)),
-    WORKER_HTTP_BASE_PORT: String(await freePortRange(3)),
+    API_BASE_PORT: String(await range()),
+    WORKER_HTTP_BASE_PORT: String(await range()),
     DATA_DIR: mkdtempSync(join(procs.dir, 'data-')),
   };
 }
@@ -103,6 +120,72 @@ const cleanup = async (s: Proc, pids: number[]) => {
       }
 };
 
+/** What `fn` got back from the server: 'ok', or the error code name (e.g. Unauthorized). */
+async function attempt(uri: string, fn: (c: MongoClient) => Promise<unknown>): Promise<string> {
+  const c = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000 });
+  try {
+    await fn(c);
+    return 'ok';
+  } catch (e) {
+    if (e instanceof MongoServerError) return e.codeName ?? String(e.code);
+    throw e;
+  } finally {
+    await c.close();
+  }
+}
+
+/** The embedded mongod's access control, its credential files, and who connects as whom. */
+async function checkAccessControl(env: Record<string, string>, output: string, pids: number[]): Promise<void> {
+  const dir = join(env.DATA_DIR!, 'mongo-auth');
+  const mode = (p: string) => (statSync(p).mode & 0o777).toString(8);
+  assert.deepEqual([mode(dir), mode(join(dir, 'keyfile')), mode(join(dir, 'users.json'))], ['700', '600', '600']);
+  const users: Record<string, { user: string; password: string }> = JSON.parse(readFileSync(join(dir, 'users.json'), 'utf8'));
+  assert.deepEqual(Object.keys(users).sort(), ['admin', 'api', 'migrator', 'worker']);
+  for (const { password } of Object.values(users)) assert.ok(!output.includes(password), 'no MongoDB password is printed');
+  assert.ok(
+    pids.some((p) => alive(p) && /mongod .*--keyFile /.test(cmdline(p))),
+    'mongod runs with --keyFile',
+  );
+
+  const host = `127.0.0.1:${env.MONGO_PORT}`;
+  const as = (name: string) => {
+    const u = users[name]!;
+    return `mongodb://${encodeURIComponent(u.user)}:${encodeURIComponent(u.password)}@${host}/?replicaSet=rs0&authSource=admin`;
+  };
+  const db = (c: MongoClient) => c.db('creditdesk');
+  assert.equal(
+    await attempt(`mongodb://${host}/?replicaSet=rs0`, (c) => db(c).collection('users').insertOne({ email: 'x' })),
+    'Unauthorized',
+  );
+  assert.equal(await attempt(as('api'), (c) => db(c).collection('probe').insertOne({ ok: 1 })), 'ok');
+  assert.equal(await attempt(as('api'), (c) => db(c).dropDatabase()), 'Unauthorized');
+  assert.equal(
+    await attempt(as('api'), (c) => c.db('admin').command({ createUser: 'intruder', pwd: 'intruder-password', roles: ['root'] })),
+    'Unauthorized',
+  );
+  assert.equal(await attempt(as('worker'), (c) => db(c).dropDatabase()), 'Unauthorized');
+  // CLIs beside npm start (create-admin, migrate, seed) find the migrator's credentials in DATA_DIR.
+  const cli = embeddedUriFor(`mongodb://${host}/?replicaSet=rs0`, env.DATA_DIR!, 'migrator');
+  assert.equal(await attempt(cli, (c) => db(c).collection('probe').createIndex({ ok: 1 })), 'ok');
+
+  // Each API instance connects as the api user.
+  const uriOf = (p: number) =>
+    environ(p)
+      .find((e) => e.startsWith('MONGO_URI='))
+      ?.slice('MONGO_URI='.length) ?? '';
+  const instanceOf = (p: number) =>
+    environ(p)
+      .find((e) => e.startsWith('INSTANCE_ID='))
+      ?.slice('INSTANCE_ID='.length) ?? '';
+  const apis = pids.filter((p) => alive(p) && /^api-\d$/.test(instanceOf(p)));
+  assert.deepEqual([...new Set(apis.map(instanceOf))].sort(), ['api-1', 'api-2', 'api-3']);
+  for (const p of apis) assert.equal(decodeURIComponent(new URL(uriOf(p)).username), users.api!.user, instanceOf(p));
+  // … and each worker process as the worker user.
+  const workers = pids.filter((p) => alive(p) && /^worker-/.test(instanceOf(p)));
+  assert.deepEqual([...new Set(workers.map(instanceOf))].sort(), ['worker-approval', 'worker-disbursement', 'worker-ocr']);
+  for (const p of workers) assert.equal(decodeURIComponent(new URL(uriOf(p)).username), users.worker!.user, instanceOf(p));
+}
+
 test('npm start: behind nginx, first admin logs in, a killed instance is restarted, Ctrl-C stops in order and leaves nothing', async () => {
   const env = await stackEnv();
   const s = await npmStart(env);
@@ -124,6 +207,7 @@ test('npm start: behind nginx, first admin logs in, a killed instance is restart
     assert.ok(api2, 'api-2 runs');
     // launcher, mongod, its watchdog, the gateway, 3 API instances, 3 workers, nginx (+ its workers)
     assert.ok(pids.length >= 11, `processes of the stack: ${pids.map(cmdline).join('\n')}`);
+    await checkAccessControl(env, s.output(), pids);
 
     process.kill(api2, 'SIGKILL');
     await printed(s, /api-2 exited \(signal SIGKILL\); restarting in 250 ms, restart 1/);

@@ -12,12 +12,14 @@ import { waitFor } from '../helpers/wait.js';
 
 const f = fixture('workers', { api: true });
 let reviewer: Client;
+let checker: Client;
 let gw: Gateway;
 let workers: Proc[];
 let httpPort: number;
 
 f.before(async () => {
   reviewer = await f.client('reviewer');
+  checker = await f.client('reviewer'); // approves what `reviewer` created (four-eyes)
   gw = await f.gateway();
   httpPort = await freePort();
   workers = await Promise.all([
@@ -92,7 +94,7 @@ describe('pipeline', () => {
       app.risk!.reasons.map((r) => r.code),
       ['INCOME_MISMATCH'],
     );
-    const r = await reviewer.put(`/api/applications/${id}`, { version: app.version, status: 'approved' });
+    const r = await checker.put(`/api/applications/${id}`, { version: app.version, status: 'approved' });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     await until(id, ['disbursed']);
     assert.equal(await f.t.c.ledger.countDocuments({ applicationId: id }), 1);

@@ -1,4 +1,5 @@
-// approval.requested → risk rules → approved | rejected | pending_review.
+// approval.requested → risk rules → approved | rejected | pending_review (awaiting_second_approval
+// above DUAL_APPROVAL_ABOVE: a person approves second).
 import { decideApproval } from '../../lib/domain/pipeline/decide-approval.js';
 import { EVENT, MAX_ATTEMPTS, WORKER_ACTORS, approvalRequested, type ApprovalRequested } from '../../lib/domain/pipeline/events.js';
 import type { JobDefinition } from '../../lib/queue/index.js';
@@ -10,7 +11,7 @@ export function approvalJob(ctx: WorkerContext): JobDefinition<ApprovalRequested
     type: EVENT.approval,
     payload: approvalRequested,
     maxAttempts: MAX_ATTEMPTS[EVENT.approval],
-    handle: (p, job) => decideApproval(ctx, p, job),
+    handle: (p, job) => decideApproval(ctx, { dualApprovalAbove: ctx.cfg.DUAL_APPROVAL_ABOVE }, p, job),
     onGiveUp: failApplicationOnGiveUp(ctx, 'approval', 'scoring', WORKER_ACTORS.approval),
   };
 }

@@ -8,7 +8,13 @@ import { failApplicationOnGiveUp } from './fail-application.js';
 
 export function ocrJob(ctx: WorkerContext): JobDefinition<OcrRequested> {
   const ocr = (image: Buffer, signal: AbortSignal) =>
-    recognize(image, { bin: ctx.cfg.TESSERACT_BIN, signal, timeoutMs: ctx.cfg.OCR_TIMEOUT_MS });
+    recognize(image, {
+      bin: ctx.cfg.TESSERACT_BIN,
+      signal,
+      timeoutMs: ctx.cfg.OCR_TIMEOUT_MS,
+      maxPixels: ctx.cfg.IMAGE_MAX_PIXELS,
+      memoryLimitBytes: ctx.cfg.OCR_MEMORY_LIMIT_MB * 1024 * 1024,
+    });
   return {
     type: EVENT.ocr,
     payload: ocrRequested,

@@ -3,19 +3,28 @@
 import type { ClientSession } from 'mongodb';
 import { inTransaction } from '../../db/transaction.js';
 import { AppError, conflict, notFound, unprocessable } from '../../errors.js';
-import { type AuditDoc, diff, recordAudit } from '../audit.js';
+import type { Actor } from '../users/types.js';
+import { type AuditDoc, authorsFromAudit, diff, recordAudit } from '../audit.js';
 import type { DomainContext, Meta } from '../context.js';
-import { findApplication, findApplications, insertApplication, setStatusIfVersions, updateIfVersion } from './repository.js';
+import { type ApprovalPolicy, changesTerms, frozenFieldsChanged, planApproval, termsOf } from './approval-policy.js';
+import { findApplication, findApplications, insertApplication, setIfVersions, updateIfVersion } from './repository.js';
 import type { ApplicationChanges, CreateApplicationInput } from './schemas.js';
 import { canTransition, type Status } from './status.js';
 import { newTrackingId } from './tracking-id.js';
-import type { ApplicationDoc, PipelineFields } from './types.js';
+import { type ApplicationDoc, type PipelineFields, TERM_FIELDS } from './types.js';
 import { toView } from './view.js';
 
-/** What a change may set: the fields a reviewer edits and the ones the pipeline stages write. */
-export type ApplicationUpdate = ApplicationChanges & Partial<PipelineFields>;
+/** What a change may set: the fields a reviewer edits, the ones the pipeline stages write, and the
+ * bookkeeping planChange adds (who changed the terms, the approved terms snapshot). */
+export type ApplicationUpdate = ApplicationChanges & Partial<PipelineFields> & Partial<Pick<ApplicationDoc, 'termsChangedBy' | 'terms'>>;
 /** `manual`: a person through the API (only manual transitions); `system`: the pipeline. */
 export type ChangedBy = 'manual' | 'system';
+/** Who changes an application and under which approval policy (needed for manual approvals). */
+export interface Changer {
+  by: ChangedBy;
+  actor: Actor;
+  policy?: ApprovalPolicy | undefined;
+}
 
 function auditEntry(before: ApplicationDoc | null, after: ApplicationDoc, action: string, changes: object, meta: Meta): AuditDoc {
   return {
@@ -31,20 +40,59 @@ function auditEntry(before: ApplicationDoc | null, after: ApplicationDoc, action
   };
 }
 
-type Plan = { kind: 'unchanged' } | { kind: 'invalid_transition'; from: Status; to: Status } | { kind: 'write'; full: ApplicationUpdate };
+type Plan =
+  | { kind: 'unchanged' }
+  | { kind: 'invalid_transition'; from: Status; to: Status }
+  | { kind: 'frozen'; fields: string[] }
+  | { kind: 'refused'; reason: string }
+  | { kind: 'write'; full: ApplicationUpdate };
 
 /**
- * What `changes` mean for `current`, for PUT and batch-update alike: nothing to write when every
- * value is already stored (a same-status change included), an illegal status move, or the
- * fields to write (a partial applicant merged, so the audit diff compares whole values).
+ * What `changes` mean for `current`, for PUT, batch-update and the pipeline alike: nothing to
+ * write when every value is already stored (a same-status change included), frozen terms, an
+ * illegal status move, an approval the four-eyes rules refuse, or the fields to write (a partial
+ * applicant merged, so the audit diff compares whole values; approvals and the terms snapshot
+ * added by approval-policy.ts).
  */
-export function planChange(current: ApplicationDoc, changes: ApplicationUpdate, by: ChangedBy): Plan {
-  const full = changes.applicant ? { ...changes, applicant: { ...current.applicant, ...changes.applicant } } : changes;
+export function planChange(current: ApplicationDoc, changes: ApplicationUpdate, who: Changer): Plan {
+  const full: ApplicationUpdate = changes.applicant
+    ? { ...changes, applicant: { ...current.applicant, ...changes.applicant } }
+    : { ...changes };
   if (Object.keys(diff(current, full)).length === 0) return { kind: 'unchanged' };
-  if (changes.status && changes.status !== current.status && !canTransition(current.status, changes.status, by)) {
+  const frozen = frozenFieldsChanged(current, full);
+  if (frozen.length > 0) return { kind: 'frozen', fields: frozen };
+  if (changes.status && changes.status !== current.status && !canTransition(current.status, changes.status, who.by)) {
     return { kind: 'invalid_transition', from: current.status, to: changes.status };
   }
+  const termsChanged = changesTerms(current, full);
+  if (termsChanged) full.termsChangedBy = who.actor;
+  if (who.by === 'manual' && full.status === 'approved' && current.status !== 'approved') {
+    if (!who.policy) throw new Error('a manual approval needs the approval policy');
+    const a = planApproval(current, who.actor, who.policy, termsChanged ? who.actor : current.termsChangedBy);
+    if (a.kind === 'refused') return a;
+    full.status = a.status;
+    full.approvals = a.approvals;
+  }
+  if (full.status === 'approved' && current.status !== 'approved') {
+    full.terms = termsOf({ amount: full.amount ?? current.amount }, who.actor, new Date());
+  }
   return { kind: 'write', full };
+}
+
+/** The error a refused plan means over HTTP. */
+function refusal(plan: Exclude<Plan, { kind: 'write' | 'unchanged' }>): AppError {
+  if (plan.kind === 'frozen') {
+    return new AppError(
+      422,
+      'terms_frozen',
+      `${plan.fields.join(', ')} cannot change once the application has left submitted/under_review`,
+      {
+        frozen: plan.fields,
+      },
+    );
+  }
+  if (plan.kind === 'refused') return new AppError(403, 'four_eyes', plan.reason);
+  return unprocessable(`status cannot change from ${plan.from} to ${plan.to}`, { from: plan.from, to: plan.to });
 }
 
 export async function createApplication(ctx: DomainContext, input: CreateApplicationInput, meta: Meta): Promise<ApplicationDoc> {
@@ -57,6 +105,8 @@ export async function createApplication(ctx: DomainContext, input: CreateApplica
     createdAt: now,
     updatedAt: now,
     updatedBy: meta.actor,
+    createdBy: meta.actor,
+    termsChangedBy: meta.actor,
   };
   return inTransaction(ctx.client, async (session) => {
     await insertApplication(ctx.c, doc, session);
@@ -79,12 +129,11 @@ export async function changeApplication(
   meta: Meta,
   by: ChangedBy,
   session?: ClientSession,
+  policy?: ApprovalPolicy,
 ): Promise<ApplicationDoc> {
-  const plan = planChange(current, changes, by);
+  const plan = planChange(current, changes, { by, actor: meta.actor, policy });
   if (plan.kind === 'unchanged') return current;
-  if (plan.kind === 'invalid_transition') {
-    throw unprocessable(`status cannot change from ${plan.from} to ${plan.to}`, { from: plan.from, to: plan.to });
-  }
+  if (plan.kind !== 'write') throw refusal(plan);
   const write = async (s: ClientSession) => {
     const after = await updateIfVersion(ctx.c, current._id, current.version, plan.full, meta.actor, s);
     if (!after) throw conflict(`application ${current._id} changed concurrently`, { currentVersion: current.version + 1 });
@@ -95,13 +144,17 @@ export async function changeApplication(
   return session ? write(session) : inTransaction(ctx.client, write);
 }
 
-/** PUT semantics: applies `changes` only if the stored version equals `version`; 409 otherwise. */
+/**
+ * PUT semantics: applies `changes` only if the stored version equals `version`; 409 otherwise.
+ * A person's change: manual transitions only, approvals under `policy`.
+ */
 export async function updateApplication(
   ctx: DomainContext,
   id: string,
   version: number,
-  changes: ApplicationUpdate,
+  changes: ApplicationChanges,
   meta: Meta,
+  policy: ApprovalPolicy,
 ): Promise<ApplicationDoc> {
   const current = await findApplication(ctx.c, id);
   if (!current) throw notFound(`application ${id} does not exist`);
@@ -111,11 +164,20 @@ export async function updateApplication(
       current: toView(current),
     });
   }
-  return changeApplication(ctx, current, changes, meta, 'manual');
+  const [known] = await withAuthors(ctx, [current]);
+  return changeApplication(ctx, known!, changes, meta, 'manual', undefined, policy);
+}
+
+/** Fills createdBy/termsChangedBy from the audit trail for documents stored before they existed. */
+async function withAuthors(ctx: DomainContext, docs: ApplicationDoc[], session?: ClientSession): Promise<ApplicationDoc[]> {
+  const legacy = docs.filter((d) => !d.createdBy).map((d) => d._id);
+  if (legacy.length === 0) return docs;
+  const authors = await authorsFromAudit(ctx.c, legacy, TERM_FIELDS, session);
+  return docs.map((d) => (d.createdBy ? d : { ...d, ...authors.get(d._id) }));
 }
 
 /**
- * Server-side read-modify-write: asks `mutate` for the changes to the current document (null =
+ * The pipeline's server-side read-modify-write (system transitions): asks `mutate` for the changes to the current document (null =
  * nothing to do) and writes them with a version check, re-reading and retrying on conflict up to
  * `maxAttempts`. Pass the document when the caller has just read it, so the first attempt does
  * not read it again.
@@ -125,7 +187,7 @@ export async function updateWithRetry(
   target: string | ApplicationDoc,
   mutate: (doc: ApplicationDoc) => ApplicationUpdate | null,
   meta: Meta,
-  opts: { maxAttempts?: number; by?: ChangedBy } = {},
+  opts: { maxAttempts?: number } = {},
 ): Promise<ApplicationDoc> {
   const id = typeof target === 'string' ? target : target._id;
   let doc = typeof target === 'string' ? null : target;
@@ -136,7 +198,7 @@ export async function updateWithRetry(
     const changes = mutate(doc);
     if (!changes) return doc;
     try {
-      return await changeApplication(ctx, doc, changes, meta, opts.by ?? 'system');
+      return await changeApplication(ctx, doc, changes, meta, 'system');
     } catch (e) {
       if (!(e instanceof AppError && e.status === 409) || attempt >= maxAttempts) throw e;
       doc = null;
@@ -147,15 +209,18 @@ export async function updateWithRetry(
 
 export type BatchResult = {
   id: string;
-  result: 'updated' | 'unchanged' | 'conflict' | 'not_found' | 'invalid_transition';
+  result: 'updated' | 'unchanged' | 'conflict' | 'not_found' | 'invalid_transition' | 'refused';
   version?: number;
+  /** The status written (awaiting_second_approval when a first approval needs a second). */
+  status?: Status;
+  reason?: string;
 };
-export const BATCH_RESULTS = ['updated', 'unchanged', 'conflict', 'not_found', 'invalid_transition'] as const;
+export const BATCH_RESULTS = ['updated', 'unchanged', 'conflict', 'not_found', 'invalid_transition', 'refused'] as const;
 
 /**
  * Moves many applications to `status` in one transaction with one read, one bulkWrite and one
  * audit insert, whatever the batch size. `versions` (optional) pins expected versions per id.
- * Each item is decided by planChange, as a PUT would be.
+ * Each item is decided by planChange, as a PUT would be (four-eyes and dual approval per item).
  */
 export async function batchUpdateStatus(
   ctx: DomainContext,
@@ -163,15 +228,16 @@ export async function batchUpdateStatus(
   status: Status,
   versions: Record<string, number> | undefined,
   meta: Meta,
+  policy: ApprovalPolicy,
 ): Promise<BatchResult[]> {
   const unique = [...new Set(ids)];
   return inTransaction(ctx.client, async (session) => {
-    const docs = new Map((await findApplications(ctx.c, unique, session)).map((d) => [d._id, d]));
+    const docs = new Map((await withAuthors(ctx, await findApplications(ctx.c, unique, session), session)).map((d) => [d._id, d]));
     const results: BatchResult[] = [];
-    const planned: ApplicationDoc[] = [];
+    const planned: Array<{ doc: ApplicationDoc; set: ApplicationUpdate }> = [];
     for (const id of unique) {
       const d = docs.get(id);
-      const expected = versions?.[id];
+      const expected = versions ? (Object.hasOwn(versions, id) ? versions[id] : undefined) : undefined;
       if (!d) {
         results.push({ id, result: 'not_found' });
         continue;
@@ -180,25 +246,34 @@ export async function batchUpdateStatus(
         results.push({ id, result: 'conflict', version: d.version });
         continue;
       }
-      const plan = planChange(d, { status }, 'manual');
+      const plan = planChange(d, { status }, { by: 'manual', actor: meta.actor, policy });
       if (plan.kind === 'write') {
-        planned.push(d);
-        results.push({ id, result: 'updated', version: d.version + 1 });
-      } else results.push({ id, result: plan.kind, version: d.version });
+        planned.push({ doc: d, set: plan.full });
+        results.push({ id, result: 'updated', version: d.version + 1, ...(plan.full.status ? { status: plan.full.status } : {}) });
+      } else if (plan.kind === 'refused') results.push({ id, result: 'refused', version: d.version, reason: plan.reason });
+      else if (plan.kind === 'frozen') results.push({ id, result: 'refused', version: d.version, reason: 'terms are frozen' });
+      else results.push({ id, result: plan.kind, version: d.version });
     }
     if (planned.length === 0) return results;
     const now = new Date();
-    const matched = await setStatusIfVersions(ctx.c, planned, status, meta.actor, now, session);
+    const matched = await setIfVersions(ctx.c, planned, meta.actor, now, session);
     // Inside a snapshot transaction a concurrent change aborts us with a write conflict (and the
     // driver retries the whole batch), so every planned update must have matched.
     if (matched !== planned.length) throw new Error(`batch matched ${matched} of ${planned.length}`);
-    const afters = planned.map((d) => ({ ...d, status, version: d.version + 1, updatedAt: now, updatedBy: meta.actor }));
+    const afters: ApplicationDoc[] = planned.map(({ doc, set }) => ({
+      ...doc,
+      ...set,
+      applicant: doc.applicant,
+      version: doc.version + 1,
+      updatedAt: now,
+      updatedBy: meta.actor,
+    }));
     await recordAudit(
       ctx.c,
-      afters.map((a, i) => auditEntry(planned[i]!, a, 'status', { status }, meta)),
+      afters.map((a, i) => auditEntry(planned[i]!.doc, a, 'status', planned[i]!.set, meta)),
       session,
     );
-    for (let i = 0; i < afters.length; i++) await ctx.hooks.afterChange({ before: planned[i]!, after: afters[i]!, meta, session });
+    for (let i = 0; i < afters.length; i++) await ctx.hooks.afterChange({ before: planned[i]!.doc, after: afters[i]!, meta, session });
     return results;
   });
 }

@@ -4,19 +4,21 @@ import { historyOf } from '../audit.js';
 import type { Collections } from '../collections.js';
 import { notFound } from '../../errors.js';
 import type { CountTotal } from './list-totals.js';
-import { applicationExists, findApplication, listPage } from './repository.js';
-import type { SortKey } from './schemas.js';
-import type { Status } from './status.js';
+import { cursorAfter } from './cursor.js';
+import { applicationExists, findApplication, type ListQuery, listPage } from './repository.js';
 import type { ApplicationDoc } from './types.js';
 
 /** `countTotal` decides how `total` is counted: see list-totals.ts. */
+/** `next` continues after the last item (`?after=`) when the page is full, else null. */
 export async function listApplications(
   c: Collections,
-  q: { status?: Status | undefined; sort: SortKey; page: number; limit: number },
+  q: ListQuery,
   countTotal: CountTotal,
-): Promise<{ items: ApplicationDoc[]; page: number; limit: number; total: number }> {
+): Promise<{ items: ApplicationDoc[]; page: number | null; limit: number; total: number; next: string | null }> {
   const { items, total } = await listPage(c, q, countTotal);
-  return { items, page: q.page, limit: q.limit, total };
+  const last = items.at(-1);
+  const next = last && items.length === q.limit ? cursorAfter(q.sort, last) : null;
+  return { items, page: q.after ? null : q.page, limit: q.limit, total, next };
 }
 
 export async function getApplication(c: Collections, id: string): Promise<ApplicationDoc> {

@@ -3,6 +3,7 @@
 import type { ClientSession, Filter, Sort } from 'mongodb';
 import type { Collections } from '../collections.js';
 import type { Actor } from '../users/types.js';
+import type { Cursor } from './cursor.js';
 import type { CountTotal } from './list-totals.js';
 import type { SortKey } from './schemas.js';
 import type { Status } from './status.js';
@@ -48,19 +49,41 @@ export async function insertApplication(c: Collections, doc: ApplicationDoc, ses
   await c.applications.insertOne(doc, { session });
 }
 
-export async function listPage(
-  c: Collections,
-  q: { status?: Status | undefined; sort: SortKey; page: number; limit: number },
-  countTotal: CountTotal,
-): Promise<{ items: ApplicationDoc[]; total: number }> {
+export interface ListQuery {
+  status?: Status | undefined;
+  sort: SortKey;
+  page: number;
+  limit: number;
+  /** Keyset continuation: items strictly after this (sort value, _id) in the sort order. */
+  after?: Cursor | undefined;
+}
+
+/** The index that serves `q` (hinted for keyset queries, whose $or the planner might otherwise split). */
+function indexFor(q: ListQuery): string {
+  const f = q.sort.replace('-', '');
+  return q.status ? `status_1_${f}_-1__id_-1` : `${f}_-1__id_-1`;
+}
+
+/** The filter of `q`: the status, and for keyset pages "(field, _id) after the cursor" as an index range plus a tie-break. */
+export function listFilter(q: ListQuery): Filter<ApplicationDoc> {
+  const filter: Filter<ApplicationDoc> = q.status ? { status: q.status } : {};
+  if (!q.after) return filter;
+  const f = q.sort.replace('-', '');
+  const desc = q.sort.startsWith('-');
+  const [le, lt] = desc ? (['$lte', '$lt'] as const) : (['$gte', '$gt'] as const);
+  return { ...filter, [f]: { [le]: q.after.value }, $or: [{ [f]: { [lt]: q.after.value } }, { _id: { [lt]: q.after.id } }] };
+}
+
+/** The page's query (also explained by the listing test): index-backed, no in-memory sort. */
+export function listQuery(c: Collections, q: ListQuery) {
+  const cursor = c.applications.find(listFilter(q)).sort(sortSpec(q.sort)).limit(q.limit);
+  return q.after ? cursor.hint(indexFor(q)) : cursor.skip((q.page - 1) * q.limit);
+}
+
+export async function listPage(c: Collections, q: ListQuery, countTotal: CountTotal): Promise<{ items: ApplicationDoc[]; total: number }> {
   const filter: Filter<ApplicationDoc> = q.status ? { status: q.status } : {};
   const [items, total] = await Promise.all([
-    c.applications
-      .find(filter)
-      .sort(sortSpec(q.sort))
-      .skip((q.page - 1) * q.limit)
-      .limit(q.limit)
-      .toArray(),
+    listQuery(c, q).toArray(),
     countTotal(q.status ?? '*', () => c.applications.countDocuments(filter)),
   ]);
   return { items, total };
@@ -104,20 +127,19 @@ export function updateIfVersion(
   );
 }
 
-/** One status for many documents, each write pinned to the version it was planned from. */
-export async function setStatusIfVersions(
+/** Many documents, each with its own changes, each write pinned to the version it was planned from. */
+export async function setIfVersions(
   c: Collections,
-  docs: ApplicationDoc[],
-  status: Status,
+  items: Array<{ doc: ApplicationDoc; set: object }>,
   actor: Actor,
   at: Date,
   session: ClientSession,
 ): Promise<number> {
   const res = await c.applications.bulkWrite(
-    docs.map((d) => ({
+    items.map(({ doc, set }) => ({
       updateOne: {
-        filter: { _id: d._id, version: d.version },
-        update: { $set: { status, updatedAt: at, updatedBy: actor }, $inc: { version: 1 } },
+        filter: { _id: doc._id, version: doc.version },
+        update: { $set: { ...setPaths(set), updatedAt: at, updatedBy: actor }, $inc: { version: 1 } },
       },
     })),
     { ordered: false, session },

@@ -2,12 +2,15 @@
 // API; the others belong to the processing pipeline (workers). The pipeline runs
 // submitted|under_review|pending_review → ocr_pending (document upload) → scoring (OCR worker) →
 // approved | rejected | pending_review (approval worker) → disbursing → disbursed (disbursement worker).
+// Above DUAL_APPROVAL_ABOVE a first approval (a reviewer's, or the approval worker's automatic one)
+// leads to awaiting_second_approval; a second, different reviewer then approves (approval-policy.ts).
 export const STATUSES = [
   'submitted',
   'under_review',
   'ocr_pending',
   'scoring',
   'pending_review',
+  'awaiting_second_approval',
   'approved',
   'rejected',
   'disbursing',
@@ -21,10 +24,12 @@ const T = (manual: boolean, ...to: Status[]): Rule[] => to.map((s) => ({ to: s, 
 
 const TRANSITIONS: Record<Status, Rule[]> = {
   submitted: [...T(true, 'under_review', 'rejected'), ...T(false, 'ocr_pending', 'scoring')],
-  under_review: [...T(true, 'approved', 'rejected'), ...T(false, 'ocr_pending')],
+  under_review: [...T(true, 'approved', 'rejected'), ...T(false, 'ocr_pending', 'awaiting_second_approval')],
   ocr_pending: [...T(false, 'scoring', 'failed')],
-  scoring: [...T(false, 'approved', 'rejected', 'pending_review', 'failed')],
-  pending_review: [...T(true, 'under_review', 'approved', 'rejected'), ...T(false, 'ocr_pending')],
+  scoring: [...T(false, 'approved', 'rejected', 'pending_review', 'awaiting_second_approval', 'failed')],
+  pending_review: [...T(true, 'under_review', 'approved', 'rejected'), ...T(false, 'ocr_pending', 'awaiting_second_approval')],
+  // a manual request for `approved` is recorded here until a second person approves
+  awaiting_second_approval: [...T(true, 'approved', 'rejected')],
   approved: [...T(false, 'disbursing')],
   disbursing: [...T(false, 'disbursed', 'failed')],
   // back to a stage only by retrying the dead letter that failed it (pipeline/retry-dead-letters.ts)

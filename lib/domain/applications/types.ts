@@ -56,6 +56,25 @@ export interface Disbursement {
   completedAt?: Date;
 }
 
+/** One approval of the application: a person, or the approval worker's automatic decision. */
+export interface Approval {
+  by: Actor;
+  at: Date;
+  automatic?: boolean;
+}
+
+/**
+ * The terms frozen when the application is approved: the disbursement pays exactly these, whatever
+ * the document says later.
+ */
+export interface ApprovedTerms {
+  amount: number;
+  currency: string;
+  approvedAt: Date;
+  /** The approval that completed the decision (the second one under dual approval). */
+  approvedBy: Actor;
+}
+
 /** The pipeline stages that can give up on an application. */
 export type FailedStage = 'ocr' | 'approval';
 
@@ -79,6 +98,14 @@ export interface ApplicationDoc {
   createdAt: Date;
   updatedAt: Date;
   updatedBy: Actor;
+  /** Who created it (absent on documents created before four-eyes checks existed). */
+  createdBy?: Actor;
+  /** Who last set amount, income, creditScore or the applicant (the creator until someone edits them). */
+  termsChangedBy?: Actor;
+  /** Approvals collected so far (two distinct people above DUAL_APPROVAL_ABOVE). */
+  approvals?: Approval[];
+  /** Snapshot taken on entering `approved`. */
+  terms?: ApprovedTerms;
   documents?: DocumentRef[];
   ocr?: OcrResult;
   risk?: RiskResult;
@@ -87,4 +114,9 @@ export interface ApplicationDoc {
 }
 
 /** The fields the pipeline stages write. */
-export type PipelineFields = Pick<ApplicationDoc, 'documents' | 'ocr' | 'risk' | 'disbursement' | 'failure'>;
+export type PipelineFields = Pick<ApplicationDoc, 'documents' | 'ocr' | 'risk' | 'disbursement' | 'failure' | 'approvals'>;
+
+/** The financial terms: frozen once the application leaves submitted/under_review. */
+export const TERM_FIELDS = ['amount', 'income', 'creditScore', 'applicant'] as const;
+/** Currency of every application (the product lends in one currency). */
+export const CURRENCY = 'USD';

@@ -3,13 +3,14 @@
 // to ocr_pending, bumps the version, writes the audit entry and (through the pipeline hook)
 // publishes `ocr.requested`. If that transaction fails the file is deleted best-effort; a crash
 // between the two steps leaves an orphan file no application refers to (harmless, collectable).
-import { AppError, conflict, notFound } from '../../errors.js';
+import { AppError, conflict, notFound, unprocessable } from '../../errors.js';
 import { updateWithRetry } from '../applications/commands.js';
 import { findApplication, findDocumentsOf } from '../applications/repository.js';
 import type { Status } from '../applications/status.js';
 import type { ApplicationDoc, DocumentRef, OcrResult } from '../applications/types.js';
 import type { DomainContext, Meta } from '../context.js';
 import { sniffImageType } from './file-type.js';
+import { imageRefusal } from './image-size.js';
 import { deleteFile, storeFile } from './storage.js';
 
 /** States from which a new document (re)starts the pipeline. */
@@ -29,9 +30,13 @@ export async function uploadDocument(
   applicationId: string,
   file: { data: Buffer; originalName: string },
   meta: Meta,
+  limits: { maxPixels: number },
 ): Promise<{ document: DocumentRef; application: ApplicationDoc }> {
   const contentType = sniffImageType(file.data);
   if (!contentType) throw new AppError(415, 'unsupported_media_type', 'the file is not a PNG, JPEG or TIFF image (checked by its content)');
+  // Dimensions from the header, before anything decodes the image (decompression bombs).
+  const refusal = imageRefusal(file.data, limits.maxPixels);
+  if (refusal) throw unprocessable(refusal, { maxPixels: limits.maxPixels });
   const app = await findApplication(ctx.c, applicationId);
   assertUploadable(app, applicationId);
 

@@ -1,7 +1,10 @@
 // Use case for the approval worker: apply the risk rules and write the decision back with a
 // version check (scoring → approved | rejected | pending_review) plus audit; entering `approved`
-// publishes `disbursement.requested` in the same transaction (pipeline hook).
+// publishes `disbursement.requested` in the same transaction (pipeline hook). An automatic approval
+// above the dual-approval threshold is recorded as the first approval only: the application waits
+// in awaiting_second_approval for a person's approval (approval-policy.ts).
 import { PermanentError } from '../../queue/index.js';
+import { type ApprovalPolicy, planApproval } from '../applications/approval-policy.js';
 import { updateWithRetry } from '../applications/commands.js';
 import { findApplication } from '../applications/repository.js';
 import type { ApplicationDoc } from '../applications/types.js';
@@ -21,7 +24,12 @@ export function riskInputOf(doc: ApplicationDoc): RiskInput {
   };
 }
 
-export async function decideApproval(ctx: DomainContext, p: ApprovalRequested, job: { requestId?: string | undefined }) {
+export async function decideApproval(
+  ctx: DomainContext,
+  policy: ApprovalPolicy,
+  p: ApprovalRequested,
+  job: { requestId?: string | undefined },
+) {
   const app = await findApplication(ctx.c, p.applicationId);
   if (!app) throw new PermanentError(`application ${p.applicationId} does not exist`);
   if (app.status !== 'scoring') return { outcome: 'skipped', status: app.status };
@@ -32,7 +40,11 @@ export async function decideApproval(ctx: DomainContext, p: ApprovalRequested, j
     (doc) => {
       if (doc.status !== 'scoring') return null;
       const a = assess(riskInputOf(doc));
-      return { status: a.decision, risk: { decision: a.decision, score: a.score, reasons: a.reasons, assessedAt: new Date() } };
+      const risk = { decision: a.decision, score: a.score, reasons: a.reasons, assessedAt: new Date() };
+      if (a.decision !== 'approved') return { status: a.decision, risk };
+      const approval = planApproval(doc, WORKER_ACTORS.approval, policy, doc.termsChangedBy, true);
+      if (approval.kind === 'refused') throw new Error(approval.reason); // never for an automatic approval
+      return { status: approval.status, approvals: approval.approvals, risk };
     },
     { actor: WORKER_ACTORS.approval, requestId: job.requestId },
   );

@@ -1,6 +1,6 @@
 // Use case for the disbursement worker, under the per-loan lock `loan:<id>`:
-//   approved → disbursing (stamping the lock's fencing number) → pay (idempotency key per loan)
-//   → ONE transaction: ledger entry (unique per application) + disbursing → disbursed.
+//   approved → disbursing (stamping the lock's fencing number) → pay exactly the approved terms
+//   (the snapshot taken at approval; idempotency key per loan) → ONE transaction: ledger entry (unique per application) + disbursing → disbursed.
 // Whatever retries, duplicates, crashes or races happen, there is at most one ledger entry per
 // application: the unique index refuses a second one, and a holder whose lock was taken over has
 // a stale fence and version, so its final transaction is refused.
@@ -8,6 +8,7 @@ import { StaleFenceError, withLock } from '../../locks/index.js';
 import { PermanentError } from '../../queue/index.js';
 import { changeApplication, updateWithRetry } from '../applications/commands.js';
 import { findApplication } from '../applications/repository.js';
+import type { ApprovedTerms } from '../applications/types.js';
 import { type ApplicationHooks, type DomainContext, withHook } from '../context.js';
 import { WORKER_ACTORS, type DisbursementRequested } from './events.js';
 import { insertLedgerEntry } from './ledger.js';
@@ -16,12 +17,17 @@ import type { PaymentGateway } from './payment-gateway.js';
 export interface Disbursing {
   lockTtlMs: number;
   gateway?: PaymentGateway | undefined;
-  currency?: string;
 }
 type Job = { eventId: string; signal: AbortSignal; requestId?: string | undefined };
 
 /** Inside the final transaction: refuse a stale holder, then write the one ledger entry. */
-function ledgerWrite(ctx: DomainContext, currency: string, fence: number, eventId: string, paymentRef: string | null): ApplicationHooks {
+function ledgerWrite(
+  ctx: DomainContext,
+  terms: ApprovedTerms,
+  fence: number,
+  eventId: string,
+  paymentRef: string | null,
+): ApplicationHooks {
   return {
     async afterChange({ before, after, session }) {
       if (after.status !== 'disbursed') return;
@@ -31,8 +37,8 @@ function ledgerWrite(ctx: DomainContext, currency: string, fence: number, eventI
         {
           applicationId: after._id,
           kind: 'disbursement',
-          amount: after.amount,
-          currency,
+          amount: terms.amount,
+          currency: terms.currency,
           fence,
           paymentRef,
           eventId,
@@ -46,7 +52,6 @@ function ledgerWrite(ctx: DomainContext, currency: string, fence: number, eventI
 
 export async function disburse(ctx: DomainContext, d: Disbursing, p: DisbursementRequested, job: Job) {
   const meta = { actor: WORKER_ACTORS.disbursement, requestId: job.requestId };
-  const currency = d.currency ?? 'USD';
   return withLock(
     ctx.db,
     `loan:${p.applicationId}`,
@@ -55,6 +60,8 @@ export async function disburse(ctx: DomainContext, d: Disbursing, p: Disbursemen
       const app = await findApplication(ctx.c, p.applicationId);
       if (!app) throw new PermanentError(`application ${p.applicationId} does not exist`);
       if (app.status !== 'approved' && app.status !== 'disbursing') return { outcome: 'skipped', status: app.status };
+      const terms = app.terms;
+      if (!terms) throw new PermanentError(`application ${app._id} has no approved terms to pay`);
 
       // Enter disbursing, or take over an interrupted disbursement with our (higher) fence.
       const started = await updateWithRetry(
@@ -75,7 +82,12 @@ export async function disburse(ctx: DomainContext, d: Disbursing, p: Disbursemen
       lease.signal.throwIfAborted();
       const payment = d.gateway
         ? await d.gateway.pay(
-            { idempotencyKey: `disbursement:${p.applicationId}`, applicationId: p.applicationId, amount: started.amount, currency },
+            {
+              idempotencyKey: `disbursement:${p.applicationId}`,
+              applicationId: p.applicationId,
+              amount: terms.amount,
+              currency: terms.currency,
+            },
             AbortSignal.any([job.signal, lease.signal]),
           )
         : null;
@@ -83,7 +95,7 @@ export async function disburse(ctx: DomainContext, d: Disbursing, p: Disbursemen
 
       const paymentRef = payment?.paymentId ?? null;
       const done = await changeApplication(
-        withHook(ctx, ledgerWrite(ctx, currency, lease.fence, job.eventId, paymentRef)),
+        withHook(ctx, ledgerWrite(ctx, terms, lease.fence, job.eventId, paymentRef)),
         started,
         { status: 'disbursed', disbursement: { ...started.disbursement, paymentRef, completedAt: new Date() } },
         meta,

@@ -1,7 +1,6 @@
 // The ledger: one money movement per application. The unique index on applicationId
 // (migration 004) is the idempotency key that makes a second disbursement impossible.
-import type { ClientSession, ObjectId } from 'mongodb';
-import type { Collections } from '../collections.js';
+import type { ClientSession, Collection, ObjectId } from 'mongodb';
 
 export interface LedgerDoc {
   _id?: ObjectId;
@@ -16,6 +15,10 @@ export interface LedgerDoc {
   createdAt: Date;
 }
 
-export async function insertLedgerEntry(c: Collections, entry: Omit<LedgerDoc, '_id'>, session: ClientSession): Promise<void> {
+export async function insertLedgerEntry(
+  c: { ledger: Collection<LedgerDoc> },
+  entry: Omit<LedgerDoc, '_id'>,
+  session: ClientSession,
+): Promise<void> {
   await c.ledger.insertOne(entry, { session });
 }

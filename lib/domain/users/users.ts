@@ -37,11 +37,17 @@ export async function createUser(c: Collections, input: NewUser): Promise<UserVi
   }
 }
 
+/** A user who proved their password, with the session epoch a new session is made in. */
+export interface VerifiedUser {
+  user: UserView;
+  epoch: number;
+}
+
 /** Returns the user when the credentials are right, else null; same work either way. */
-export async function verifyCredentials(c: Collections, email: string, password: string): Promise<UserView | null> {
+export async function verifyCredentials(c: Collections, email: string, password: string): Promise<VerifiedUser | null> {
   const user = await c.users.findOne({ email: email.toLowerCase(), disabled: { $ne: true } });
   const ok = await verifyPassword(user?.passwordHash ?? (await dummyHash()), password);
-  return user && ok ? toUserView(user) : null;
+  return user && ok ? { user: toUserView(user), epoch: user.sessionEpoch ?? 0 } : null;
 }
 
 export async function listUsers(c: Collections): Promise<UserView[]> {

@@ -1,0 +1,59 @@
+// The users' side of the session store: ending every session of a user at once, and the per-instance
+// view of each user's current access (role, disabled, session epoch) that every request is checked
+// against. connect-mongo keeps sessions in the `sessions` collection with the session object stored
+// as a document (`session.user.id`).
+import { type Db, ObjectId } from 'mongodb';
+import type { Collections } from '../collections.js';
+import type { Role } from './types.js';
+
+export const SESSIONS_COLLECTION = 'sessions';
+
+/** Deletes every stored session of `userId` (all instances read the store, so this logs them out at once). */
+export async function deleteSessionsOf(db: Db, userId: string): Promise<number> {
+  const r = await db.collection(SESSIONS_COLLECTION).deleteMany({ 'session.user.id': userId });
+  return r.deletedCount;
+}
+
+/** What a request may do as this user right now. */
+export interface AccessState {
+  role: Role;
+  disabled: boolean;
+  epoch: number;
+}
+
+/**
+ * A short per-instance cache of users' access state: each request sees a role change, a disable
+ * or a revocation made on any instance within `ttlMs` (deleting the sessions makes it immediate;
+ * this bound covers a session written back by a request that was already running). At most `max`
+ * users are kept; the oldest go first.
+ */
+export class AccessStateCache {
+  private readonly entries = new Map<string, { at: number; state: AccessState | null }>();
+
+  constructor(
+    private readonly c: Collections,
+    readonly ttlMs: number,
+    private readonly max = 10_000,
+  ) {}
+
+  /** The user's current state, or null when the user no longer exists; `fresh` skips the cache. */
+  async get(userId: string, fresh = false): Promise<AccessState | null> {
+    const now = Date.now();
+    const hit = this.entries.get(userId);
+    if (hit && !fresh && now - hit.at < this.ttlMs) return hit.state;
+    const state = await this.load(userId);
+    this.entries.delete(userId);
+    if (this.entries.size >= this.max) {
+      const oldest = this.entries.keys().next();
+      if (!oldest.done) this.entries.delete(oldest.value);
+    }
+    if (this.ttlMs > 0) this.entries.set(userId, { at: now, state });
+    return state;
+  }
+
+  private async load(userId: string): Promise<AccessState | null> {
+    if (!ObjectId.isValid(userId)) return null;
+    const u = await this.c.users.findOne({ _id: new ObjectId(userId) }, { projection: { role: 1, disabled: 1, sessionEpoch: 1 } });
+    return u ? { role: u.role, disabled: u.disabled === true, epoch: u.sessionEpoch ?? 0 } : null;
+  }
+}
