@@ -81,11 +81,14 @@ function pickFromList(req, res, context, ee, next) {
 function opened(req, res, context, ee, next) {
   const body = parseBody(res);
   context.vars.version = body?.version;
+  // The terms (amount, …) can change only before a decision; later an admin edits the purpose.
+  context.vars.termsEditable = body?.status === 'submitted' || body?.status === 'under_review';
   return track(req, res, context, ee, next);
 }
 
 function updateBody(req, context, ee, next) {
-  req.json = { version: context.vars.version || 1, purpose: pick(PURPOSES), amount: 1000 * (1 + Math.floor(Math.random() * 100)) };
+  const terms = context.vars.termsEditable ? { amount: 1000 * (1 + Math.floor(Math.random() * 100)) } : {};
+  req.json = { version: context.vars.version || 1, purpose: pick(PURPOSES), ...terms };
   return withCsrf(req, context, ee, next);
 }
 
