@@ -8,29 +8,16 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { MongoClient, MongoServerError } from 'mongodb';
+import type { MongoClient } from 'mongodb';
 import { uriWithCredentials } from '../../scripts/mongod/auth.js';
 import { usersFromSecrets } from '../../scripts/mongod/init-cluster.js';
 import { PROJECT_ROOT, resolveMongod } from '../../scripts/mongod/resolve.js';
 import { processes } from '../helpers/processes.js';
 import { freePort } from '../helpers/stack.js';
+import { attempt } from '../helpers/mongo-access.js';
 
 const procs = processes('mongo-init');
 after(() => procs.stopAll());
-
-/** 'ok', or the server's error code name. */
-async function attempt(uri: string, fn: (c: MongoClient) => Promise<unknown>): Promise<string> {
-  const c = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000 });
-  try {
-    await fn(c);
-    return 'ok';
-  } catch (e) {
-    if (e instanceof MongoServerError) return e.codeName ?? String(e.code);
-    throw e;
-  } finally {
-    await c.close();
-  }
-}
 
 test('init-cluster: replica set and least-privilege users on a keyfile mongod; idempotent', async () => {
   const secrets = join(procs.dir, 'secrets');

@@ -12,12 +12,13 @@ import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { MongoClient, MongoServerError } from 'mongodb';
+import type { MongoClient } from 'mongodb';
 import { embeddedUriFor } from '../../scripts/mongod/auth.js';
 import { Client } from '../helpers/http.js';
 import { processes, type Proc } from '../helpers/processes.js';
 import { freePortRange, freePorts } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
+import { attempt } from '../helpers/mongo-access.js';
 
 const procs = processes('start');
 const START_MS = 240_000;
@@ -119,20 +120,6 @@ const cleanup = async (s: Proc, pids: number[]) => {
         /* gone */
       }
 };
-
-/** What `fn` got back from the server: 'ok', or the error code name (e.g. Unauthorized). */
-async function attempt(uri: string, fn: (c: MongoClient) => Promise<unknown>): Promise<string> {
-  const c = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000 });
-  try {
-    await fn(c);
-    return 'ok';
-  } catch (e) {
-    if (e instanceof MongoServerError) return e.codeName ?? String(e.code);
-    throw e;
-  } finally {
-    await c.close();
-  }
-}
 
 /** The embedded mongod's access control, its credential files, and who connects as whom. */
 async function checkAccessControl(env: Record<string, string>, output: string, pids: number[]): Promise<void> {
