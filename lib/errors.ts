@@ -20,4 +20,3 @@ export const conflict = (detail: string, extra?: Record<string, unknown>) => new
 export const unprocessable = (detail: string, extra?: Record<string, unknown>) => new AppError(422, 'unprocessable', detail, extra);
 export const tooManyRequests = (detail: string, retryAfterSeconds: number) =>
   new AppError(429, 'too_many_requests', detail, { retryAfterSeconds });
-export const unavailable = (detail: string) => new AppError(503, 'unavailable', detail);

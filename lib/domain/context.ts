@@ -28,7 +28,7 @@ export interface ApplicationHooks {
 }
 
 /** Calls each hook in order, in the same transaction (e.g. the pipeline's, then a use case's own). */
-export function composeHooks(...list: ApplicationHooks[]): ApplicationHooks {
+function composeHooks(...list: ApplicationHooks[]): ApplicationHooks {
   return {
     async afterChange(e) {
       for (const h of list) await h.afterChange(e);

@@ -9,8 +9,8 @@ export interface QueueControlDoc {
   at: Date;
 }
 
-export const EVENTS = 'events';
-export const QUEUE_CONTROLS = 'queue_controls';
+const EVENTS = 'events';
+const QUEUE_CONTROLS = 'queue_controls';
 
 export function eventsCollection(db: Db): Collection<EventDoc> {
   return db.collection<EventDoc>(EVENTS);

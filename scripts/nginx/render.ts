@@ -9,8 +9,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../mongod/resolve.js';
 
-export const CANONICAL_NGINX_CONF = join(PROJECT_ROOT, 'nginx.conf');
-export const UPSTREAM_NAME = 'creditdesk_api';
+const CANONICAL_NGINX_CONF = join(PROJECT_ROOT, 'nginx.conf');
+const UPSTREAM_NAME = 'creditdesk_api';
 
 export interface LocalNginxOptions {
   /** host:port of each API instance, e.g. ['127.0.0.1:3001', …]. */

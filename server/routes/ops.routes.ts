@@ -7,7 +7,7 @@ import { opsSnapshot, type OpsSnapshot } from '../../lib/domain/ops-snapshot.js'
 import type { ApiContext } from '../context.js';
 import { requireRole } from '../middleware/auth.js';
 
-export const OPS_STREAM_INTERVAL_MS = 2000;
+const OPS_STREAM_INTERVAL_MS = 2000;
 
 export function opsRoutes(d: ApiContext): { page: Router; stream: Router } {
   const clients = new Set<Response>();

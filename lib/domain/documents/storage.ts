@@ -15,7 +15,7 @@ export interface DocumentFileMeta {
   uploadedBy: Actor;
 }
 
-export const DOCUMENTS_BUCKET = 'documents';
+const DOCUMENTS_BUCKET = 'documents';
 const bucket = (db: Db) => new GridFSBucket(db, { bucketName: DOCUMENTS_BUCKET });
 const EXT = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/tiff': 'tif' } as const;
 

@@ -14,7 +14,7 @@ import { imageRefusal } from './image-size.js';
 import { deleteFile, storeFile } from './storage.js';
 
 /** States from which a new document (re)starts the pipeline. */
-export const UPLOAD_FROM: readonly Status[] = ['submitted', 'under_review', 'pending_review'];
+const UPLOAD_FROM: readonly Status[] = ['submitted', 'under_review', 'pending_review'];
 
 function assertUploadable(doc: ApplicationDoc | null, id: string): asserts doc is ApplicationDoc {
   if (!doc) throw notFound(`application ${id} does not exist`);

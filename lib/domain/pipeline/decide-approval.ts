@@ -13,7 +13,7 @@ import { assess } from '../risk/assess.js';
 import type { RiskInput } from '../risk/types.js';
 import { WORKER_ACTORS, type ApprovalRequested } from './events.js';
 
-export function riskInputOf(doc: ApplicationDoc): RiskInput {
+function riskInputOf(doc: ApplicationDoc): RiskInput {
   return {
     amount: doc.amount,
     income: doc.income,

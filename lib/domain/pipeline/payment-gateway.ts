@@ -16,7 +16,7 @@ export interface PaymentGateway {
   pay(req: PaymentRequest, signal: AbortSignal): Promise<{ paymentId: string; amount: number; currency: string }>;
 }
 
-export class PaymentGatewayError extends Error {
+class PaymentGatewayError extends Error {
   override name = 'PaymentGatewayError';
 }
 

@@ -15,7 +15,7 @@ import { WORKER_ACTORS, type OcrRequested } from './events.js';
 
 export type Recognize = (image: Buffer, signal: AbortSignal) => Promise<string>;
 
-export function mismatchesOf(
+function mismatchesOf(
   app: Pick<ApplicationDoc, 'applicant' | 'income'>,
   f: ExtractedFields,
   tolerance = DEFAULT_POLICY.incomeTolerance,

@@ -1,7 +1,7 @@
 // Tolerant comparisons between what an applicant declared and what OCR read.
 
 /** Lower-case letters and single spaces only, so "ADA  LOVELACE." equals "Ada Lovelace". */
-export function normalizeName(s: string): string {
+function normalizeName(s: string): string {
   return s
     .normalize('NFKD')
     .replace(/[\u0300-\u036f]/g, '')

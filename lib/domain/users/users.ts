@@ -1,7 +1,7 @@
 import { MongoServerError, ObjectId } from 'mongodb';
 import { z } from 'zod';
 import type { Collections } from '../collections.js';
-import type { Actor, Role, UserDoc } from './types.js';
+import type { Role, UserDoc } from './types.js';
 import { conflict } from '../../errors.js';
 import { dummyHash, hashPassword, verifyPassword } from './password.js';
 
@@ -18,7 +18,6 @@ export type NewUser = z.output<typeof newUserInput>;
 export type UserView = { id: string; email: string; role: Role; createdAt: Date };
 
 export const toUserView = (u: UserDoc): UserView => ({ id: u._id.toHexString(), email: u.email, role: u.role, createdAt: u.createdAt });
-export const actorOf = (u: UserView): Actor => ({ id: u.id, email: u.email });
 
 export async function createUser(c: Collections, input: NewUser): Promise<UserView> {
   const doc: UserDoc = {
