@@ -7,6 +7,8 @@
 #   install-system-deps.sh test    the stack set plus what only the tests use (`npm test`):
 #     imagemagick: renders test documents (OCR tests)
 #     chromium: the ops dashboard's browser test (driven by playwright-core)
+#     prometheus: `promtool` checks deploy/prometheus/ (config, rules, rule unit tests) and a real
+#       `prometheus` scrapes the test stack (tests/integration/prometheus*.test.ts)
 #   install-system-deps.sh         (no argument, as .ci/run calls it) the same as `test`: everything
 # util-linux (setsid, setpriv: `npm start` runs the launcher in its own session and its children
 # with a parent-death signal) is part of every Debian system.
@@ -23,6 +25,7 @@ command -v tesseract >/dev/null 2>&1 || need+=(tesseract-ocr tesseract-ocr-eng)
 if [ "$set_name" = test ]; then
   [ -x /usr/bin/convert ] || need+=(imagemagick)
   [ -x /usr/bin/chromium ] || need+=(chromium)
+  { command -v prometheus && command -v promtool; } >/dev/null 2>&1 || need+=(prometheus)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -1,8 +1,15 @@
 // Optional per-process HTTP endpoint (WORKER_HTTP_PORT > 0): /health for liveness and /metrics
-// for Prometheus (in-flight and processed jobs per role, plus the process defaults).
+// for Prometheus (in-flight and processed jobs per role, plus the process defaults; with the
+// process's MongoDB: queue gauges per type from one cached aggregate and the driver's pool gauges).
 import { createServer, type Server } from 'node:http';
+import type { Db, MongoClient } from 'mongodb';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { instrumentPool } from '../lib/metrics/pool.js';
 import type { WorkerHandle } from '../lib/queue/index.js';
+import { cachedQueueStats, registerQueueGauges } from '../lib/queue/metrics.js';
+
+/** How long one queue-stats aggregate serves the queue gauges (scrapes in between reuse it). */
+export const QUEUE_STATS_CACHE_MS = 5000;
 
 export interface HealthState {
   instance: string;
@@ -10,9 +17,19 @@ export interface HealthState {
   draining: boolean;
 }
 
-export function startHealthServer(host: string, port: number, state: HealthState, handles: Map<string, WorkerHandle>): Promise<Server> {
+export function startHealthServer(
+  host: string,
+  port: number,
+  state: HealthState,
+  handles: ReadonlyMap<string, WorkerHandle>,
+  mongo?: { client: MongoClient; db: Db },
+): Promise<Server> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  if (mongo) {
+    instrumentPool(mongo.client, registry);
+    registerQueueGauges(registry, cachedQueueStats(mongo.db, QUEUE_STATS_CACHE_MS));
+  }
   new Gauge({
     name: 'worker_jobs_in_flight',
     help: 'jobs being handled now',

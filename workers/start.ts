@@ -78,7 +78,7 @@ export async function startWorkers(
       log.info('stopped');
     })());
   if (cfg.WORKER_HTTP_PORT > 0) {
-    http = await startHealthServer(cfg.WORKER_HTTP_HOST, cfg.WORKER_HTTP_PORT, state, handles).catch(async (e: Error) => {
+    http = await startHealthServer(cfg.WORKER_HTTP_HOST, cfg.WORKER_HTTP_PORT, state, handles, ctx).catch(async (e: Error) => {
       await stop();
       throw new Error(`cannot listen on WORKER_HTTP_PORT=${cfg.WORKER_HTTP_PORT}: ${e.message}`);
     });

@@ -1,7 +1,9 @@
 import { BlockList, isIP } from 'node:net';
 import type { Request, RequestHandler } from 'express';
+import type { MongoClient } from 'mongodb';
 import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { notFound } from '../../lib/errors.js';
+import { instrumentPool } from '../../lib/metrics/pool.js';
 
 /** The route label of requests no route matched, and of 401/403/404 answers (bounded label set). */
 export const UNMATCHED_ROUTE = 'unmatched';
@@ -46,10 +48,14 @@ export function isInternal(req: Request, networks: BlockList): boolean {
   return isIP(v4) !== 0 && networks.check(v4, type);
 }
 
-/** Prometheus metrics: process defaults plus a request-duration histogram by route template and status class. */
-export function createMetrics(networks: BlockList, gauges: { uploadsInFlight: () => number }) {
+/**
+ * Prometheus metrics: process defaults plus a request-duration histogram by route template and
+ * status class; with `mongo`, the driver's connection-pool gauges (lib/metrics/pool.ts).
+ */
+export function createMetrics(networks: BlockList, gauges: { uploadsInFlight: () => number; mongo?: MongoClient }) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  if (gauges.mongo) instrumentPool(gauges.mongo, registry);
   new Gauge({
     name: 'http_uploads_in_flight',
     help: 'document uploads holding an upload slot on this instance',

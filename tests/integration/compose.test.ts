@@ -29,7 +29,8 @@ interface Service {
   deploy?: { replicas?: number };
   volumes?: string[];
   restart?: string;
-  networks?: string[];
+  /** A list, or a map of network name → settings (e.g. a fixed address). */
+  networks?: string[] | Record<string, unknown>;
   network_mode?: string;
   mem_limit?: string;
   read_only?: boolean;
@@ -39,7 +40,7 @@ interface Service {
 const root = (p: string) => join(PROJECT_ROOT, p);
 const compose = parse(readFileSync(root('docker-compose.yml'), 'utf8'), { merge: true }) as {
   services: Record<string, Service>;
-  networks: Record<string, { internal?: boolean } | null>;
+  networks: Record<string, { internal?: boolean; ipam?: unknown } | null>;
   secrets: Record<string, { file?: string }>;
 };
 const services = compose.services;
@@ -191,15 +192,16 @@ describe('docker-compose.yml', () => {
   });
 
   test('pinned images, separate networks, memory limits, read-only root filesystems', () => {
-    const pinned = /^[a-z0-9/_-]+:\d+\.\d+\.\d+(-[a-z0-9.-]+)?$/;
+    const pinned = /^[a-z0-9/_-]+:v?\d+\.\d+\.\d+(-[a-z0-9.-]+)?$/;
     for (const [n, s] of Object.entries(services)) if (!s.build) assert.match(s.image ?? '', pinned, `${n} pins its image`);
     assert.match(dockerfile.match(/^ARG NODE_IMAGE=(\S+)$/m)?.[1] ?? '', pinned, 'the Dockerfile pins Node');
 
-    assert.deepEqual(compose.networks.back, { internal: true }, 'back has no route out');
+    const networksOf = (s: Service) => (Array.isArray(s.networks) ? s.networks : Object.keys(s.networks ?? {}));
+    assert.equal(compose.networks.back?.internal, true, 'back has no route out');
     assert.deepEqual(services.nginx!.networks, ['front', 'back']);
     for (const [n, s] of Object.entries(services)) {
       if (n === 'nginx') continue;
-      assert.ok(!(s.networks ?? []).includes('front'), `${n} is not on the front network`);
+      assert.ok(!networksOf(s).includes('front'), `${n} is not on the front network`);
       if (n.startsWith('mongo-') && n !== 'mongo-init') assert.deepEqual(s.networks, ['back'], n);
     }
     assert.deepEqual(
@@ -208,6 +210,19 @@ describe('docker-compose.yml', () => {
       'only the disbursement worker reaches out (the gateway)',
     );
     for (const [n, s] of appServices) if (n !== 'worker-disbursement') assert.deepEqual(s.networks, ['back'], n);
+    // Prometheus scrapes on back from the one address the API lets read /metrics; its UI is on `ops`.
+    assert.deepEqual(networksOf(services.prometheus!).sort(), ['back', 'ops']);
+    const promAddress = (services.prometheus!.networks as Record<string, { ipv4_address?: string }>).back?.ipv4_address;
+    assert.ok(promAddress, 'prometheus has a fixed address on back');
+    for (const n of apis)
+      assert.ok(String(services[n]!.environment?.INTERNAL_NETWORKS).includes(`${promAddress}/32`), `${n} lets prometheus read /metrics`);
+    assert.deepEqual(
+      services.prometheus!.volumes?.filter((v) => v.startsWith('./deploy/prometheus/')),
+      [
+        './deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro',
+        './deploy/prometheus/alerts.yml:/etc/prometheus/alerts.yml:ro',
+      ],
+    );
 
     for (const [n, s] of Object.entries(services)) {
       assert.match(s.mem_limit ?? '', /^\d+[mg]$/, `${n} has a memory limit`);
