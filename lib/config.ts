@@ -45,6 +45,26 @@ export const serverSchema = baseSchema.extend({
         .filter(Boolean),
     )
     .pipe(z.array(z.string().min(32, 'each secret needs at least 32 characters')).min(1)),
+  /**
+   * Partner API keys are stored as HMAC-SHA-256(key, secret): comma-separated secrets of at least 32
+   * characters, the first hashes new keys (older ones still verify keys issued under them). Unset:
+   * the partner routes answer 503.
+   */
+  PARTNER_KEY_SECRET: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z
+      .string()
+      .transform((s) =>
+        s
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean),
+      )
+      .pipe(z.array(z.string().min(32, 'each secret needs at least 32 characters')).min(1))
+      .optional(),
+  ),
+  /** How long an instance may trust a partner key's verdict (valid / revoked); a revocation takes effect within this. */
+  PARTNER_KEY_CACHE_MS: int(1000, 0).pipe(z.number().max(1000)),
   // OWASP session guidance for an admin app: idle 15–30 min, absolute 4–8 h.
   SESSION_IDLE_MINUTES: int(30, 15).pipe(z.number().max(30)),
   SESSION_ABSOLUTE_HOURS: int(8, 4).pipe(z.number().max(8)),
@@ -167,6 +187,7 @@ export const launcherSchema = z
     ...embeddedMongoSchema.shape,
     MONGO_DB: baseSchema.shape.MONGO_DB,
     SESSION_SECRETS: z.preprocess(unsetIfEmpty, serverSchema.shape.SESSION_SECRETS.optional()),
+    PARTNER_KEY_SECRET: serverSchema.shape.PARTNER_KEY_SECRET,
     /** '' = <project>/.data */
     DATA_DIR: z.string().default(''),
     SHUTDOWN_TIMEOUT_MS: baseSchema.shape.SHUTDOWN_TIMEOUT_MS,

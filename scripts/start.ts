@@ -44,9 +44,9 @@ process.stderr.on('error', () => {});
 const apiPorts = Array.from({ length: cfg.API_INSTANCES }, (_, i) => cfg.API_BASE_PORT + i);
 const log = createLogger({ level: 'info', name: 'start', instance: 'local' });
 
-/** A dev session secret kept in DATA_DIR so sessions survive restarts of the local stack. */
-function devSecret(): string {
-  const file = join(DATA, 'session-secret');
+/** A dev secret kept in DATA_DIR (`session-secret`, `partner-key-secret`) so sessions and partner keys survive restarts of the local stack. */
+function devSecret(name = 'session-secret'): string {
+  const file = join(DATA, name);
   if (!existsSync(file)) {
     mkdirSync(DATA, { recursive: true });
     writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600 });
@@ -108,6 +108,7 @@ try {
   const opts: Omit<StackOptions, 'mongoUri'> = {
     dbName: cfg.MONGO_DB,
     sessionSecrets: cfg.SESSION_SECRETS?.join(',') ?? devSecret(),
+    partnerKeySecrets: cfg.PARTNER_KEY_SECRET?.join(',') ?? devSecret('partner-key-secret'),
     apiPorts,
     nginxPort: cfg.NGINX_PORT,
     runDir: DATA,

@@ -2,11 +2,13 @@
 import express, { type Express } from 'express';
 import helmet from 'helmet';
 import { uploadSlots } from '../lib/domain/documents/upload-slots.js';
+import { partnerAuthenticator } from '../lib/domain/partners/authenticate.js';
 import type { ApiContext } from './context.js';
 import { requireCsrf } from './middleware/auth.js';
 import { requireParsedBodyType } from './middleware/content-type.js';
 import { errorHandler, notFoundHandler } from './middleware/error-handler.js';
 import { createMetrics, internalNetworks } from './middleware/metrics.js';
+import { requirePartnerKey } from './middleware/partner-auth.js';
 import { requestContext } from './middleware/request-context.js';
 import { enforceAbsoluteTimeout, sessionMiddleware } from './middleware/session.js';
 import { adminRoutes } from './routes/admin.routes.js';
@@ -14,7 +16,9 @@ import { applicationRoutes } from './routes/applications.routes.js';
 import { authRoutes } from './routes/auth.routes.js';
 import { documentRoutes } from './routes/documents.routes.js';
 import { healthRoutes } from './routes/health.routes.js';
+import { intakeRoutes } from './routes/intake.routes.js';
 import { opsRoutes } from './routes/ops.routes.js';
+import { partnerRoutes } from './routes/partners.routes.js';
 import { userRoutes } from './routes/users.routes.js';
 
 export function createApp(d: ApiContext): Express {
@@ -26,7 +30,7 @@ export function createApp(d: ApiContext): Express {
   // /metrics and /health details answer only straight from INTERNAL_NETWORKS (never through nginx).
   const internal = internalNetworks(d.cfg.INTERNAL_NETWORKS);
   const uploads = uploadSlots({ max: d.cfg.UPLOADS_IN_FLIGHT_MAX, perUser: d.cfg.UPLOADS_IN_FLIGHT_PER_USER });
-  const metrics = createMetrics(internal, { uploadsInFlight: () => uploads.inFlight() });
+  const metrics = createMetrics(internal, { uploadsInFlight: () => uploads.inFlight(), mongo: d.client });
   app.use(requestContext(d.log));
   // No upgrade-insecure-requests: TLS ends at the proxy, and plain-HTTP dev would break the ops page.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
@@ -39,14 +43,23 @@ export function createApp(d: ApiContext): Express {
   const ops = opsRoutes(d);
   app.use(ops.page);
 
+  // Partner routes: their own router before the session middleware; Bearer key only (no session, no CSRF).
+  const secrets = d.cfg.PARTNER_KEY_SECRET;
+  const partnerApi = express.Router();
+  partnerApi.use(requirePartnerKey(secrets ? partnerAuthenticator(d.c, secrets, d.cfg.PARTNER_KEY_CACHE_MS) : undefined));
+  partnerApi.use(express.json({ limit: d.cfg.BODY_LIMIT_BYTES, strict: true }), requireParsedBodyType);
+  partnerApi.use('/request', intakeRoutes(d, uploads));
+  app.use('/api/loan', partnerApi);
+
   const api = express.Router();
   api.use(express.json({ limit: d.cfg.BODY_LIMIT_BYTES, strict: true }));
   api.use(requireParsedBodyType); // 415 for a body the route would not parse (server/middleware/content-type.ts)
-  api.use(sessionMiddleware(d.client, d.cfg), enforceAbsoluteTimeout(d.cfg), requireCsrf);
+  api.use(sessionMiddleware(d, d.cfg), enforceAbsoluteTimeout(d.cfg), requireCsrf);
   api.use('/auth', authRoutes(d));
   api.use('/applications', applicationRoutes(d));
   api.use('/applications', documentRoutes(d, uploads));
   api.use('/users', userRoutes(d));
+  api.use('/partners', partnerRoutes(d));
   api.use('/admin', ops.stream, adminRoutes(d));
   app.use('/api', api);
 

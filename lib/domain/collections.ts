@@ -2,6 +2,7 @@
 import type { Db } from 'mongodb';
 import type { ApplicationDoc } from './applications/types.js';
 import type { AuditDoc } from './audit.js';
+import type { PartnerDoc, PartnerKeyDoc } from './partners/types.js';
 import type { LedgerDoc } from './pipeline/ledger.js';
 import type { LoginAttemptDoc, UserDoc } from './users/types.js';
 
@@ -12,6 +13,8 @@ export function collections(db: Db) {
     audit: db.collection<AuditDoc>('audit'),
     loginAttempts: db.collection<LoginAttemptDoc>('login_attempts'),
     ledger: db.collection<LedgerDoc>('ledger'),
+    partners: db.collection<PartnerDoc>('partners'),
+    partnerKeys: db.collection<PartnerKeyDoc>('partner_keys'),
   };
 }
 export type Collections = ReturnType<typeof collections>;

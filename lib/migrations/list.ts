@@ -74,4 +74,16 @@ export const MIGRATIONS: Migration[] = [
       await db.collection('sessions').createIndex({ 'session.user.id': 1 }, { name: 'session.user.id_1' });
     },
   },
+  {
+    id: '007-partner-intake',
+    description: 'partner keys by hash (unique) and by partner; the idempotency key unique per partner on intake applications',
+    async up({ c }) {
+      await c.partnerKeys.createIndex({ hash: 1 }, { unique: true, name: 'hash_unique' });
+      await c.partnerKeys.createIndex({ partnerId: 1 }, { name: 'partnerId_1' });
+      await c.applications.createIndex(
+        { 'intake.partnerId': 1, 'intake.idempotencyKey': 1 },
+        { unique: true, name: 'intake_idempotency_unique', partialFilterExpression: { 'intake.idempotencyKey': { $exists: true } } },
+      );
+    },
+  },
 ];

@@ -22,6 +22,8 @@ export interface StackOptions {
   workerMongoUri?: string;
   dbName: string;
   sessionSecrets: string;
+  /** PARTNER_KEY_SECRET for the API instances only (unset: partner routes answer 503). */
+  partnerKeySecrets?: string;
   apiPorts: number[];
   nginxPort: number;
   /** Logs go to <runDir>/logs, nginx's prefix is <runDir>/nginx. */
@@ -145,6 +147,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
         {
           ...common,
           SESSION_SECRETS: o.sessionSecrets,
+          ...(o.partnerKeySecrets ? { PARTNER_KEY_SECRET: o.partnerKeySecrets } : {}),
           HOST: '127.0.0.1',
           PORT: String(port),
           INSTANCE_ID: name,

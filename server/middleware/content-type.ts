@@ -1,10 +1,10 @@
-// Mount on the /api router right after express.json (server/app.ts): `api.use(requireParsedBodyType)`.
+// Mount on the /api routers right after express.json (server/app.ts): `api.use(requireParsedBodyType)`.
 import type { Request, RequestHandler } from 'express';
 import { AppError } from '../../lib/errors.js';
 
 const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-/** The one route that takes something other than JSON: the document upload (relative to /api). */
-const UPLOAD = /^\/applications\/[^/]+\/documents\/?$/;
+/** The routes that take something other than JSON: the document uploads (an admin's and a partner's). */
+const UPLOAD = /^\/api\/(applications|loan\/request)\/[^/]+\/documents\/?$/;
 
 /** True when the request carries a body (chunked, or a Content-Length above 0). */
 function hasBody(req: Request): boolean {
@@ -15,7 +15,7 @@ function hasBody(req: Request): boolean {
 
 /** The media type a route parses: multipart/form-data for the upload, application/json elsewhere. */
 export const expectedBodyType = (req: Request): string =>
-  req.method === 'POST' && UPLOAD.test(req.path) ? 'multipart/form-data' : 'application/json';
+  req.method === 'POST' && UPLOAD.test(req.baseUrl + req.path) ? 'multipart/form-data' : 'application/json';
 
 /**
  * A body the route would not parse is refused with 415 before any handler runs: a JSON filter sent

@@ -1,9 +1,8 @@
 import type { RequestHandler } from 'express';
 import session from 'express-session';
 import { MongoStore } from 'connect-mongo';
-import type { MongoClient } from 'mongodb';
+import type { DomainContext } from '../../lib/domain/context.js';
 import type { ServerConfig } from '../../lib/config.js';
-import { collections } from '../../lib/domain/collections.js';
 import { type AccessState, AccessStateCache, SESSIONS_COLLECTION } from '../../lib/domain/users/sessions.js';
 import type { Role } from '../../lib/domain/users/types.js';
 
@@ -38,14 +37,14 @@ export const sessionCookieName = (cfg: Pick<ServerConfig, 'NODE_ENV'>) =>
  * After the session is loaded, the signed-in user's current access state is checked (see
  * `checkCurrentUser`), so this one middleware is all app.ts mounts.
  */
-export function sessionMiddleware(client: MongoClient, cfg: ServerConfig): RequestHandler {
+export function sessionMiddleware(ctx: Pick<DomainContext, 'client' | 'c'>, cfg: ServerConfig): RequestHandler {
   const idleMs = cfg.SESSION_IDLE_MINUTES * 60_000;
   const production = cfg.NODE_ENV === 'production';
   const load = session({
     name: sessionCookieName(cfg),
     secret: cfg.SESSION_SECRETS,
     store: MongoStore.create({
-      client,
+      client: ctx.client,
       dbName: cfg.MONGO_DB,
       collectionName: SESSIONS_COLLECTION,
       ttl: idleMs / 1000,
@@ -59,7 +58,7 @@ export function sessionMiddleware(client: MongoClient, cfg: ServerConfig): Reque
     proxy: cfg.TRUST_PROXY_HOPS > 0,
     cookie: { httpOnly: true, sameSite: 'strict', secure: production ? true : 'auto', maxAge: idleMs, path: '/' },
   });
-  const check = checkCurrentUser(new AccessStateCache(collections(client.db(cfg.MONGO_DB)), cfg.USER_STATE_CACHE_MS));
+  const check = checkCurrentUser(new AccessStateCache(ctx.c, cfg.USER_STATE_CACHE_MS));
   return (req, res, next) => load(req, res, (err?: unknown) => (err ? next(err) : check(req, res, next)));
 }
 

@@ -3,10 +3,20 @@
 import type { TestDb } from './db.js';
 
 export const TEST_SECRET = 'test-session-secret-0123456789abcdef0123456789';
+/** PARTNER_KEY_SECRET in tests (partner API keys are HMACs under it). */
+export const TEST_PARTNER_SECRET = 'test-partner-key-secret-0123456789abcdef012345';
 
 /** server/main.ts or startApi on the test's database. */
 export function apiEnv(t: TestDb, extra: Record<string, string> = {}): Record<string, string> {
-  return { MONGO_URI: t.uri, MONGO_DB: t.dbName, SESSION_SECRETS: TEST_SECRET, LOG_LEVEL: 'silent', NODE_ENV: 'test', ...extra };
+  return {
+    MONGO_URI: t.uri,
+    MONGO_DB: t.dbName,
+    SESSION_SECRETS: TEST_SECRET,
+    PARTNER_KEY_SECRET: TEST_PARTNER_SECRET,
+    LOG_LEVEL: 'silent',
+    NODE_ENV: 'test',
+    ...extra,
+  };
 }
 
 /** workers/main.ts or startWorkers on the test's database: short polls and retry backoff. */

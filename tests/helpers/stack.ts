@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { freePortRange, freePorts } from '../../scripts/stack/ports.js';
 import { startStack, type Stack, type StackOptions } from '../../scripts/stack/stack.js';
 import type { TestDb } from './db.js';
-import { TEST_SECRET } from './env.js';
+import { TEST_PARTNER_SECRET, TEST_SECRET } from './env.js';
 
 export { freePort, freePortRange, freePorts } from '../../scripts/stack/ports.js';
 
@@ -34,6 +34,7 @@ export async function testStack(t: TestDb, opts: TestStackOptions = {}): Promise
     mongoUri: t.uri,
     dbName: t.dbName,
     sessionSecrets: TEST_SECRET,
+    partnerKeySecrets: TEST_PARTNER_SECRET,
     apiPorts,
     nginxPort: nginxPort!,
     runDir,

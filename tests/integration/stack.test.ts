@@ -15,6 +15,7 @@ import { test } from 'node:test';
 import type { MongoClient } from 'mongodb';
 import { embeddedUriFor } from '../../scripts/mongod/auth.js';
 import { Client } from '../helpers/http.js';
+import { asPartner, loanRequest, testPartner } from '../helpers/partners.js';
 import { processes, type Proc } from '../helpers/processes.js';
 import { freePortRange, freePorts } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
@@ -187,6 +188,12 @@ test('npm start: behind nginx, first admin logs in, a killed instance is restart
     const seen = new Set<string>();
     for (let i = 0; i < 6; i++) seen.add((await admin.get('/api/auth/me')).headers.get('x-upstream') ?? '');
     assert.equal(seen.size, 3, `three API instances behind nginx: ${[...seen]}`);
+    // partner intake is configured (the launcher's dev PARTNER_KEY_SECRET): a key works through nginx
+    const partner = await testPartner(admin);
+    const submitted = await asPartner(url!, partner.key, 'POST', '/api/loan/request', loanRequest());
+    assert.equal(submitted.status, 202, JSON.stringify(submitted.body));
+    assert.equal((await asPartner(url!, partner.key, 'GET', submitted.body.statusUrl)).status, 200);
+    assert.ok(statSync(join(env.DATA_DIR!, 'partner-key-secret')).mode % 0o1000 === 0o600, 'the dev partner secret is private');
 
     pids.push(...descendants(s.pid!));
     launcherOf(s);

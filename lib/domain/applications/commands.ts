@@ -11,7 +11,7 @@ import { findApplication, findApplications, insertApplication, setIfVersions, up
 import type { ApplicationChanges, CreateApplicationInput } from './schemas.js';
 import { canTransition, type Status } from './status.js';
 import { newTrackingId } from './tracking-id.js';
-import { type ApplicationDoc, type PipelineFields, TERM_FIELDS } from './types.js';
+import { type ApplicationDoc, type Intake, type PipelineFields, TERM_FIELDS } from './types.js';
 import { toView } from './view.js';
 
 /** What a change may set: the fields a reviewer edits, the ones the pipeline stages write, and the
@@ -95,12 +95,28 @@ function refusal(plan: Exclude<Plan, { kind: 'write' | 'unchanged' }>): AppError
   return unprocessable(`status cannot change from ${plan.from} to ${plan.to}`, { from: plan.from, to: plan.to });
 }
 
-export async function createApplication(ctx: DomainContext, input: CreateApplicationInput, meta: Meta): Promise<ApplicationDoc> {
+/** How an application enters: an admin's (submitted), or a partner's intake (straight into scoring). */
+export interface Entry {
+  status: Extract<Status, 'submitted' | 'scoring'>;
+  intake?: Intake;
+}
+
+/**
+ * Creates an application, its audit entry and (through the hooks) its first event in one
+ * transaction. A partner's intake enters at `scoring`: the hook publishes approval.requested.
+ */
+export async function createApplication(
+  ctx: DomainContext,
+  input: CreateApplicationInput,
+  meta: Meta,
+  entry: Entry = { status: 'submitted' },
+): Promise<ApplicationDoc> {
   const now = new Date();
   const doc: ApplicationDoc = {
     _id: newTrackingId(now.getTime()),
     ...input,
-    status: 'submitted',
+    status: entry.status,
+    ...(entry.intake ? { intake: entry.intake } : {}),
     version: 1,
     createdAt: now,
     updatedAt: now,

@@ -86,6 +86,20 @@ export interface Failure {
   eventId: string;
 }
 
+/**
+ * How a partner submitted the application (POST /api/loan/request): the partner, its own reference,
+ * the idempotency key (the Idempotency-Key header, else loanId) and the request's fingerprint. The
+ * unique index {intake.partnerId, intake.idempotencyKey} (migration 007) makes a key usable once per
+ * partner for as long as the application exists.
+ */
+export interface Intake {
+  partnerId: string;
+  loanId: string;
+  idempotencyKey: string;
+  /** sha256 of the canonical JSON of the validated body. */
+  fingerprint: string;
+}
+
 export interface ApplicationDoc {
   _id: string; // tracking id, LOAN-…
   applicant: Applicant;
@@ -111,6 +125,8 @@ export interface ApplicationDoc {
   risk?: RiskResult;
   disbursement?: Disbursement;
   failure?: Failure;
+  /** Set when a partner submitted it. */
+  intake?: Intake;
 }
 
 /** The fields the pipeline stages write. */

@@ -1,0 +1,78 @@
+// Partner intake (behind requirePartnerKey): submit a loan request idempotently, read its status,
+// add an applicant document (which starts OCR as an admin's upload does). A partner only ever
+// sees its own applications: another partner's id is a 404.
+import { Router } from 'express';
+import multer from 'multer';
+import { z } from 'zod';
+import { uploadDocument } from '../../lib/domain/documents/upload.js';
+import type { UploadSlots } from '../../lib/domain/documents/upload-slots.js';
+import { idempotencyKey, loanRequestInput, loanRequestParams } from '../../lib/domain/intake/schemas.js';
+import { acceptedBody, isPartnersApplication, loanRequestStatus, submitLoanRequest } from '../../lib/domain/intake/submit.js';
+import { partnerActor } from '../../lib/domain/partners/types.js';
+import { badRequest, notFound } from '../../lib/errors.js';
+import type { ApiContext } from '../context.js';
+import { partnerOf } from '../middleware/partner-auth.js';
+import { body, parse } from '../middleware/validate.js';
+
+const noFields = z.strictObject({});
+
+export function intakeRoutes(d: ApiContext, slots: UploadSlots): Router {
+  const r = Router();
+  // As the admin upload (documents.routes.ts): memory storage bounded per file and by the slots.
+  const upload = multer({
+    storage: multer.memoryStorage(),
+    limits: { fileSize: d.cfg.UPLOAD_LIMIT_BYTES, files: 1, fields: 0, parts: 1 },
+  }).single('file');
+
+  r.post('/', async (req, res) => {
+    const input = body(req, loanRequestInput);
+    const header = req.get('idempotency-key');
+    const key = header === undefined ? undefined : idempotencyKey.safeParse(header);
+    if (key && !key.success) {
+      throw badRequest('invalid Idempotency-Key header', {
+        errors: [{ in: 'headers', path: 'idempotency-key', message: key.error.issues[0]?.message }],
+      });
+    }
+    const { id, replayed } = await submitLoanRequest(d, partnerOf(res), input, key?.data, String(req.id));
+    if (replayed) res.setHeader('Idempotent-Replayed', 'true');
+    const answer = acceptedBody(id);
+    res.status(202).location(answer.statusUrl).json(answer);
+  });
+
+  r.get('/:id', async (req, res) => {
+    const { id } = parse(loanRequestParams, req.params, 'params');
+    const status = await loanRequestStatus(d, partnerOf(res).partnerId, id);
+    if (!status) throw notFound(`loan request ${id} does not exist`);
+    res.json(status);
+  });
+
+  r.post(
+    '/:id/documents',
+    async (req, res, next) => {
+      const { id } = parse(loanRequestParams, req.params, 'params');
+      const partner = partnerOf(res);
+      // Ownership before the body is read: another partner's id is a 404 like an unknown one.
+      if (!(await isPartnersApplication(d, partner.partnerId, id))) throw notFound(`loan request ${id} does not exist`);
+      if (!req.is('multipart/form-data')) throw badRequest('send the document as multipart/form-data with one part named "file"');
+      res.once('close', slots.acquire(partnerActor(partner).id));
+      upload(req, res, next);
+    },
+    async (req, res) => {
+      const { id } = parse(loanRequestParams, req.params, 'params');
+      parse(noFields, req.body ?? {}, 'body');
+      if (!req.file || req.file.size === 0) throw badRequest('a non-empty file part named "file" is required');
+      const { document, application } = await uploadDocument(
+        d,
+        id,
+        { data: req.file.buffer, originalName: req.file.originalname },
+        { actor: partnerActor(partnerOf(res)), requestId: String(req.id) },
+        { maxPixels: d.cfg.IMAGE_MAX_PIXELS },
+      );
+      res
+        .status(201)
+        .location(`/api/loan/request/${id}`)
+        .json({ document: { id: document.id, contentType: document.contentType, size: document.size }, status: application.status });
+    },
+  );
+  return r;
+}
