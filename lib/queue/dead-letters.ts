@@ -77,7 +77,18 @@ export async function deadLetterIds(db: Db, filter: { type?: string }, limit: nu
   return docs.map((d) => d._id);
 }
 
-export async function purgeDeadLetters(db: Db, filter: { type?: string; olderThan?: Date }): Promise<number> {
-  const r = await eventsCollection(db).deleteMany(deadFilter(filter));
+/** Deletes the dead letters matching `filter`, in the caller's transaction when `session` is given. */
+export async function purgeDeadLetters(db: Db, filter: { type?: string; olderThan?: Date }, session?: ClientSession): Promise<number> {
+  const r = await eventsCollection(db).deleteMany(deadFilter(filter), session ? { session } : {});
   return r.deletedCount;
+}
+
+/** The distinct values of `payload.<field>` among the dead letters matching `filter` (a purge's guard). */
+export function deadLetterPayloadValues(
+  db: Db,
+  filter: { type?: string; olderThan?: Date },
+  field: string,
+  session?: ClientSession,
+): Promise<unknown[]> {
+  return eventsCollection(db).distinct(`payload.${field}`, deadFilter(filter), session ? { session } : {});
 }

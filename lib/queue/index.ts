@@ -39,4 +39,12 @@ export {
 } from './worker.js';
 export { queueStats, ACTIVE_STATS_PIPELINE, COMPLETED_RECOVERIES_PIPELINE, type QueueStats, type TypeStats } from './stats.js';
 export { pauseType, resumeType, pausedTypes } from './controls.js';
-export { listDeadLetters, retryDeadLetter, retryDeadLetters, requeueDeadLetters, deadLetterIds, purgeDeadLetters } from './dead-letters.js';
+export {
+  listDeadLetters,
+  retryDeadLetter,
+  retryDeadLetters,
+  requeueDeadLetters,
+  deadLetterIds,
+  purgeDeadLetters,
+  deadLetterPayloadValues,
+} from './dead-letters.js';

@@ -146,3 +146,34 @@ export async function setIfVersions(
   );
   return res.matchedCount;
 }
+
+/** The application a partner submitted under this idempotency key (unique index, migration 007). */
+export function findByIntakeKey(c: Collections, partnerId: string, idempotencyKey: string): Promise<ApplicationDoc | null> {
+  return c.applications.findOne({ 'intake.partnerId': partnerId, 'intake.idempotencyKey': idempotencyKey });
+}
+
+/** Application `id` if `partnerId` submitted it, with only the fields a partner's status view needs. */
+export function findPartnersApplication(
+  c: Collections,
+  partnerId: string,
+  id: string,
+): Promise<Pick<ApplicationDoc, '_id' | 'status' | 'intake' | 'risk' | 'updatedAt' | 'version'> | null> {
+  return c.applications.findOne(
+    { _id: id, 'intake.partnerId': partnerId },
+    { projection: { status: 1, intake: 1, risk: 1, updatedAt: 1, version: 1 } },
+  );
+}
+
+/** Up to `limit` of these applications whose status is not one of `statuses`. */
+export function findNotIn(
+  c: Collections,
+  ids: string[],
+  statuses: readonly Status[],
+  limit: number,
+  session: ClientSession,
+): Promise<Array<Pick<ApplicationDoc, '_id' | 'status'>>> {
+  return c.applications
+    .find({ _id: { $in: ids }, status: { $nin: [...statuses] } }, { session, projection: { _id: 1, status: 1 } })
+    .limit(limit)
+    .toArray();
+}

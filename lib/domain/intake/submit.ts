@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { MongoServerError } from 'mongodb';
 import { AppError } from '../../errors.js';
 import { createApplication } from '../applications/commands.js';
-import type { ApplicationDoc } from '../applications/types.js';
+import { findByIntakeKey, findPartnersApplication } from '../applications/repository.js';
 import type { DomainContext } from '../context.js';
 import { type PartnerPrincipal, partnerActor } from '../partners/types.js';
 import type { LoanRequestInput } from './schemas.js';
@@ -58,7 +58,7 @@ export async function submitLoanRequest(
   } catch (e) {
     if (!isDuplicateKey(e)) throw e;
   }
-  const first = await findByIdempotencyKey(ctx, partner.partnerId, idempotencyKey);
+  const first = await findByIntakeKey(ctx.c, partner.partnerId, idempotencyKey);
   // Only the idempotency index can collide (tracking ids are unique by construction); a first
   // request gone meanwhile would mean the application was deleted: let the client try again.
   if (!first) throw new AppError(409, 'idempotency_conflict', 'a request with this idempotency key is being processed; retry');
@@ -70,21 +70,14 @@ export async function submitLoanRequest(
   return { id: first._id, replayed: true };
 }
 
-function findByIdempotencyKey(ctx: DomainContext, partnerId: string, idempotencyKey: string): Promise<ApplicationDoc | null> {
-  return ctx.c.applications.findOne({ 'intake.partnerId': partnerId, 'intake.idempotencyKey': idempotencyKey });
-}
-
 /** Whether `id` is an application `partnerId` submitted. */
 export async function isPartnersApplication(ctx: DomainContext, partnerId: string, id: string): Promise<boolean> {
-  return (await ctx.c.applications.countDocuments({ _id: id, 'intake.partnerId': partnerId }, { limit: 1 })) === 1;
+  return (await findPartnersApplication(ctx.c, partnerId, id)) !== null;
 }
 
 /** The partner's view of its application; null when it does not exist or is another partner's. */
 export async function loanRequestStatus(ctx: DomainContext, partnerId: string, id: string) {
-  const doc = await ctx.c.applications.findOne(
-    { _id: id, 'intake.partnerId': partnerId },
-    { projection: { status: 1, intake: 1, risk: 1, updatedAt: 1, version: 1 } },
-  );
+  const doc = await findPartnersApplication(ctx.c, partnerId, id);
   if (!doc) return null;
   return {
     id: doc._id,

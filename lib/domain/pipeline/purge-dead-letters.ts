@@ -2,11 +2,11 @@
 // moved money: while a dead `disbursement.requested` names an application that is not in a final
 // state (disbursed, rejected, failed), purging it could leave a payment with no ledger entry, so
 // the whole purge is refused with 409 and nothing is deleted. The check and the delete are one
-// transaction, and the delete only takes disbursement dead letters of the applications checked.
-import type { Filter } from 'mongodb';
+// transaction (snapshot isolation: the delete sees exactly the dead letters that were checked).
 import { inTransaction } from '../../db/transaction.js';
 import { AppError } from '../../errors.js';
-import { type EventDoc, eventsCollection } from '../../queue/index.js';
+import { deadLetterPayloadValues, purgeDeadLetters as purgeEvents } from '../../queue/index.js';
+import { findNotIn } from '../applications/repository.js';
 import type { Status } from '../applications/status.js';
 import type { DomainContext } from '../context.js';
 import { EVENT } from './events.js';
@@ -19,19 +19,15 @@ export interface PurgeFilter {
 }
 
 export async function purgeDeadLetters(ctx: DomainContext, f: PurgeFilter): Promise<{ purged: number }> {
-  const events = eventsCollection(ctx.db);
-  const dead: Filter<EventDoc> = {
-    state: 'dead',
-    ...(f.type !== undefined ? { type: f.type } : {}),
-    ...(f.olderThan !== undefined ? { deadAt: { $lt: f.olderThan } } : {}),
-  };
+  const filter = { ...(f.type !== undefined ? { type: f.type } : {}), ...(f.olderThan !== undefined ? { olderThan: f.olderThan } : {}) };
   return inTransaction(ctx.client, async (session) => {
-    const named: unknown[] = await events.distinct('payload.applicationId', { ...dead, type: EVENT.disbursement }, { session });
+    // Snapshot isolation: the delete below sees exactly the dead letters checked here.
+    const disbursements = filter.type === undefined || filter.type === EVENT.disbursement;
+    const named = disbursements
+      ? await deadLetterPayloadValues(ctx.db, { ...filter, type: EVENT.disbursement }, 'applicationId', session)
+      : [];
     const ids = named.filter((x): x is string => typeof x === 'string');
-    const open = await ctx.c.applications
-      .find({ _id: { $in: ids }, status: { $nin: [...FINAL_STATUSES] } }, { session, projection: { _id: 1, status: 1 } })
-      .limit(20)
-      .toArray();
+    const open = await findNotIn(ctx.c, ids, FINAL_STATUSES, 20, session);
     if (open.length > 0) {
       throw new AppError(
         409,
@@ -40,10 +36,6 @@ export async function purgeDeadLetters(ctx: DomainContext, f: PurgeFilter): Prom
         { applications: open.map((a) => ({ id: a._id, status: a.status })) },
       );
     }
-    const r = await events.deleteMany(
-      { ...dead, $or: [{ type: { $ne: EVENT.disbursement } }, { 'payload.applicationId': { $in: ids } }] },
-      { session },
-    );
-    return { purged: r.deletedCount };
+    return { purged: await purgeEvents(ctx.db, filter, session) };
   });
 }
