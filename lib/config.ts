@@ -65,6 +65,14 @@ export const serverSchema = baseSchema.extend({
   ),
   /** How long an instance may trust a partner key's verdict (valid / revoked); a revocation takes effect within this. */
   PARTNER_KEY_CACHE_MS: int(1000, 0).pipe(z.number().max(1000)),
+  /** A partner's rate is shared by every instance; each leases this fraction of it (≥ 1 token) at a time. */
+  PARTNER_RATE_LEASE_FRACTION: z.coerce.number().min(0.01).max(1).default(0.1),
+  /** The partner bucket's burst in leases: set it to the number of API instances (each may hold one lease). */
+  PARTNER_RATE_BURST_LEASES: int(3, 1).pipe(z.number().max(32)),
+  /** How long an instance may spend a lease's tokens; unspent ones are dropped after it. */
+  PARTNER_RATE_LEASE_TTL_MS: int(1000, 10).pipe(z.number().max(10_000)),
+  /** How often each instance re-reads the intake pause (≤ 500 ms: a pause is obeyed within 1 s). */
+  INTAKE_PAUSE_REFRESH_MS: int(500, 50).pipe(z.number().max(500)),
   // OWASP session guidance for an admin app: idle 15–30 min, absolute 4–8 h.
   SESSION_IDLE_MINUTES: int(30, 15).pipe(z.number().max(30)),
   SESSION_ABSOLUTE_HOURS: int(8, 4).pipe(z.number().max(8)),

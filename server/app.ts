@@ -2,13 +2,17 @@
 import express, { type Express } from 'express';
 import helmet from 'helmet';
 import { uploadSlots } from '../lib/domain/documents/upload-slots.js';
+import { IntakePauseCache } from '../lib/domain/intake/controls.js';
 import { partnerAuthenticator } from '../lib/domain/partners/authenticate.js';
+import { LeasedLimiter } from '../lib/limits/leased-limiter.js';
 import type { ApiContext } from './context.js';
 import { requireCsrf } from './middleware/auth.js';
 import { requireParsedBodyType } from './middleware/content-type.js';
 import { errorHandler, notFoundHandler } from './middleware/error-handler.js';
 import { createMetrics, internalNetworks } from './middleware/metrics.js';
+import { refuseWhilePaused } from './middleware/intake-pause.js';
 import { requirePartnerKey } from './middleware/partner-auth.js';
+import { partnerRateLimit } from './middleware/partner-rate-limit.js';
 import { requestContext } from './middleware/request-context.js';
 import { enforceAbsoluteTimeout, sessionMiddleware } from './middleware/session.js';
 import { adminRoutes } from './routes/admin.routes.js';
@@ -47,6 +51,18 @@ export function createApp(d: ApiContext): Express {
   const secrets = d.cfg.PARTNER_KEY_SECRET;
   const partnerApi = express.Router();
   partnerApi.use(requirePartnerKey(secrets ? partnerAuthenticator(d.c, secrets, d.cfg.PARTNER_KEY_CACHE_MS) : undefined));
+  // Intake pause: re-read in the background (unref'd timer), so it costs no read per request.
+  const pause = new IntakePauseCache(d.db, d.cfg.INTAKE_PAUSE_REFRESH_MS, (err) => {
+    if (!d.lifecycle.draining) d.log.warn({ err }, 'reading the intake pause failed');
+  });
+  void pause.start();
+  partnerApi.post('/request', refuseWhilePaused(pause));
+  const limiter = new LeasedLimiter(d.db, {
+    leaseFraction: d.cfg.PARTNER_RATE_LEASE_FRACTION,
+    burstLeases: d.cfg.PARTNER_RATE_BURST_LEASES,
+    leaseTtlMs: d.cfg.PARTNER_RATE_LEASE_TTL_MS,
+  });
+  partnerApi.use(partnerRateLimit(limiter));
   partnerApi.use(express.json({ limit: d.cfg.BODY_LIMIT_BYTES, strict: true }), requireParsedBodyType);
   partnerApi.use('/request', intakeRoutes(d, uploads));
   app.use('/api/loan', partnerApi);

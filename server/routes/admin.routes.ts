@@ -9,6 +9,7 @@ import { listLocks } from '../../lib/locks/index.js';
 import { retryDeadLetter, retryDeadLetters } from '../../lib/domain/pipeline/retry-dead-letters.js';
 import { listDeadLetters, pauseType, pausedTypes, queueStats, resumeType } from '../../lib/queue/index.js';
 import { AUDIT_ENTITIES, listAudit, recordAction } from '../../lib/domain/audit.js';
+import { intakeState, setIntakePaused } from '../../lib/domain/intake/controls.js';
 import { purgeDeadLetters } from '../../lib/domain/pipeline/purge-dead-letters.js';
 import { notFound } from '../../lib/errors.js';
 import type { ApiContext } from '../context.js';
@@ -58,8 +59,8 @@ export function adminRoutes(d: ApiContext): Router {
   r.use(requireRole('admin'));
 
   r.get('/queue-stats', async (_req, res) => {
-    const [stats, paused] = await Promise.all([queueStats(db), pausedTypes(db)]);
-    res.json({ ...stats, paused });
+    const [stats, paused, intake] = await Promise.all([queueStats(db), pausedTypes(db), intakeState(db)]);
+    res.json({ ...stats, paused, intake });
   });
 
   r.get('/dead-letters', async (req, res) => {
@@ -123,6 +124,23 @@ export function adminRoutes(d: ApiContext): Router {
     await recordAction(d.c, { entity: 'queue', entityId: type, action: 'queue.resumed', ...meta(req) });
     res.json({ type, paused: false });
   });
+
+  // Partner intake (POST /api/loan/request): every instance obeys within a second (INTAKE_PAUSE_REFRESH_MS).
+  r.get('/intake', async (_req, res) => {
+    res.json(await intakeState(db));
+  });
+
+  for (const [path, paused] of [
+    ['/intake/pause', true],
+    ['/intake/resume', false],
+  ] as const) {
+    r.post(path, async (req, res) => {
+      parse(z.strictObject({}), req.body ?? {}, 'body');
+      const state = await setIntakePaused(db, paused, actor(req).email);
+      await recordAction(d.c, { entity: 'intake', entityId: 'intake', action: paused ? 'intake.paused' : 'intake.resumed', ...meta(req) });
+      res.json(state);
+    });
+  }
 
   r.get('/audit', async (req, res) => {
     const { cursor, ...q } = parse(auditQuery, req.query, 'query');
