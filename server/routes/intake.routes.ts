@@ -2,8 +2,6 @@
 // add an applicant document (which starts OCR as an admin's upload does). A partner only ever
 // sees its own applications: another partner's id is a 404.
 import { Router } from 'express';
-import multer from 'multer';
-import { z } from 'zod';
 import { uploadDocument } from '../../lib/domain/documents/upload.js';
 import type { UploadSlots } from '../../lib/domain/documents/upload-slots.js';
 import { idempotencyKey, loanRequestInput, loanRequestParams } from '../../lib/domain/intake/schemas.js';
@@ -12,17 +10,12 @@ import { partnerActor } from '../../lib/domain/partners/types.js';
 import { badRequest, notFound } from '../../lib/errors.js';
 import type { ApiContext } from '../context.js';
 import { partnerOf } from '../middleware/partner-auth.js';
+import { documentUpload } from '../middleware/document-upload.js';
 import { body, parse } from '../middleware/validate.js';
-
-const noFields = z.strictObject({});
 
 export function intakeRoutes(d: ApiContext, slots: UploadSlots): Router {
   const r = Router();
-  // As the admin upload (documents.routes.ts): memory storage bounded per file and by the slots.
-  const upload = multer({
-    storage: multer.memoryStorage(),
-    limits: { fileSize: d.cfg.UPLOAD_LIMIT_BYTES, files: 1, fields: 0, parts: 1 },
-  }).single('file');
+  const upload = documentUpload(d, slots);
 
   r.post('/', async (req, res) => {
     const input = body(req, loanRequestInput);
@@ -53,18 +46,14 @@ export function intakeRoutes(d: ApiContext, slots: UploadSlots): Router {
       const partner = partnerOf(res);
       // Ownership before the body is read: another partner's id is a 404 like an unknown one.
       if (!(await isPartnersApplication(d, partner.partnerId, id))) throw notFound(`loan request ${id} does not exist`);
-      if (!req.is('multipart/form-data')) throw badRequest('send the document as multipart/form-data with one part named "file"');
-      res.once('close', slots.acquire(partnerActor(partner).id));
-      upload(req, res, next);
+      upload.receive(partnerActor(partner).id, req, res, next);
     },
     async (req, res) => {
       const { id } = parse(loanRequestParams, req.params, 'params');
-      parse(noFields, req.body ?? {}, 'body');
-      if (!req.file || req.file.size === 0) throw badRequest('a non-empty file part named "file" is required');
       const { document, application } = await uploadDocument(
         d,
         id,
-        { data: req.file.buffer, originalName: req.file.originalname },
+        upload.file(req),
         { actor: partnerActor(partnerOf(res)), requestId: String(req.id) },
         { maxPixels: d.cfg.IMAGE_MAX_PIXELS },
       );
