@@ -1,5 +1,6 @@
 // A unique database per test file on the real mongod that `npm test` started (MONGO_URI).
 import { randomBytes } from 'node:crypto';
+import type { Db } from 'mongodb';
 import type { Collections } from '../../lib/domain/collections.js';
 import { baseSchema, parseEnv } from '../../lib/config.js';
 import { contextOf, type Context } from '../../lib/context.js';
@@ -42,4 +43,22 @@ export async function testDb(label: string, opts: { migrate?: boolean } = {}): P
       await mongo.close();
     },
   };
+}
+
+/**
+ * Every document of the database as one string, for "a rejected request changed nothing" checks.
+ * Sessions and login counters are left out: a refused request may legitimately touch them.
+ */
+export async function databaseSnapshot(db: Db): Promise<string> {
+  const names = (await db.listCollections().toArray())
+    .map((c) => c.name)
+    .filter((n) => n !== 'sessions' && n !== 'login_attempts' && !n.startsWith('system.'))
+    .sort();
+  const out: Record<string, unknown> = {};
+  for (const n of names)
+    out[n] = await db
+      .collection(n)
+      .find({}, { sort: { _id: 1 } })
+      .toArray();
+  return JSON.stringify(out);
 }

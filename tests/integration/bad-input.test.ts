@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { fixture } from '../helpers/fixture.js';
 import { Client } from '../helpers/http.js';
 import { sampleApplication } from '../helpers/samples.js';
+import { databaseSnapshot } from '../helpers/db.js';
 
 const f = fixture('badinput', { api: true });
 let admin: Client;
@@ -34,19 +35,7 @@ f.before(async () => {
 });
 
 /** Everything a bad request could have changed. */
-async function snapshot() {
-  const names = (await f.t.mongo.db.listCollections().toArray())
-    .map((c) => c.name)
-    .filter((n) => n !== 'sessions' && n !== 'login_attempts')
-    .sort();
-  const out: Record<string, unknown> = {};
-  for (const n of names)
-    out[n] = await f.t.mongo.db
-      .collection(n)
-      .find({}, { sort: { _id: 1 } })
-      .toArray();
-  return JSON.stringify(out);
-}
+const snapshot = () => databaseSnapshot(f.t.mongo.db);
 
 type Who = 'anon' | 'viewer' | 'reviewer' | 'admin' | 'reviewer-no-csrf';
 type Case = [name: string, who: Who, method: string, path: () => string, body: unknown, status: number, headers?: Record<string, string>];

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { fixture } from '../helpers/fixture.js';
 import type { Client } from '../helpers/http.js';
 import { asPartner, loanRequest, type TestPartner, testPartner } from '../helpers/partners.js';
+import { databaseSnapshot } from '../helpers/db.js';
 
 const f = fixture('partnerbad', { api: true });
 let admin: Client;
@@ -22,19 +23,7 @@ f.before(async () => {
 });
 
 /** Everything a bad request could have changed (sessions and login counters aside). */
-async function snapshot() {
-  const names = (await f.t.mongo.db.listCollections().toArray())
-    .map((c) => c.name)
-    .filter((n) => n !== 'sessions' && n !== 'login_attempts' && !n.startsWith('system.'))
-    .sort();
-  const out: Record<string, unknown> = {};
-  for (const n of names)
-    out[n] = await f.t.mongo.db
-      .collection(n)
-      .find({}, { sort: { _id: 1 } })
-      .toArray();
-  return JSON.stringify(out);
-}
+const snapshot = () => databaseSnapshot(f.t.mongo.db);
 
 const big = 'x'.repeat(200 * 1024);
 const app = (over: Record<string, unknown>) => ({ ...(loanRequest().application as object), ...over });
