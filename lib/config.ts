@@ -73,6 +73,9 @@ export const serverSchema = baseSchema.extend({
   PARTNER_RATE_LEASE_TTL_MS: int(1000, 10).pipe(z.number().max(10_000)),
   /** How often each instance re-reads the intake pause (≤ 500 ms: a pause is obeyed within 1 s). */
   INTAKE_PAUSE_REFRESH_MS: int(500, 50).pipe(z.number().max(500)),
+  /** Group commit of partner intake: most requests in one transaction, and most transactions at once per instance. */
+  INTAKE_BATCH_MAX: int(64, 1).pipe(z.number().max(1000)),
+  INTAKE_COMMIT_CONCURRENCY: int(2, 1).pipe(z.number().max(64)),
   // OWASP session guidance for an admin app: idle 15–30 min, absolute 4–8 h.
   SESSION_IDLE_MINUTES: int(30, 15).pipe(z.number().max(30)),
   SESSION_ABSOLUTE_HOURS: int(8, 4).pipe(z.number().max(8)),

@@ -19,19 +19,27 @@ export interface Meta {
   requestId?: string | undefined;
 }
 
+/** One application change: the document before (null when created) and after, and who made it. */
+export interface ApplicationChange {
+  before: ApplicationDoc | null;
+  after: ApplicationDoc;
+  meta: Meta;
+}
+
 /**
- * Called inside the transaction that changes an application, so effects written there (outbox
- * events, ledger entries) commit together with the change or not at all.
+ * Called inside the transaction that changes applications, so effects written there (outbox
+ * events, ledger entries) commit together with the changes or not at all. Batch-shaped: a group
+ * commit or a batch update hands over all its changes at once, so a hook can write in one round trip.
  */
 export interface ApplicationHooks {
-  afterChange(e: { before: ApplicationDoc | null; after: ApplicationDoc; meta: Meta; session: ClientSession }): Promise<void>;
+  afterChanges(changes: readonly ApplicationChange[], session: ClientSession): Promise<void>;
 }
 
 /** Calls each hook in order, in the same transaction (e.g. the pipeline's, then a use case's own). */
 function composeHooks(...list: ApplicationHooks[]): ApplicationHooks {
   return {
-    async afterChange(e) {
-      for (const h of list) await h.afterChange(e);
+    async afterChanges(changes, session) {
+      for (const h of list) await h.afterChanges(changes, session);
     },
   };
 }

@@ -21,7 +21,7 @@ export {
   CLAIM_INDEX_KEY,
   type QueueControlDoc,
 } from './collection.js';
-export { publish, publishMany, type PublishOptions } from './publish.js';
+export { type Publication, type PublishOptions, publish, publishAll, publishMany } from './publish.js';
 export { DEFAULT_MAX_ATTEMPTS } from './give-up.js';
 export { PermanentError, LeaseLostError } from './errors.js';
 export { backoffDelay, DEFAULT_BACKOFF } from './backoff.js';

@@ -58,6 +58,29 @@ export async function publish(
   return { id: existing._id, duplicate: true };
 }
 
+/** One event for publishAll: its type, payload and options (the session is publishAll's). */
+export interface Publication {
+  type: string;
+  payload: object;
+  opts?: Omit<PublishOptions, 'session'>;
+}
+
+/**
+ * Many publish() calls as ONE bulk write of the same upserts (same dedupe rule, server clock), in
+ * the caller's transaction when `session` is given: a group commit's outbox costs one round trip.
+ */
+export async function publishAll(db: Db, items: readonly Publication[], session?: ClientSession): Promise<void> {
+  if (items.length === 0) return;
+  const ops = items.map(({ type, payload, opts = {} }) => ({
+    updateOne: {
+      filter: opts.dedupeKey !== undefined ? { dedupeKey: opts.dedupeKey } : { _id: new ObjectId() },
+      update: [newEventStage(type, payload, opts)],
+      upsert: true,
+    },
+  }));
+  await eventsCollection(db).bulkWrite(ops, { ordered: true, ...(session ? { session } : {}) });
+}
+
 /**
  * Bulk publish with one insertMany (no dedupe; createdAt/runAt from this process's clock).
  * For seeding and benchmarks; use publish() for anything that needs dedupe or a transaction.

@@ -5,7 +5,7 @@ import { Router } from 'express';
 import { uploadDocument } from '../../lib/domain/documents/upload.js';
 import type { UploadSlots } from '../../lib/domain/documents/upload-slots.js';
 import { idempotencyKey, loanRequestInput, loanRequestParams } from '../../lib/domain/intake/schemas.js';
-import { acceptedBody, isPartnersApplication, loanRequestStatus, submitLoanRequest } from '../../lib/domain/intake/submit.js';
+import { acceptedBody, isPartnersApplication, loanRequestIntake, loanRequestStatus } from '../../lib/domain/intake/submit.js';
 import { partnerActor } from '../../lib/domain/partners/types.js';
 import { badRequest, notFound } from '../../lib/errors.js';
 import type { ApiContext } from '../context.js';
@@ -16,6 +16,7 @@ import { body, parse } from '../middleware/validate.js';
 export function intakeRoutes(d: ApiContext, slots: UploadSlots): Router {
   const r = Router();
   const upload = documentUpload(d, slots);
+  const intake = loanRequestIntake(d, { maxBatch: d.cfg.INTAKE_BATCH_MAX, concurrency: d.cfg.INTAKE_COMMIT_CONCURRENCY });
 
   r.post('/', async (req, res) => {
     const input = body(req, loanRequestInput);
@@ -26,7 +27,7 @@ export function intakeRoutes(d: ApiContext, slots: UploadSlots): Router {
         errors: [{ in: 'headers', path: 'idempotency-key', message: key.error.issues[0]?.message }],
       });
     }
-    const { id, replayed } = await submitLoanRequest(d, partnerOf(res), input, key?.data, String(req.id));
+    const { id, replayed } = await intake.submit(partnerOf(res), input, key?.data, String(req.id));
     if (replayed) res.setHeader('Idempotent-Replayed', 'true');
     const answer = acceptedBody(id);
     res.status(202).location(answer.statusUrl).json(answer);

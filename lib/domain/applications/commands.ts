@@ -7,7 +7,7 @@ import type { Actor } from '../users/types.js';
 import { type AuditDoc, authorsFromAudit, diff, recordAudit } from '../audit.js';
 import type { DomainContext, Meta } from '../context.js';
 import { type ApprovalPolicy, changesTerms, frozenFieldsChanged, planApproval, termsOf } from './approval-policy.js';
-import { findApplication, findApplications, insertApplication, setIfVersions, updateIfVersion } from './repository.js';
+import { findApplication, findApplications, insertApplications, setIfVersions, updateIfVersion } from './repository.js';
 import type { ApplicationChanges, CreateApplicationInput } from './schemas.js';
 import { canTransition, type Status } from './status.js';
 import { newTrackingId } from './tracking-id.js';
@@ -111,24 +111,51 @@ export async function createApplication(
   meta: Meta,
   entry: Entry = { status: 'submitted' },
 ): Promise<ApplicationDoc> {
+  const [doc] = await createApplications(ctx, [{ input, meta, entry }]);
+  return doc!;
+}
+
+/** One application to create, for createApplications. */
+export interface NewApplication {
+  input: CreateApplicationInput;
+  meta: Meta;
+  entry: Entry;
+}
+
+/**
+ * Creates several applications in ONE transaction (a group commit): one insertMany of the
+ * applications, one of their audit entries, one bulk write of their outbox events — all or none.
+ * A duplicate idempotency key aborts the whole transaction with the driver's duplicate-key error
+ * naming the position of the first colliding application (see duplicatePosition); nothing is written.
+ */
+export async function createApplications(ctx: DomainContext, list: readonly NewApplication[]): Promise<ApplicationDoc[]> {
   const now = new Date();
-  const doc: ApplicationDoc = {
-    _id: newTrackingId(now.getTime()),
-    ...input,
-    status: entry.status,
-    ...(entry.intake ? { intake: entry.intake } : {}),
-    version: 1,
-    createdAt: now,
-    updatedAt: now,
-    updatedBy: meta.actor,
-    createdBy: meta.actor,
-    termsChangedBy: meta.actor,
-  };
+  const docs = list.map(
+    ({ input, meta, entry }): ApplicationDoc => ({
+      _id: newTrackingId(now.getTime()),
+      ...input,
+      status: entry.status,
+      ...(entry.intake ? { intake: entry.intake } : {}),
+      version: 1,
+      createdAt: now,
+      updatedAt: now,
+      updatedBy: meta.actor,
+      createdBy: meta.actor,
+      termsChangedBy: meta.actor,
+    }),
+  );
   return inTransaction(ctx.client, async (session) => {
-    await insertApplication(ctx.c, doc, session);
-    await recordAudit(ctx.c, [auditEntry(null, doc, 'create', { ...input, status: doc.status }, meta)], session);
-    await ctx.hooks.afterChange({ before: null, after: doc, meta, session });
-    return doc;
+    await insertApplications(ctx.c, docs, session);
+    await recordAudit(
+      ctx.c,
+      docs.map((doc, i) => auditEntry(null, doc, 'create', { ...list[i]!.input, status: doc.status }, list[i]!.meta)),
+      session,
+    );
+    await ctx.hooks.afterChanges(
+      docs.map((after, i) => ({ before: null, after, meta: list[i]!.meta })),
+      session,
+    );
+    return docs;
   });
 }
 
@@ -154,7 +181,7 @@ export async function changeApplication(
     const after = await updateIfVersion(ctx.c, current._id, current.version, plan.full, meta.actor, s);
     if (!after) throw conflict(`application ${current._id} changed concurrently`, { currentVersion: current.version + 1 });
     await recordAudit(ctx.c, [auditEntry(current, after, changes.status ? 'status' : 'update', plan.full, meta)], s);
-    await ctx.hooks.afterChange({ before: current, after, meta, session: s });
+    await ctx.hooks.afterChanges([{ before: current, after, meta }], s);
     return after;
   };
   return session ? write(session) : inTransaction(ctx.client, write);
@@ -289,7 +316,10 @@ export async function batchUpdateStatus(
       afters.map((a, i) => auditEntry(planned[i]!.doc, a, 'status', planned[i]!.set, meta)),
       session,
     );
-    for (let i = 0; i < afters.length; i++) await ctx.hooks.afterChange({ before: planned[i]!.doc, after: afters[i]!, meta, session });
+    await ctx.hooks.afterChanges(
+      afters.map((after, i) => ({ before: planned[i]!.doc, after, meta })),
+      session,
+    );
     return results;
   });
 }

@@ -45,8 +45,9 @@ export function findDocumentsOf(c: Collections, id: string): Promise<(Pick<Appli
   );
 }
 
-export async function insertApplication(c: Collections, doc: ApplicationDoc, session: ClientSession): Promise<void> {
-  await c.applications.insertOne(doc, { session });
+/** Inserts in order, stopping at the first error (inside a transaction that aborts it all). */
+export async function insertApplications(c: Collections, docs: ApplicationDoc[], session: ClientSession): Promise<void> {
+  await c.applications.insertMany(docs, { session, ordered: true });
 }
 
 export interface ListQuery {
@@ -146,6 +147,9 @@ export async function setIfVersions(
   );
   return res.matchedCount;
 }
+
+/** The unique index {intake.partnerId, intake.idempotencyKey} (migration 007): its name in duplicate-key errors. */
+export const IDEMPOTENCY_INDEX = 'intake_idempotency_unique';
 
 /** The application a partner submitted under this idempotency key (unique index, migration 007). */
 export function findByIntakeKey(c: Collections, partnerId: string, idempotencyKey: string): Promise<ApplicationDoc | null> {

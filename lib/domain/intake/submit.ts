@@ -5,12 +5,14 @@
 // transaction as the application and its outbox event, so there is no "in progress" marker a
 // crash could orphan. A duplicate that arrives while the first transaction is still open hits a
 // write conflict, which the transaction retries until the first one commits (a brief wait), then
-// sees the duplicate key and answers as a replay.
+// sees the duplicate key and answers as a replay. Requests arriving together share one
+// transaction (group commit); a duplicate in a batch fails only its own request.
 import { createHash } from 'node:crypto';
-import { MongoServerError } from 'mongodb';
+import { MongoBulkWriteError } from 'mongodb';
 import { AppError } from '../../errors.js';
-import { createApplication } from '../applications/commands.js';
-import { findByIntakeKey, findPartnersApplication } from '../applications/repository.js';
+import { GroupCommit, type GroupCommitOptions, type Outcome } from '../../db/group-commit.js';
+import { createApplications, type NewApplication } from '../applications/commands.js';
+import { findByIntakeKey, findPartnersApplication, IDEMPOTENCY_INDEX } from '../applications/repository.js';
 import type { DomainContext } from '../context.js';
 import { type PartnerPrincipal, partnerActor } from '../partners/types.js';
 import type { LoanRequestInput } from './schemas.js';
@@ -35,39 +37,114 @@ export interface Submitted {
   replayed: boolean;
 }
 
-const isDuplicateKey = (e: unknown) => e instanceof MongoServerError && e.code === 11000;
+/** A partner's loan request, ready to commit. */
+interface LoanRequest {
+  partnerId: string;
+  idempotencyKey: string;
+  fingerprint: string;
+  application: NewApplication;
+}
 
-export async function submitLoanRequest(
-  ctx: DomainContext,
+/** Where the first duplicate idempotency key of a batch sits; undefined for any other error. */
+function duplicatePosition(e: unknown): number | undefined {
+  if (!(e instanceof MongoBulkWriteError) || e.code !== 11000) return undefined;
+  const first = [e.writeErrors].flat()[0];
+  return first?.errmsg?.includes(IDEMPOTENCY_INDEX) ? first.index : undefined;
+}
+
+const settle = async <T>(fn: () => Promise<T>): Promise<Outcome<T>> => {
+  try {
+    return { ok: true, value: await fn() };
+  } catch (error) {
+    return { ok: false, error };
+  }
+};
+
+/**
+ * Commits a batch of requests in one transaction. A request whose key is already taken (by an
+ * earlier request, or by another in this batch) aborts the transaction; it is set aside and the
+ * rest commit again, then it is answered as a replay (or 422). Any other failure of a batch of
+ * several is retried request by request, so a fault is only its own request's.
+ */
+async function commitLoanRequests(ctx: DomainContext, requests: LoanRequest[]): Promise<Outcome<Submitted>[]> {
+  const outcomes: Outcome<Submitted>[] = [];
+  const duplicates: number[] = [];
+  let pending = requests.map((_, i) => i);
+  while (pending.length > 0) {
+    try {
+      const docs = await createApplications(
+        ctx,
+        pending.map((i) => requests[i]!.application),
+      );
+      pending.forEach((i, k) => {
+        outcomes[i] = { ok: true, value: { id: docs[k]!._id, replayed: false } };
+      });
+      break;
+    } catch (error) {
+      const at = duplicatePosition(error);
+      if (at !== undefined) {
+        duplicates.push(pending[at]!);
+        pending = pending.filter((_, k) => k !== at);
+      } else if (pending.length === 1) {
+        outcomes[pending[0]!] = { ok: false, error };
+        break;
+      } else {
+        for (const i of pending) [outcomes[i]] = (await commitLoanRequests(ctx, [requests[i]!])) as [Outcome<Submitted>];
+        break;
+      }
+    }
+  }
+  for (const i of duplicates) outcomes[i] = await settle(() => replayOf(ctx, requests[i]!));
+  return outcomes;
+}
+
+/** The answer to a request whose idempotency key is taken: the first request's, or 422. */
+async function replayOf(ctx: DomainContext, r: LoanRequest): Promise<Submitted> {
+  const first = await findByIntakeKey(ctx.c, r.partnerId, r.idempotencyKey);
+  // Only the idempotency index collides (tracking ids are unique by construction); a first
+  // request gone meanwhile would mean the application was deleted: let the client try again.
+  if (!first) throw new AppError(409, 'idempotency_conflict', 'a request with this idempotency key is being processed; retry');
+  if (first.intake?.fingerprint !== r.fingerprint) {
+    throw new AppError(422, 'idempotency_key_reused', 'this idempotency key was already used with a different request body', {
+      idempotencyKey: r.idempotencyKey,
+    });
+  }
+  return { id: first._id, replayed: true };
+}
+
+export type SubmitLoanRequest = (
   partner: PartnerPrincipal,
   input: LoanRequestInput,
   key: string | undefined,
   requestId: string | undefined,
-): Promise<Submitted> {
-  const idempotencyKey = key ?? input.loanId;
-  const fingerprint = fingerprintOf(input);
-  const { loanId, application, ...terms } = input;
-  try {
-    const doc = await createApplication(
-      ctx,
-      { applicant: application, ...terms },
-      { actor: partnerActor(partner), requestId },
-      { status: 'scoring', intake: { partnerId: partner.partnerId, loanId, idempotencyKey, fingerprint } },
-    );
-    return { id: doc._id, replayed: false };
-  } catch (e) {
-    if (!isDuplicateKey(e)) throw e;
-  }
-  const first = await findByIntakeKey(ctx.c, partner.partnerId, idempotencyKey);
-  // Only the idempotency index can collide (tracking ids are unique by construction); a first
-  // request gone meanwhile would mean the application was deleted: let the client try again.
-  if (!first) throw new AppError(409, 'idempotency_conflict', 'a request with this idempotency key is being processed; retry');
-  if (first.intake?.fingerprint !== fingerprint) {
-    throw new AppError(422, 'idempotency_key_reused', 'this idempotency key was already used with a different request body', {
+) => Promise<Submitted>;
+
+/**
+ * The instance's intake: each request becomes an application in `scoring`, committed with
+ * majority write concern together with the other requests that arrived at the same moment
+ * (group commit, lib/db/group-commit.ts) before the promise resolves.
+ */
+export function loanRequestIntake(
+  ctx: DomainContext,
+  opts: GroupCommitOptions,
+): { submit: SubmitLoanRequest; batches: GroupCommit<LoanRequest, Submitted>['batches'] } {
+  const group = new GroupCommit<LoanRequest, Submitted>((requests) => commitLoanRequests(ctx, requests), opts);
+  const submit: SubmitLoanRequest = (partner, input, key, requestId) => {
+    const idempotencyKey = key ?? input.loanId;
+    const fingerprint = fingerprintOf(input);
+    const { loanId, application, ...terms } = input;
+    return group.submit({
+      partnerId: partner.partnerId,
       idempotencyKey,
+      fingerprint,
+      application: {
+        input: { applicant: application, ...terms },
+        meta: { actor: partnerActor(partner), requestId },
+        entry: { status: 'scoring', intake: { partnerId: partner.partnerId, loanId, idempotencyKey, fingerprint } },
+      },
     });
-  }
-  return { id: first._id, replayed: true };
+  };
+  return { submit, batches: group.batches };
 }
 
 /** Whether `id` is an application `partnerId` submitted. */

@@ -29,23 +29,25 @@ function ledgerWrite(
   paymentRef: string | null,
 ): ApplicationHooks {
   return {
-    async afterChange({ before, after, session }) {
-      if (after.status !== 'disbursed') return;
-      if (before?.disbursement?.fence !== fence) throw new StaleFenceError(`loan:${after._id}`, fence);
-      await insertLedgerEntry(
-        ctx.c,
-        {
-          applicationId: after._id,
-          kind: 'disbursement',
-          amount: terms.amount,
-          currency: terms.currency,
-          fence,
-          paymentRef,
-          eventId,
-          createdAt: new Date(),
-        },
-        session,
-      );
+    async afterChanges(changes, session) {
+      for (const { before, after } of changes) {
+        if (after.status !== 'disbursed') continue;
+        if (before?.disbursement?.fence !== fence) throw new StaleFenceError(`loan:${after._id}`, fence);
+        await insertLedgerEntry(
+          ctx.c,
+          {
+            applicationId: after._id,
+            kind: 'disbursement',
+            amount: terms.amount,
+            currency: terms.currency,
+            fence,
+            paymentRef,
+            eventId,
+            createdAt: new Date(),
+          },
+          session,
+        );
+      }
     },
   };
 }
