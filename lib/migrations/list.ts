@@ -1,5 +1,6 @@
 // The ordered migrations. Append new ones; never edit one that has shipped.
 import { APPLICATION_INDEXES } from '../domain/applications/repository.js';
+import { RATE_LIMITS } from '../limits/gcra.js';
 import { ensureLockIndexes } from '../locks/collection.js';
 import { ensureQueueIndexes } from '../queue/collection.js';
 import type { Migration } from './runner.js';
@@ -84,6 +85,13 @@ export const MIGRATIONS: Migration[] = [
         { 'intake.partnerId': 1, 'intake.idempotencyKey': 1 },
         { unique: true, name: 'intake_idempotency_unique', partialFilterExpression: { 'intake.idempotencyKey': { $exists: true } } },
       );
+    },
+  },
+  {
+    id: '008-rate-limit-ttl',
+    description: 'rate_limits: a bucket whose theoretical arrival time has passed is full, the same as no document: TTL-delete it',
+    async up({ db }) {
+      await db.collection(RATE_LIMITS).createIndex({ tat: 1 }, { expireAfterSeconds: 0, name: 'tat_ttl' });
     },
   },
 ];

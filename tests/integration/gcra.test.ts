@@ -2,9 +2,10 @@
 // Retry-After, and atomicity under concurrent takers.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { takeTokens } from '../../lib/limits/gcra.js';
+import { rateLimitsCollection, takeTokens } from '../../lib/limits/gcra.js';
 import { LeasedLimiter } from '../../lib/limits/leased-limiter.js';
 import { fixture } from '../helpers/fixture.js';
+import { waitFor } from '../helpers/wait.js';
 
 const f = fixture('gcra', {});
 
@@ -47,4 +48,22 @@ test('the leased limiter: one bucket round trip per lease, none while over the l
   const reads = limiter.bucketReads;
   for (let i = 0; i < 50; i++) assert.equal((await limiter.take('slow', 0.01)).allowed, false);
   assert.equal(limiter.bucketReads, reads, 'no round trip while over the limit');
+});
+
+test('a bucket that is full again is deleted by its TTL index (migration 008): rate_limits does not grow', async () => {
+  const db = f.t.mongo.db;
+  await takeTokens(db, 'ttl-key', { ratePerSecond: 1000, burst: 1 }, 1); // full again 1 ms later
+  const admin = f.t.mongo.client.db('admin');
+  const { was } = await admin.command({ setParameter: 1, ttlMonitorSleepSecs: 1 });
+  try {
+    await waitFor(
+      'the TTL monitor to delete the full bucket',
+      async () => (await rateLimitsCollection(db).countDocuments({ _id: 'ttl-key' })) === 0,
+      {
+        timeoutMs: 20_000,
+      },
+    );
+  } finally {
+    await admin.command({ setParameter: 1, ttlMonitorSleepSecs: was });
+  }
 });
