@@ -6,6 +6,7 @@
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { secretKey } from './webhooks/standard-webhooks.js';
 
 /** An IP address, or an address with a prefix length (CIDR). */
 const isNetwork = (v: string) => {
@@ -31,6 +32,8 @@ export const baseSchema = z.object({
     .default('creditdesk'),
   INSTANCE_ID: z.string().min(1).default(`${hostname()}-${process.pid}`),
   SHUTDOWN_TIMEOUT_MS: int(10_000, 100),
+  /** Error-log entries (API and workers write them) are deleted this many days after their last occurrence (TTL). */
+  ERROR_LOG_RETENTION_DAYS: int(30, 1).pipe(z.number().max(3650)),
 });
 
 export const serverSchema = baseSchema.extend({
@@ -112,6 +115,16 @@ export const serverSchema = baseSchema.extend({
   UPLOADS_IN_FLIGHT_MAX: int(8, 1),
   UPLOADS_IN_FLIGHT_PER_USER: int(2, 1),
   IMAGE_MAX_PIXELS: int(40_000_000, 1),
+  /** Status streams (SSE): a heartbeat comment this often (below every proxy's read timeout). */
+  SSE_HEARTBEAT_MS: int(15_000, 100).pipe(z.number().max(60_000)),
+  /** Status streams: the `retry:` reconnect hint sent to clients. */
+  SSE_RETRY_MS: int(2000, 0).pipe(z.number().max(60_000)),
+  /** Status streams open at once per partner key on one instance (429 beyond). */
+  SSE_STREAMS_PER_KEY: int(10, 1).pipe(z.number().max(1000)),
+  /** Status streams open at once per signed-in user on one instance (429 beyond). */
+  SSE_STREAMS_PER_USER: int(5, 1).pipe(z.number().max(100)),
+  /** Partner stream resume: also re-send states updated this long before Last-Event-ID (commit latency, clock skew). */
+  SSE_RESUME_LOOKBACK_MS: int(30_000, 0).pipe(z.number().max(3_600_000)),
 });
 
 export const migrateSchema = baseSchema.extend({
@@ -227,6 +240,71 @@ export const launcherSchema = z
   })
   .transform(({ PORT, ...c }) => ({ ...c, NGINX_PORT: c.NGINX_PORT ?? PORT ?? 8080 }));
 
+/**
+ * The credit bureau (issue 10): how workers call it (shared rate limit, circuit breaker, timeouts,
+ * retries) and how the API verifies its signed callbacks. A separate schema until the approval
+ * step uses it; then the worker and server schemas spread `bureauSchema.shape`.
+ */
+const whsecList = z
+  .string()
+  .transform((s) =>
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean),
+  )
+  .pipe(
+    z.array(
+      z.string().refine((v) => {
+        try {
+          secretKey(v);
+          return true;
+        } catch {
+          return false;
+        }
+      }, 'each secret must be whsec_<base64 of 24..64 bytes>'),
+    ),
+  );
+export const bureauSchema = z
+  .object({
+    BUREAU_URL: z.union([z.literal(''), z.url()]).default(''),
+    BUREAU_MODE: z.enum(['sync', 'async']).default('sync'),
+    BUREAU_RATE_PER_SECOND: z.coerce.number().positive().max(100_000).default(50),
+    BUREAU_RATE_LEASE_FRACTION: z.coerce.number().min(0.01).max(1).default(0.1),
+    BUREAU_RATE_BURST_LEASES: int(3, 1).pipe(z.number().max(64)),
+    BUREAU_RATE_LEASE_TTL_MS: int(1000, 10).pipe(z.number().max(10_000)),
+    BUREAU_TIMEOUT_MS: int(2000, 10),
+    BUREAU_MAX_ATTEMPTS: int(3, 1).pipe(z.number().max(10)),
+    BUREAU_BACKOFF_BASE_MS: int(100, 1),
+    BUREAU_BACKOFF_CAP_MS: int(2000, 1),
+    BUREAU_MAX_INLINE_WAIT_MS: int(1000, 0),
+    BUREAU_RETRY_BUDGET_RATIO: z.coerce.number().min(0).max(1).default(0.2),
+    BUREAU_RETRY_BUDGET_MIN: int(3, 0),
+    BUREAU_BREAKER_WINDOW_BUCKETS: int(10, 1).pipe(z.number().max(60)),
+    BUREAU_BREAKER_BUCKET_MS: int(1000, 10),
+    BUREAU_BREAKER_MIN_CALLS: int(20, 1),
+    BUREAU_BREAKER_FAILURE_RATIO: z.coerce.number().gt(0).max(1).default(0.5),
+    BUREAU_BREAKER_COOL_DOWN_MS: int(5000, 10),
+    BUREAU_BREAKER_PROBE_LEASE_MS: int(10_000, 10),
+    BUREAU_BREAKER_CACHE_MS: int(250, 0).pipe(z.number().max(5000)),
+    BUREAU_BREAKER_FLUSH_MS: int(100, 0).pipe(z.number().max(5000)),
+    /** Verifying callbacks: comma-separated whsec_ secrets, all valid (two during a rotation). */
+    BUREAU_WEBHOOK_SECRETS: z.preprocess(unsetIfEmpty, whsecList.optional()),
+    BUREAU_WEBHOOK_TOLERANCE_SECONDS: int(300, 1).pipe(z.number().max(3600)),
+    BUREAU_WEBHOOK_RECEIPT_TTL_HOURS: int(24, 1),
+  })
+  .superRefine((c, ctx) => {
+    // A probe that outlives its lease would let a second process probe while it is in flight.
+    if (c.BUREAU_BREAKER_PROBE_LEASE_MS <= c.BUREAU_TIMEOUT_MS)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['BUREAU_BREAKER_PROBE_LEASE_MS'],
+        message: 'must be above BUREAU_TIMEOUT_MS (a probe must end within its lease)',
+      });
+    if (c.BUREAU_BACKOFF_CAP_MS < c.BUREAU_BACKOFF_BASE_MS)
+      ctx.addIssue({ code: 'custom', path: ['BUREAU_BACKOFF_CAP_MS'], message: 'must be at least BUREAU_BACKOFF_BASE_MS' });
+  });
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
@@ -247,6 +325,7 @@ export type ServerConfig = z.output<typeof serverSchema>;
 export type MigrateConfig = z.output<typeof migrateSchema>;
 export type WorkerConfig = z.output<typeof workerSchema>;
 export type LauncherConfig = z.output<typeof launcherSchema>;
+export type BureauConfig = z.output<typeof bureauSchema>;
 
 /** For process entry points: parse (process.env plus `overrides`) or print the problem and exit 1. */
 export function loadConfigOrExit<S extends z.ZodType>(schema: S, processName: string, overrides: Record<string, string> = {}): z.output<S> {

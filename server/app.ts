@@ -11,14 +11,19 @@ import { requireParsedBodyType } from './middleware/content-type.js';
 import { errorHandler, notFoundHandler } from './middleware/error-handler.js';
 import { createMetrics, internalNetworks } from './middleware/metrics.js';
 import { refuseWhilePaused } from './middleware/intake-pause.js';
+import { recordIntakeErrors } from './middleware/record-intake-errors.js';
 import { requirePartnerKey } from './middleware/partner-auth.js';
 import { partnerRateLimit } from './middleware/partner-rate-limit.js';
 import { requestContext } from './middleware/request-context.js';
+import { statusEventRoutes } from './routes/status-events.routes.js';
 import { enforceAbsoluteTimeout, sessionMiddleware } from './middleware/session.js';
 import { adminRoutes } from './routes/admin.routes.js';
 import { applicationRoutes } from './routes/applications.routes.js';
 import { authRoutes } from './routes/auth.routes.js';
+import { routes } from './openapi/operation.js';
+import { docsRoutes } from './routes/docs.routes.js';
 import { documentRoutes } from './routes/documents.routes.js';
+import { errorLogRoutes } from './routes/error-log.routes.js';
 import { healthRoutes } from './routes/health.routes.js';
 import { intakeRoutes } from './routes/intake.routes.js';
 import { opsRoutes } from './routes/ops.routes.js';
@@ -34,15 +39,39 @@ export function createApp(d: ApiContext): Express {
   // /metrics and /health details answer only straight from INTERNAL_NETWORKS (never through nginx).
   const internal = internalNetworks(d.cfg.INTERNAL_NETWORKS);
   const uploads = uploadSlots({ max: d.cfg.UPLOADS_IN_FLIGHT_MAX, perUser: d.cfg.UPLOADS_IN_FLIGHT_PER_USER });
-  const metrics = createMetrics(internal, { uploadsInFlight: () => uploads.inFlight(), mongo: d.client });
+  const metrics = createMetrics(internal, {
+    uploadsInFlight: () => uploads.inFlight(),
+    mongo: d.client,
+    sseConnections: () => d.statusChanges.counts(),
+  });
   app.use(requestContext(d.log));
   // No upgrade-insecure-requests: TLS ends at the proxy, and plain-HTTP dev would break the ops page.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   app.use(healthRoutes(d, internal));
   if (d.cfg.METRICS_ENABLED) {
     app.use(metrics.observe);
-    app.get('/metrics', metrics.expose);
+    routes(app).get(
+      '/metrics',
+      {
+        summary: 'Prometheus metrics of this instance (only straight from INTERNAL_NETWORKS; 404 otherwise and through nginx)',
+        tags: ['health'],
+        security: 'internal',
+        responses: {
+          200: { description: 'the exposition format', contentType: 'text/plain; version=0.0.4' },
+          404: { description: 'not from an internal network' },
+        },
+      },
+      async (_i, req, res) => {
+        await metrics.expose(req, res, () => undefined);
+      },
+    );
   }
+
+  // The API's description (public): GET /api/openapi.json, GET /api/docs/ (generated from this app's routes).
+  app.use(
+    '/api',
+    docsRoutes(() => app),
+  );
 
   const ops = opsRoutes(d);
   app.use(ops.page);
@@ -64,7 +93,10 @@ export function createApp(d: ApiContext): Express {
   });
   partnerApi.use(partnerRateLimit(limiter));
   partnerApi.use(express.json({ limit: d.cfg.BODY_LIMIT_BYTES, strict: true }), requireParsedBodyType);
+  const statusEvents = statusEventRoutes(d); // SSE: /request/:id/events, /requests/events (before /request/:id)
+  partnerApi.use(statusEvents.partner);
   partnerApi.use('/request', intakeRoutes(d, uploads));
+  partnerApi.use(recordIntakeErrors(d)); // error path only: records a refused loan request, passes the error on unchanged
   app.use('/api/loan', partnerApi);
 
   const api = express.Router();
@@ -74,9 +106,11 @@ export function createApp(d: ApiContext): Express {
   api.use('/auth', authRoutes(d));
   api.use('/applications', applicationRoutes(d));
   api.use('/applications', documentRoutes(d, uploads));
+  api.use('/applications', statusEvents.admin); // SSE: GET /api/applications/:id/events
   api.use('/users', userRoutes(d));
   api.use('/partners', partnerRoutes(d));
   api.use('/admin', ops.stream, adminRoutes(d));
+  api.use('/loans', errorLogRoutes(d));
   app.use('/api', api);
 
   app.use(notFoundHandler);

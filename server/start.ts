@@ -5,6 +5,7 @@ import net, { type AddressInfo } from 'node:net';
 import type { ServerConfig } from '../lib/config.js';
 import { openContext } from '../lib/context.js';
 import { createLogger, type Logger } from '../lib/logger.js';
+import { ApplicationChanges } from '../lib/streams/application-changes.js';
 import { createApp } from './app.js';
 import type { ApiContext } from './context.js';
 
@@ -45,6 +46,9 @@ function drainer(server: Server, ctx: ApiContext): () => Promise<void> {
       ctx.lifecycle.draining = true;
       for (const res of inflight) if (!res.headersSent) res.setHeader('Connection', 'close');
       ctx.log.info('draining: /ready is 503, listener closed, finishing in-flight requests, waiting for keep-alive connections to end');
+      // Status streams (SSE) never finish on their own: end them now so their clients reconnect
+      // to another instance, and close the instance's change stream.
+      const streams = ctx.statusChanges.close().catch((e: unknown) => ctx.log.warn({ err: e }, 'closing the status change stream failed'));
       const force = setTimeout(() => {
         if (inflight.size > 0)
           ctx.log.warn({ inflight: inflight.size }, 'in-flight requests did not finish in time; closing their connections');
@@ -55,6 +59,7 @@ function drainer(server: Server, ctx: ApiContext): () => Promise<void> {
       // net.Server's close, not http.Server's: the latter also closes idle connections at once.
       await new Promise<void>((res) => net.Server.prototype.close.call(server, () => res()));
       clearTimeout(force);
+      await streams;
       await ctx.close().catch((e: unknown) => ctx.log.error({ err: e }, 'closing MongoDB failed'));
       ctx.log.info('stopped');
     })());
@@ -64,7 +69,8 @@ export async function startApi(
   cfg: ServerConfig,
   log: Logger = createLogger({ level: cfg.LOG_LEVEL, name: 'api', instance: cfg.INSTANCE_ID }),
 ): Promise<RunningApi> {
-  const ctx: ApiContext = { ...(await openContext(cfg, log, `creditdesk-api-${cfg.INSTANCE_ID}`)), lifecycle: { draining: false } };
+  const base = await openContext(cfg, log, `creditdesk-api-${cfg.INSTANCE_ID}`);
+  const ctx: ApiContext = { ...base, lifecycle: { draining: false }, statusChanges: new ApplicationChanges(base.c, log) };
   const server = createServer();
   server.keepAliveTimeout = cfg.KEEP_ALIVE_TIMEOUT_MS; // above the proxy's idle timeout, or it sees resets
   server.headersTimeout = cfg.KEEP_ALIVE_TIMEOUT_MS + 5000;
@@ -76,6 +82,7 @@ export async function startApi(
     log.info({ port: a.port, host: a.address }, `api listening on ${url}`);
     return { url, ctx, stop };
   } catch (e) {
+    await ctx.statusChanges.close();
     await ctx.close();
     throw e;
   }

@@ -2,6 +2,7 @@
 import type { Db } from 'mongodb';
 import type { ApplicationDoc } from './applications/types.js';
 import type { AuditDoc } from './audit.js';
+import type { ErrorLogDoc } from './error-log/types.js';
 import type { PartnerDoc, PartnerKeyDoc } from './partners/types.js';
 import type { LedgerDoc } from './pipeline/ledger.js';
 import type { LoginAttemptDoc, UserDoc } from './users/types.js';
@@ -15,6 +16,7 @@ export function collections(db: Db) {
     ledger: db.collection<LedgerDoc>('ledger'),
     partners: db.collection<PartnerDoc>('partners'),
     partnerKeys: db.collection<PartnerKeyDoc>('partner_keys'),
+    errorLog: db.collection<ErrorLogDoc>('error_log'),
   };
 }
 export type Collections = ReturnType<typeof collections>;

@@ -1,8 +1,11 @@
 // The ordered migrations. Append new ones; never edit one that has shipped.
 import { APPLICATION_INDEXES } from '../domain/applications/repository.js';
+import { ERROR_LOG_INDEXES } from '../domain/error-log/indexes.js';
+import { ensureCircuitBreakerIndexes } from '../limits/circuit-breaker-store.js';
 import { RATE_LIMITS } from '../limits/gcra.js';
 import { ensureLockIndexes } from '../locks/collection.js';
 import { ensureQueueIndexes } from '../queue/collection.js';
+import { ensureWebhookReceiptIndexes } from '../webhooks/receipts.js';
 import type { Migration } from './runner.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -92,6 +95,31 @@ export const MIGRATIONS: Migration[] = [
     description: 'rate_limits: a bucket whose theoretical arrival time has passed is full, the same as no document: TTL-delete it',
     async up({ db }) {
       await db.collection(RATE_LIMITS).createIndex({ tat: 1 }, { expireAfterSeconds: 0, name: 'tat_ttl' });
+    },
+  },
+  {
+    id: '009-error-log',
+    description: 'error log: unique dedup key, TTL on expiresAt, and one (filter…, lastSeen, _id) index per list filter shape',
+    async up({ c }) {
+      await c.errorLog.createIndexes(ERROR_LOG_INDEXES);
+    },
+  },
+  {
+    id: '010-vendor-resilience',
+    description: 'webhook_receipts (unique by _id = source:webhook-id, TTL on expiresAt) and the shared circuit_breakers collection',
+    async up({ db }) {
+      await ensureWebhookReceiptIndexes(db);
+      await ensureCircuitBreakerIndexes(db);
+    },
+  },
+  {
+    id: '012-partner-changes-index',
+    description: "applications by partner and updatedAt: the partner status stream's catch-up after a reconnect (Last-Event-ID)",
+    async up({ c }) {
+      await c.applications.createIndex(
+        { 'intake.partnerId': 1, updatedAt: 1, _id: 1 },
+        { name: 'intake.partnerId_1_updatedAt_1__id_1', partialFilterExpression: { 'intake.partnerId': { $exists: true } } },
+      );
     },
   },
 ];

@@ -50,9 +50,13 @@ export function isInternal(req: Request, networks: BlockList): boolean {
 
 /**
  * Prometheus metrics: process defaults plus a request-duration histogram by route template and
- * status class; with `mongo`, the driver's connection-pool gauges (lib/metrics/pool.ts).
+ * status class; with `mongo`, the driver's connection-pool gauges (lib/metrics/pool.ts); with
+ * `sseConnections`, the open status streams by kind (sse_connections{stream}).
  */
-export function createMetrics(networks: BlockList, gauges: { uploadsInFlight: () => number; mongo?: MongoClient }) {
+export function createMetrics(
+  networks: BlockList,
+  gauges: { uploadsInFlight: () => number; mongo?: MongoClient; sseConnections?: () => Record<string, number> },
+) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   if (gauges.mongo) instrumentPool(gauges.mongo, registry);
@@ -64,6 +68,20 @@ export function createMetrics(networks: BlockList, gauges: { uploadsInFlight: ()
       this.set(gauges.uploadsInFlight());
     },
   });
+  const sse = gauges.sseConnections;
+  if (sse) {
+    new Gauge({
+      name: 'sse_connections',
+      help: 'open Server-Sent Events status streams on this instance, by stream kind',
+      registers: [registry],
+      labelNames: ['stream'],
+      collect() {
+        this.reset();
+        for (const stream of ['application', 'partner', 'admin']) this.set({ stream }, 0);
+        for (const [stream, n] of Object.entries(sse())) this.set({ stream }, n);
+      },
+    });
+  }
   const duration = new Histogram({
     name: 'http_request_duration_seconds',
     help: 'HTTP request duration by route template and status class',

@@ -13,8 +13,15 @@ import { intakeState, setIntakePaused } from '../../lib/domain/intake/controls.j
 import { purgeDeadLetters } from '../../lib/domain/pipeline/purge-dead-letters.js';
 import { notFound } from '../../lib/errors.js';
 import type { ApiContext } from '../context.js';
-import { actor, requireRole } from '../middleware/auth.js';
-import { parse } from '../middleware/validate.js';
+import { actor } from '../middleware/auth.js';
+import { routes } from '../openapi/operation.js';
+import {
+  auditEntry,
+  deadLetterList,
+  intakeState as intakeStateSchema,
+  queueStats as queueStatsSchema,
+  retried,
+} from '../openapi/schemas.js';
 
 const eventType = z.string().regex(/^[a-z][a-z0-9_.-]{0,63}$/, 'must be an event type like ocr.requested');
 const idParams = z.strictObject({ id: z.string().regex(/^[0-9a-f]{24}$/, 'must be a 24-character hex ObjectId') });
@@ -47,8 +54,13 @@ const auditQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(50),
 });
 
+const common = { tags: ['operations'], security: 'session', role: 'admin' } as const;
+const noBody = { body: z.strictObject({}), bodyOptional: true } as const;
+const lockView = z.object({ key: z.string(), owner: z.string(), fence: z.number().int(), expiresAt: z.iso.datetime({ offset: true }) });
+
 export function adminRoutes(d: ApiContext): Router {
   const r = Router();
+  const t = routes(r);
   const db = d.db;
   const listQuery = z.strictObject({
     type: eventType.optional(),
@@ -56,99 +68,186 @@ export function adminRoutes(d: ApiContext): Router {
     limit: z.coerce.number().int().min(1).max(d.cfg.PAGE_LIMIT_MAX).default(20),
   });
   const meta = (req: Request) => ({ actor: actor(req), requestId: String(req.id) });
-  r.use(requireRole('admin'));
 
-  r.get('/queue-stats', async (_req, res) => {
-    const [stats, paused, intake] = await Promise.all([queueStats(db), pausedTypes(db), intakeState(db)]);
-    res.json({ ...stats, paused, intake });
-  });
+  t.get(
+    '/queue-stats',
+    {
+      ...common,
+      summary: 'Queue health per event type: pending, processing, failed (retrying), dead, oldest pending age; paused types; intake',
+      responses: { 200: { description: 'the counts', schema: queueStatsSchema } },
+    },
+    async (_i, _req, res) => {
+      const [stats, paused, intake] = await Promise.all([queueStats(db), pausedTypes(db), intakeState(db)]);
+      res.json({ ...stats, paused, intake });
+    },
+  );
 
-  r.get('/dead-letters', async (req, res) => {
-    res.json(await listDeadLetters(db, parse(listQuery, req.query, 'query')));
-  });
+  t.get(
+    '/dead-letters',
+    {
+      ...common,
+      summary: 'Dead letters, newest first, with every attempt’s error',
+      query: listQuery,
+      responses: { 200: { description: 'one page', schema: deadLetterList } },
+    },
+    async ({ query }, _req, res) => {
+      res.json(await listDeadLetters(db, query));
+    },
+  );
 
   // The literal routes come before `/:id/retry` so "retry" and "purge" are never taken for ids.
   // A body that was not parsed (absent, or not JSON) is undefined here and fails the schema.
-  r.post('/dead-letters/retry', async (req, res) => {
-    const body = parse(retryAllBody, req.body, 'body');
-    const r = await retryDeadLetters(d, body.type ? { type: body.type } : {}, meta(req));
-    await recordAction(d.c, {
-      entity: 'dead_letter',
-      entityId: body.type ?? '*',
-      action: 'dead_letters.retried',
-      ...meta(req),
-      details: { filter: body, retried: r.retried },
-    });
-    res.json({ retried: r.retried, resumed: r.resumed });
-  });
+  t.post(
+    '/dead-letters/retry',
+    {
+      ...common,
+      summary: 'Retry the dead letters of a type (or all: true); applications their stage failed resume',
+      body: retryAllBody,
+      example: { type: 'ocr.requested' },
+      responses: { 200: { description: 'how many were retried and which applications resumed', schema: retried } },
+    },
+    async ({ body }, req, res) => {
+      const r = await retryDeadLetters(d, body.type ? { type: body.type } : {}, meta(req));
+      await recordAction(d.c, {
+        entity: 'dead_letter',
+        entityId: body.type ?? '*',
+        action: 'dead_letters.retried',
+        ...meta(req),
+        details: { filter: body, retried: r.retried },
+      });
+      res.json({ retried: r.retried, resumed: r.resumed });
+    },
+  );
 
-  r.post('/dead-letters/purge', async (req, res) => {
-    const body = parse(purgeBody, req.body, 'body');
-    const olderThan = body.olderThanMinutes === undefined ? undefined : new Date(Date.now() - body.olderThanMinutes * 60_000);
-    const { purged } = await purgeDeadLetters(d, { type: body.type, olderThan });
-    await recordAction(d.c, {
-      entity: 'dead_letter',
-      entityId: body.type ?? '*',
-      action: 'dead_letters.purged',
-      ...meta(req),
-      details: { filter: body, purged },
-    });
-    res.json({ purged });
-  });
+  t.post(
+    '/dead-letters/purge',
+    {
+      ...common,
+      summary: 'Delete dead letters by type and/or age (or all: true); never one whose application is still open',
+      body: purgeBody,
+      example: { olderThanMinutes: 10_080 },
+      responses: {
+        200: { description: 'how many were deleted', schema: z.object({ purged: z.number().int() }) },
+        409: { description: 'a matched disbursement dead letter belongs to an application that is not final yet' },
+      },
+    },
+    async ({ body }, req, res) => {
+      const olderThan = body.olderThanMinutes === undefined ? undefined : new Date(Date.now() - body.olderThanMinutes * 60_000);
+      const { purged } = await purgeDeadLetters(d, { type: body.type, olderThan });
+      await recordAction(d.c, {
+        entity: 'dead_letter',
+        entityId: body.type ?? '*',
+        action: 'dead_letters.purged',
+        ...meta(req),
+        details: { filter: body, purged },
+      });
+      res.json({ purged });
+    },
+  );
 
-  r.post('/dead-letters/:id/retry', async (req, res) => {
-    const { id } = parse(idParams, req.params, 'params');
-    parse(z.strictObject({}), req.body ?? {}, 'body');
-    const r = await retryDeadLetter(d, new ObjectId(id), meta(req));
-    if (r.retried === 0) throw notFound(`no dead letter ${id}`);
-    await recordAction(d.c, {
-      entity: 'dead_letter',
-      entityId: id,
-      action: 'dead_letters.retried',
-      ...meta(req),
-      details: { resumed: r.resumed },
-    });
-    res.json({ retried: true, id, resumed: r.resumed });
-  });
+  t.post(
+    '/dead-letters/:id/retry',
+    {
+      ...common,
+      summary: 'Retry one dead letter',
+      params: idParams,
+      ...noBody,
+      responses: {
+        200: { description: 'retried', schema: z.object({ retried: z.literal(true), id: z.string(), resumed: retried.shape.resumed }) },
+        404: { description: 'no such dead letter' },
+      },
+    },
+    async ({ params: { id } }, req, res) => {
+      const r = await retryDeadLetter(d, new ObjectId(id), meta(req));
+      if (r.retried === 0) throw notFound(`no dead letter ${id}`);
+      await recordAction(d.c, {
+        entity: 'dead_letter',
+        entityId: id,
+        action: 'dead_letters.retried',
+        ...meta(req),
+        details: { resumed: r.resumed },
+      });
+      res.json({ retried: true, id, resumed: r.resumed });
+    },
+  );
 
-  r.post('/queues/:type/pause', async (req, res) => {
-    const { type } = parse(typeParams, req.params, 'params');
-    await pauseType(db, type, actor(req).email);
-    await recordAction(d.c, { entity: 'queue', entityId: type, action: 'queue.paused', ...meta(req) });
-    res.json({ type, paused: true });
-  });
-
-  r.post('/queues/:type/resume', async (req, res) => {
-    const { type } = parse(typeParams, req.params, 'params');
-    await resumeType(db, type);
-    await recordAction(d.c, { entity: 'queue', entityId: type, action: 'queue.resumed', ...meta(req) });
-    res.json({ type, paused: false });
-  });
-
-  // Partner intake (POST /api/loan/request): every instance obeys within a second (INTAKE_PAUSE_REFRESH_MS).
-  r.get('/intake', async (_req, res) => {
-    res.json(await intakeState(db));
-  });
-
-  for (const [path, paused] of [
-    ['/intake/pause', true],
-    ['/intake/resume', false],
-  ] as const) {
-    r.post(path, async (req, res) => {
-      parse(z.strictObject({}), req.body ?? {}, 'body');
-      const state = await setIntakePaused(db, paused, actor(req).email);
-      await recordAction(d.c, { entity: 'intake', entityId: 'intake', action: paused ? 'intake.paused' : 'intake.resumed', ...meta(req) });
-      res.json(state);
-    });
+  for (const paused of [true, false]) {
+    t.post(
+      paused ? '/queues/:type/pause' : '/queues/:type/resume',
+      {
+        ...common,
+        summary: paused ? 'Pause an event type: workers stop claiming it' : 'Resume an event type',
+        params: typeParams,
+        ...noBody,
+        responses: { 200: { description: 'the new state', schema: z.object({ type: z.string(), paused: z.boolean() }) } },
+      },
+      async ({ params: { type } }, req, res) => {
+        if (paused) await pauseType(db, type, actor(req).email);
+        else await resumeType(db, type);
+        await recordAction(d.c, { entity: 'queue', entityId: type, action: paused ? 'queue.paused' : 'queue.resumed', ...meta(req) });
+        res.json({ type, paused });
+      },
+    );
   }
 
-  r.get('/audit', async (req, res) => {
-    const { cursor, ...q } = parse(auditQuery, req.query, 'query');
-    res.json(await listAudit(d.c, { ...q, before: cursor }));
-  });
+  // Partner intake (POST /api/loan/request): every instance obeys within a second (INTAKE_PAUSE_REFRESH_MS).
+  t.get(
+    '/intake',
+    {
+      ...common,
+      summary: 'Whether partner intake is paused, by whom, since when',
+      responses: { 200: { description: 'the state', schema: intakeStateSchema } },
+    },
+    async (_i, _req, res) => {
+      res.json(await intakeState(db));
+    },
+  );
 
-  r.get('/locks', async (_req, res) => {
-    res.json({ items: await listLocks(db) });
-  });
+  for (const paused of [true, false]) {
+    t.post(
+      paused ? '/intake/pause' : '/intake/resume',
+      {
+        ...common,
+        summary: paused ? 'Pause partner intake: every instance answers 503 within a second' : 'Resume partner intake',
+        ...noBody,
+        responses: { 200: { description: 'the new state', schema: intakeStateSchema } },
+      },
+      async (_i, req, res) => {
+        const state = await setIntakePaused(db, paused, actor(req).email);
+        await recordAction(d.c, {
+          entity: 'intake',
+          entityId: 'intake',
+          action: paused ? 'intake.paused' : 'intake.resumed',
+          ...meta(req),
+        });
+        res.json(state);
+      },
+    );
+  }
+
+  t.get(
+    '/audit',
+    {
+      ...common,
+      summary: 'The audit trail, newest first (cursor: the `next` of the previous page)',
+      query: auditQuery,
+      responses: { 200: { description: 'one page', schema: z.object({ items: z.array(auditEntry), next: z.string().nullable() }) } },
+    },
+    async ({ query: { cursor, ...q } }, _req, res) => {
+      res.json(await listAudit(d.c, { ...q, before: cursor }));
+    },
+  );
+
+  t.get(
+    '/locks',
+    {
+      ...common,
+      summary: 'The lease locks held now, with their fencing numbers',
+      responses: { 200: { description: 'the locks', schema: z.object({ items: z.array(lockView) }) } },
+    },
+    async (_i, _req, res) => {
+      res.json({ items: await listLocks(db) });
+    },
+  );
   return r;
 }

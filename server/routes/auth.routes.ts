@@ -8,8 +8,10 @@ import { type UserView, verifyCredentials } from '../../lib/domain/users/users.j
 import type { ApiContext } from '../context.js';
 import { actor } from '../middleware/auth.js';
 import { sessionCookieName } from '../middleware/session.js';
-import { body } from '../middleware/validate.js';
+import { routes } from '../openapi/operation.js';
+import { signedIn } from '../openapi/schemas.js';
 
+const tags = ['auth'];
 const loginBody = z.strictObject({ email: z.string().min(1).max(254), password: z.string().min(1).max(256) });
 
 const regenerate = (req: Request) => new Promise<void>((res, rej) => req.session.regenerate((e) => (e ? rej(e) : res())));
@@ -28,6 +30,7 @@ async function startSession(req: Request, user: Pick<UserView, 'id' | 'email' | 
 
 export function authRoutes(d: ApiContext): Router {
   const r = Router();
+  const t = routes(r);
   const limits: ThrottleLimits = {
     windowMs: d.cfg.LOGIN_WINDOW_MINUTES * 60_000,
     perAccount: d.cfg.LOGIN_MAX_FAILURES_PER_ACCOUNT,
@@ -47,54 +50,101 @@ export function authRoutes(d: ApiContext): Router {
   r.use(['/login', '/password'], overTls);
 
   // The throttle's reservation is taken before the password is verified (429 when over a limit).
-  r.post('/login', async (req, res) => {
-    const { email, password } = body(req, loginBody);
-    const reservation = await reserveLoginAttempt(d.c, email, req.ip ?? 'unknown', limits);
-    const verified = await verifyCredentials(d.c, email, password).catch(async (e: unknown) => {
-      await recordLoginFailure(d.c, reservation, limits);
-      throw e;
-    });
-    if (!verified) {
-      await recordLoginFailure(d.c, reservation, limits);
-      throw unauthorized('invalid email or password');
-    }
-    await recordLoginSuccess(d.c, reservation);
-    const csrfToken = await startSession(req, verified.user, verified.epoch);
-    req.log.info({ userId: verified.user.id }, 'login');
-    res.json({ user: verified.user, csrfToken });
-  });
+  t.post(
+    '/login',
+    {
+      summary: 'Sign in: a fresh session cookie and the CSRF token for unsafe requests',
+      tags,
+      security: 'public',
+      body: loginBody,
+      example: { email: 'admin@example.com', password: 'correct horse battery' },
+      responses: {
+        200: { description: 'signed in (Set-Cookie)', schema: signedIn },
+        401: { description: 'invalid email or password' },
+        403: { description: 'production over plain HTTP' },
+        429: { description: 'too many failures for the account or address (Retry-After)' },
+      },
+    },
+    async ({ body: { email, password } }, req, res) => {
+      const reservation = await reserveLoginAttempt(d.c, email, req.ip ?? 'unknown', limits);
+      const verified = await verifyCredentials(d.c, email, password).catch(async (e: unknown) => {
+        await recordLoginFailure(d.c, reservation, limits);
+        throw e;
+      });
+      if (!verified) {
+        await recordLoginFailure(d.c, reservation, limits);
+        throw unauthorized('invalid email or password');
+      }
+      await recordLoginSuccess(d.c, reservation);
+      const csrfToken = await startSession(req, verified.user, verified.epoch);
+      req.log.info({ userId: verified.user.id }, 'login');
+      res.json({ user: verified.user, csrfToken });
+    },
+  );
 
   // Changing one's own password needs the current one (throttled like a login) and ends every
   // session of the user; the caller continues in a fresh session (new id and CSRF token).
-  r.post('/password', async (req, res) => {
-    const me = req.session?.user;
-    if (!me) throw unauthorized();
-    const input = body(req, changePasswordInput);
-    if (input.currentPassword === input.newPassword) throw badRequest('the new password must differ from the current one');
-    const reservation = await reserveLoginAttempt(d.c, me.email, req.ip ?? 'unknown', limits);
-    let epoch: number;
-    try {
-      ({ epoch } = await changeOwnPassword(d, me.id, input, { actor: actor(req), requestId: String(req.id) }));
-    } catch (e) {
-      await recordLoginFailure(d.c, reservation, limits);
-      throw e;
-    }
-    await recordLoginSuccess(d.c, reservation);
-    const csrfToken = await startSession(req, me, epoch);
-    req.log.info({ userId: me.id }, 'password changed');
-    res.json({ user: { id: me.id, email: me.email, role: me.role }, csrfToken });
-  });
+  t.post(
+    '/password',
+    {
+      summary: 'Change your own password (needs the current one); every session ends and you continue in a fresh one',
+      tags,
+      security: 'session',
+      body: changePasswordInput,
+      example: { currentPassword: 'correct horse battery', newPassword: 'staple battery horse correct' },
+      responses: {
+        200: { description: 'changed; a new session cookie and CSRF token', schema: signedIn },
+        401: { description: 'not signed in, or the current password is wrong' },
+        429: { description: 'too many failures (Retry-After)' },
+      },
+    },
+    async ({ body: input }, req, res) => {
+      const me = req.session?.user;
+      if (!me) throw unauthorized();
+      if (input.currentPassword === input.newPassword) throw badRequest('the new password must differ from the current one');
+      const reservation = await reserveLoginAttempt(d.c, me.email, req.ip ?? 'unknown', limits);
+      let epoch: number;
+      try {
+        ({ epoch } = await changeOwnPassword(d, me.id, input, { actor: actor(req), requestId: String(req.id) }));
+      } catch (e) {
+        await recordLoginFailure(d.c, reservation, limits);
+        throw e;
+      }
+      await recordLoginSuccess(d.c, reservation);
+      const csrfToken = await startSession(req, me, epoch);
+      req.log.info({ userId: me.id }, 'password changed');
+      res.json({ user: { id: me.id, email: me.email, role: me.role }, csrfToken });
+    },
+  );
 
-  r.post('/logout', async (req, res) => {
-    if (req.session?.user) await destroy(req);
-    res.clearCookie(cookieName, { path: '/' });
-    res.status(204).end();
-  });
+  t.post(
+    '/logout',
+    {
+      summary: 'Sign out (the session ends on every instance)',
+      tags,
+      security: 'public',
+      responses: { 204: { description: 'signed out' } },
+    },
+    async (_i, req, res) => {
+      if (req.session?.user) await destroy(req);
+      res.clearCookie(cookieName, { path: '/' });
+      res.status(204).end();
+    },
+  );
 
-  r.get('/me', (req, res) => {
-    const u = req.session?.user;
-    if (!u) throw unauthorized();
-    res.json({ user: { id: u.id, email: u.email, role: u.role }, csrfToken: req.session.csrfToken });
-  });
+  t.get(
+    '/me',
+    {
+      summary: 'Who is signed in, and the CSRF token',
+      tags,
+      security: 'session',
+      responses: { 200: { description: 'the user', schema: signedIn } },
+    },
+    (_i, req, res) => {
+      const u = req.session?.user;
+      if (!u) throw unauthorized();
+      res.json({ user: { id: u.id, email: u.email, role: u.role }, csrfToken: req.session.csrfToken });
+    },
+  );
   return r;
 }

@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import express, { Router, type Response } from 'express';
 import { opsSnapshot, type OpsSnapshot } from '../../lib/domain/ops-snapshot.js';
 import type { ApiContext } from '../context.js';
-import { requireRole } from '../middleware/auth.js';
+import { routes } from '../openapi/operation.js';
 
 const OPS_STREAM_INTERVAL_MS = 2000;
 
@@ -34,29 +34,42 @@ export function opsRoutes(d: ApiContext): { page: Router; stream: Router } {
   }
 
   const stream = Router();
-  stream.get('/stream', requireRole('admin'), (req, res) => {
-    if (d.lifecycle.draining) return void res.status(503).end();
-    res.writeHead(200, {
-      'Content-Type': 'text/event-stream',
-      'Cache-Control': 'no-cache, no-transform',
-      Connection: 'keep-alive',
-      'X-Accel-Buffering': 'no',
-    });
-    res.write(`retry: 3000\n\n`);
-    if (last) res.write(`event: snapshot\ndata: ${JSON.stringify(last)}\n\n`);
-    clients.add(res);
-    if (!timer) {
-      void tick();
-      timer = setInterval(() => void tick(), OPS_STREAM_INTERVAL_MS);
-    }
-    req.on('close', () => {
-      clients.delete(res);
-      if (clients.size === 0 && timer) {
-        clearInterval(timer);
-        timer = undefined;
+  routes(stream).get(
+    '/stream',
+    {
+      summary: 'The ops dashboard’s Server-Sent Events: a queue/application snapshot every 2 s',
+      tags: ['operations'],
+      security: 'session',
+      role: 'admin',
+      responses: {
+        200: { description: 'event: snapshot frames', contentType: 'text/event-stream' },
+        503: { description: 'the instance is draining' },
+      },
+    },
+    (_i, req, res) => {
+      if (d.lifecycle.draining) return void res.status(503).end();
+      res.writeHead(200, {
+        'Content-Type': 'text/event-stream',
+        'Cache-Control': 'no-cache, no-transform',
+        Connection: 'keep-alive',
+        'X-Accel-Buffering': 'no',
+      });
+      res.write(`retry: 3000\n\n`);
+      if (last) res.write(`event: snapshot\ndata: ${JSON.stringify(last)}\n\n`);
+      clients.add(res);
+      if (!timer) {
+        void tick();
+        timer = setInterval(() => void tick(), OPS_STREAM_INTERVAL_MS);
       }
-    });
-  });
+      req.on('close', () => {
+        clients.delete(res);
+        if (clients.size === 0 && timer) {
+          clearInterval(timer);
+          timer = undefined;
+        }
+      });
+    },
+  );
 
   const page = Router();
   page.use('/ops', express.static(resolve(import.meta.dirname, '..', 'public', 'ops'), { index: 'index.html', maxAge: '5m' }));

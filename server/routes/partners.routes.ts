@@ -5,35 +5,78 @@ import { z } from 'zod';
 import { createPartner, issueKey, listPartners, newPartnerInput, revokeKey } from '../../lib/domain/partners/partners.js';
 import { AppError } from '../../lib/errors.js';
 import type { ApiContext } from '../context.js';
-import { actor, requireRole } from '../middleware/auth.js';
-import { body, parse } from '../middleware/validate.js';
+import { actor } from '../middleware/auth.js';
+import { routes } from '../openapi/operation.js';
+import { partnerKeyView, partnerView } from '../openapi/schemas.js';
 
 const objectId = z.string().regex(/^[0-9a-f]{24}$/, 'must be a 24-character hex id');
 const partnerParams = z.strictObject({ id: objectId });
 const keyParams = z.strictObject({ id: objectId, keyId: objectId });
+const common = { tags: ['partners'], security: 'session', role: 'admin' } as const;
+const noBody = { body: z.strictObject({}), bodyOptional: true } as const;
 
 export function partnerRoutes(d: ApiContext): Router {
   const r = Router();
+  const t = routes(r);
   const meta = (req: Request) => ({ actor: actor(req), requestId: String(req.id) });
-  r.use(requireRole('admin'));
-  r.get('/', async (_req, res) => {
-    res.json({ items: await listPartners(d.c) });
-  });
-  r.post('/', async (req, res) => {
-    res.status(201).json(await createPartner(d.c, body(req, newPartnerInput), meta(req)));
-  });
-  r.post('/:id/keys', async (req, res) => {
-    const { id } = parse(partnerParams, req.params, 'params');
-    body(req, z.strictObject({}), { optional: true });
-    const secret = d.cfg.PARTNER_KEY_SECRET?.[0];
-    if (!secret) throw new AppError(503, 'partner_intake_unavailable', 'partner intake is not configured');
-    res.setHeader('Cache-Control', 'no-store');
-    res.status(201).json(await issueKey(d.c, id, secret, meta(req)));
-  });
-  r.post('/:id/keys/:keyId/revoke', async (req, res) => {
-    const { id, keyId } = parse(keyParams, req.params, 'params');
-    body(req, z.strictObject({}), { optional: true });
-    res.json(await revokeKey(d.c, id, keyId, meta(req)));
-  });
+  t.get(
+    '/',
+    {
+      ...common,
+      summary: 'List partners with their keys (hints only, never a key or its hash)',
+      responses: {
+        200: { description: 'every partner', schema: z.object({ items: z.array(partnerView.extend({ keys: z.array(partnerKeyView) })) }) },
+      },
+    },
+    async (_i, _req, res) => {
+      res.json({ items: await listPartners(d.c) });
+    },
+  );
+  t.post(
+    '/',
+    {
+      ...common,
+      summary: 'Create a partner with its rate limit (requests per second, shared by every instance)',
+      body: newPartnerInput,
+      example: { name: 'Broker A', rateLimitPerSecond: 100 },
+      responses: { 201: { description: 'the partner', schema: partnerView } },
+    },
+    async ({ body }, req, res) => {
+      res.status(201).json(await createPartner(d.c, body, meta(req)));
+    },
+  );
+  t.post(
+    '/:id/keys',
+    {
+      ...common,
+      summary: 'Issue an API key: shown once in this answer, stored only as an HMAC',
+      params: partnerParams,
+      ...noBody,
+      responses: {
+        201: { description: 'the key (Cache-Control: no-store)', schema: partnerKeyView.extend({ key: z.string().regex(/^cdk_live_/) }) },
+        404: { description: 'no such partner' },
+        503: { description: 'partner intake is not configured (PARTNER_KEY_SECRET)' },
+      },
+    },
+    async ({ params }, req, res) => {
+      const secret = d.cfg.PARTNER_KEY_SECRET?.[0];
+      if (!secret) throw new AppError(503, 'partner_intake_unavailable', 'partner intake is not configured');
+      res.setHeader('Cache-Control', 'no-store');
+      res.status(201).json(await issueKey(d.c, params.id, secret, meta(req)));
+    },
+  );
+  t.post(
+    '/:id/keys/:keyId/revoke',
+    {
+      ...common,
+      summary: 'Revoke a key: refused by every instance within PARTNER_KEY_CACHE_MS (≤ 1 s)',
+      params: keyParams,
+      ...noBody,
+      responses: { 200: { description: 'the key, revoked', schema: partnerKeyView }, 404: { description: 'no such key of this partner' } },
+    },
+    async ({ params }, req, res) => {
+      res.json(await revokeKey(d.c, params.id, params.keyId, meta(req)));
+    },
+  );
   return r;
 }

@@ -49,10 +49,11 @@ export async function testDb(label: string, opts: { migrate?: boolean } = {}): P
  * Every document of the database as one string, for "a rejected request changed nothing" checks.
  * Sessions and login counters are left out: a refused request may legitimately touch them.
  */
-export async function databaseSnapshot(db: Db): Promise<string> {
+/** Every collection's documents as one string; `except` leaves out collections a refusal is meant to write (error_log). */
+export async function databaseSnapshot(db: Db, opts: { except?: readonly string[] } = {}): Promise<string> {
   const names = (await db.listCollections().toArray())
     .map((c) => c.name)
-    .filter((n) => n !== 'sessions' && n !== 'login_attempts' && !n.startsWith('system.'))
+    .filter((n) => n !== 'sessions' && n !== 'login_attempts' && !n.startsWith('system.') && !opts.except?.includes(n))
     .sort();
   const out: Record<string, unknown> = {};
   for (const n of names)

@@ -1,6 +1,8 @@
 // A tiny HTTP client with a cookie jar and the CSRF header, like a browser session of an admin,
-// with the calls tests make most: login, create an application, upload a document.
+// with the calls tests make most: login, create an application, upload a document. Every JSON
+// answer is checked against the served OpenAPI document.
 import type { Role } from '../../lib/domain/users/types.js';
+import { checkResponse } from './openapi.js';
 import { sampleApplication } from './samples.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: response bodies are whatever JSON the API sent; tests assert on their fields
@@ -58,6 +60,8 @@ export class Client {
     } catch {
       /* not JSON */
     }
+    // Every answer a test sees must be the documented one (tests/helpers/openapi.ts).
+    await checkResponse(this.baseUrl, method, path, r.status, r.headers.get('content-type'), parsed);
     return { status: r.status, body: parsed as T, headers: r.headers };
   }
 

@@ -1,10 +1,11 @@
-// disbursement.requested → under the loan lock: disbursing → pay → ledger + disbursed. No give-up
-// hook here: money may have moved, so a given-up disbursement stays `disbursing` and waits in the
-// dead letters for an operator's retry (which is safe: it is idempotent).
+// disbursement.requested → under the loan lock: disbursing → pay → ledger + disbursed. The give-up
+// hook only records the error-log entry: money may have moved, so a given-up disbursement stays
+// `disbursing` and waits in the dead letters for an operator's retry (which is safe: it is idempotent).
 import { disburse } from '../../lib/domain/pipeline/disburse.js';
 import { EVENT, MAX_ATTEMPTS, disbursementRequested, type DisbursementRequested } from '../../lib/domain/pipeline/events.js';
 import type { JobDefinition } from '../../lib/queue/index.js';
 import type { WorkerContext } from '../context.js';
+import { recordGiveUp } from './fail-application.js';
 
 export function disbursementJob(ctx: WorkerContext): JobDefinition<DisbursementRequested> {
   const disbursing = { lockTtlMs: ctx.cfg.WORKER_LOCK_TTL_MS, gateway: ctx.gateway };
@@ -13,5 +14,6 @@ export function disbursementJob(ctx: WorkerContext): JobDefinition<DisbursementR
     payload: disbursementRequested,
     maxAttempts: MAX_ATTEMPTS[EVENT.disbursement],
     handle: (p, job) => disburse(ctx, disbursing, p, job),
+    onGiveUp: recordGiveUp(ctx),
   };
 }

@@ -1,6 +1,6 @@
 // The only door to MongoDB for applications: use cases call these functions, never the driver.
 // Nothing here knows about HTTP, and nothing here decides what a change means.
-import type { ClientSession, Filter, Sort } from 'mongodb';
+import type { ChangeStream, ClientSession, Filter, ResumeToken, Sort } from 'mongodb';
 import type { Collections } from '../collections.js';
 import type { Actor } from '../users/types.js';
 import type { Cursor } from './cursor.js';
@@ -180,4 +180,69 @@ export function findNotIn(
     .find({ _id: { $in: ids }, status: { $nin: [...statuses] } }, { session, projection: { _id: 1, status: 1 } })
     .limit(limit)
     .toArray();
+}
+
+/** What a status view (lib/domain/intake/status-view.ts) and its routing read of an application. */
+export type StatusFields = Pick<ApplicationDoc, '_id' | 'status' | 'updatedAt' | 'version'> & {
+  intake?: Partial<Pick<NonNullable<ApplicationDoc['intake']>, 'partnerId' | 'loanId'>>;
+  risk?: Partial<Pick<NonNullable<ApplicationDoc['risk']>, 'reasons'>>;
+};
+const STATUS_PROJECTION = { status: 1, updatedAt: 1, version: 1, 'intake.partnerId': 1, 'intake.loanId': 1, 'risk.reasons': 1 } as const;
+
+/** Application `id`'s status fields; with `partnerId`, only if that partner submitted it. */
+export function findStatusFields(c: Collections, id: string, partnerId?: string): Promise<StatusFields | null> {
+  const filter: Filter<ApplicationDoc> = partnerId === undefined ? { _id: id } : { _id: id, 'intake.partnerId': partnerId };
+  return c.applications.findOne<StatusFields>(filter, { projection: STATUS_PROJECTION });
+}
+
+/**
+ * A partner's applications whose updatedAt is at or after `since`, oldest first (the partner
+ * status stream's catch-up). `intake.idempotencyKey: $exists` (true of every intake application)
+ * lets the partial index {intake.partnerId, intake.idempotencyKey} serve the partner equality.
+ */
+export function findPartnersChangedSince(c: Collections, partnerId: string, since: Date) {
+  return c.applications
+    .find<StatusFields>(
+      { 'intake.partnerId': partnerId, 'intake.idempotencyKey': { $exists: true }, updatedAt: { $gte: since } },
+      { projection: STATUS_PROJECTION },
+    )
+    .sort({ updatedAt: 1, _id: 1 });
+}
+
+/** One event of watchStatusChanges: an insert, or an update that set `status`, projected. */
+export interface StatusChangeEvent {
+  _id: ResumeToken;
+  operationType: 'insert' | 'update';
+  documentKey: { _id: string };
+  updateDescription?: { updatedFields?: Partial<Pick<ApplicationDoc, 'status' | 'version' | 'updatedAt'>> };
+  /** The inserted document, or the current one looked up for an update (null when deleted since). */
+  fullDocument?: StatusFields | null;
+}
+
+/**
+ * The change stream of status changes on applications: inserts, and updates whose updatedFields
+ * hold `status` (filtered by the server). status/version/updatedAt of an update come from its
+ * updatedFields (exact for that change); the looked-up document adds partner, loanId and reasons.
+ * Projected to what the status view needs (the event `_id`, the resume token, is kept).
+ */
+export function watchStatusChanges(c: Collections, resumeAfter: ResumeToken | undefined): ChangeStream<ApplicationDoc, StatusChangeEvent> {
+  const fields = ['status', 'version', 'updatedAt'];
+  return c.applications.watch<ApplicationDoc, StatusChangeEvent>(
+    [
+      {
+        $match: {
+          $or: [{ operationType: 'insert' }, { operationType: 'update', 'updateDescription.updatedFields.status': { $exists: true } }],
+        },
+      },
+      {
+        $project: {
+          operationType: 1,
+          documentKey: 1,
+          ...Object.fromEntries(fields.map((k) => [`updateDescription.updatedFields.${k}`, 1])),
+          ...Object.fromEntries(Object.keys(STATUS_PROJECTION).map((k) => [`fullDocument.${k}`, 1])),
+        },
+      },
+    ],
+    { fullDocument: 'updateLookup', ...(resumeAfter ? { resumeAfter } : {}) },
+  );
 }

@@ -16,6 +16,7 @@ import { findByIntakeKey, findPartnersApplication, IDEMPOTENCY_INDEX } from '../
 import type { DomainContext } from '../context.js';
 import { type PartnerPrincipal, partnerActor } from '../partners/types.js';
 import type { LoanRequestInput } from './schemas.js';
+import { type StatusView, statusView } from './status-view.js';
 
 /** JSON with object keys sorted at every level: the same body always gives the same text. */
 function canonicalJson(v: unknown): string {
@@ -153,15 +154,7 @@ export async function isPartnersApplication(ctx: DomainContext, partnerId: strin
 }
 
 /** The partner's view of its application; null when it does not exist or is another partner's. */
-export async function loanRequestStatus(ctx: DomainContext, partnerId: string, id: string) {
+export async function loanRequestStatus(ctx: DomainContext, partnerId: string, id: string): Promise<StatusView | null> {
   const doc = await findPartnersApplication(ctx.c, partnerId, id);
-  if (!doc) return null;
-  return {
-    id: doc._id,
-    loanId: doc.intake?.loanId ?? null,
-    status: doc.status,
-    reasons: (doc.risk?.reasons ?? []).map((r) => ({ code: r.code, category: r.category, message: r.message })),
-    updatedAt: doc.updatedAt,
-    version: doc.version,
-  };
+  return doc ? statusView(doc) : null;
 }

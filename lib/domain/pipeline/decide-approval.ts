@@ -2,13 +2,16 @@
 // version check (scoring → approved | rejected | pending_review) plus audit; entering `approved`
 // publishes `disbursement.requested` in the same transaction (pipeline hook). An automatic approval
 // above the dual-approval threshold is recorded as the first approval only: the application waits
-// in awaiting_second_approval for a person's approval (approval-policy.ts).
+// in awaiting_second_approval for a person's approval (approval-policy.ts). A rejection records
+// each rejecting reason in the error log in the decision's transaction (error-log/rejections.ts).
 import { PermanentError } from '../../queue/index.js';
 import { type ApprovalPolicy, planApproval } from '../applications/approval-policy.js';
 import { updateWithRetry } from '../applications/commands.js';
 import { findApplication } from '../applications/repository.js';
 import type { ApplicationDoc } from '../applications/types.js';
-import type { DomainContext } from '../context.js';
+import { withHook } from '../context.js';
+import type { ErrorLogContext } from '../error-log/context.js';
+import { recordRejections } from '../error-log/rejections.js';
 import { assess } from '../risk/assess.js';
 import type { RiskInput } from '../risk/types.js';
 import { WORKER_ACTORS, type ApprovalRequested } from './events.js';
@@ -25,7 +28,7 @@ function riskInputOf(doc: ApplicationDoc): RiskInput {
 }
 
 export async function decideApproval(
-  ctx: DomainContext,
+  ctx: ErrorLogContext,
   policy: ApprovalPolicy,
   p: ApprovalRequested,
   job: { requestId?: string | undefined },
@@ -35,7 +38,7 @@ export async function decideApproval(
   if (app.status !== 'scoring') return { outcome: 'skipped', status: app.status };
 
   const after = await updateWithRetry(
-    ctx,
+    withHook(ctx, recordRejections(ctx.c, ctx.cfg.ERROR_LOG_RETENTION_DAYS)),
     app,
     (doc) => {
       if (doc.status !== 'scoring') return null;

@@ -1,0 +1,74 @@
+// The credit-bureau simulator (scripts/simulators/credit-bureau.ts) as a test process, with its
+// test endpoints wrapped: stats, the request log, callback deliveries, run-time control.
+import type { Env, Proc, Processes } from './processes.js';
+
+export interface BureauStats {
+  calls: number;
+  /** Report requests received per epoch second. */
+  perSecond: Record<string, number>;
+  statuses: Record<string, number>;
+  rateLimited: number;
+  probes: number;
+  inFlight: number;
+  held: number;
+  callbacksSent: number;
+}
+export interface BureauRequest {
+  seq: number;
+  at: number;
+  caller: string | null;
+  probe: boolean;
+  status: number | null;
+}
+export interface BureauDelivery {
+  webhookId: string;
+  requestId: string;
+  kind: 'first' | 'duplicate';
+  attempt: number;
+  status: number | null;
+  error?: string;
+}
+/** POST /_sim/control: any subset of the simulator's settings (see the simulator's header). */
+export interface BureauControl {
+  mode?: 'sync' | 'async';
+  latencyMs?: number;
+  jitter?: 'none' | 'uniform' | 'lognormal';
+  jitterMs?: number;
+  errorRate?: number;
+  rateLimitPerSecond?: number;
+  outage?: boolean;
+  outageMs?: number;
+  hold?: boolean;
+  callbackUrl?: string;
+  callbackDelayMs?: number;
+  badSignature?: boolean;
+  staleTimestamp?: boolean;
+  duplicates?: boolean;
+}
+
+export type Bureau = Proc & {
+  url: string;
+  stats(): Promise<BureauStats>;
+  /** Report requests after `seq` (oldest first). */
+  requests(after?: number): Promise<BureauRequest[]>;
+  callbacks(): Promise<BureauDelivery[]>;
+  control(patch: BureauControl): Promise<void>;
+};
+
+/** The simulator on a free port; `env`: BUREAU_SIM_* start settings (e.g. BUREAU_SIM_WEBHOOK_SECRET). */
+export async function bureauProcess(procs: Processes, env: Env = {}): Promise<Bureau> {
+  const listening = /listening on (http:\/\/\S+)/;
+  const p = await procs.node('credit-bureau', 'scripts/simulators/credit-bureau.ts', env, { args: ['0'], readyLine: listening });
+  const url = listening.exec(p.output())![1]!;
+  const get = async <T>(path: string): Promise<T> => (await (await fetch(url + path)).json()) as T;
+  return Object.assign(p, {
+    url,
+    stats: () => get<BureauStats>('/_sim/stats'),
+    requests: async (after = 0) => (await get<{ items: BureauRequest[] }>(`/_sim/requests?after=${after}`)).items,
+    callbacks: async () => (await get<{ items: BureauDelivery[] }>('/_sim/callbacks')).items,
+    control: async (patch: BureauControl) => {
+      const r = await fetch(`${url}/_sim/control`, { method: 'POST', body: JSON.stringify(patch) });
+      if (r.status !== 200) throw new Error(`bureau control ${JSON.stringify(patch)}: ${r.status} ${await r.text()}`);
+    },
+  });
+}
