@@ -7,13 +7,13 @@
 //   npm run bench:http -- --node "$(command -v node)" --node /tmp/node24/node_modules/node/bin/node
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import autocannon from 'autocannon';
 import { createUser } from '../../lib/domain/users/users.js';
 import { PROJECT_ROOT } from '../mongod/resolve.js';
 import { fakeApplication } from '../seed.js';
 import { ephemeralStack } from '../stack/ephemeral.js';
 import { freePort } from '../stack/ports.js';
 import { waitForHttp } from '../stack/supervisor.js';
+import { login, logger, measure, printRows, type Row, rowLine } from './common.js';
 
 const { values } = parseArgs({
   options: {
@@ -25,34 +25,14 @@ const { values } = parseArgs({
 const nodes = values.node?.length ? values.node : [process.execPath];
 const duration = Math.min(120, Number(values.duration));
 const connections = Math.min(1000, Number(values.connections));
-const say = (m: string) => console.log(`[bench] ${m}`);
-
-interface Row {
-  node: string;
-  target: string;
-  rps: number;
-  p50: number;
-  p99: number;
-  non2xx: number;
-  errors: number;
-}
+const say = logger('bench');
 const rows: Row[] = [];
 
 async function hit(node: string, target: string, url: string, headers: Record<string, string> = {}): Promise<void> {
-  await autocannon({ url, connections, duration: 2, headers }); // warm-up (JIT, pools)
-  const r = await autocannon({ url, connections, duration, headers });
-  rows.push({
-    node,
-    target,
-    rps: r.requests.average,
-    p50: r.latency.p50,
-    p99: r.latency.p99,
-    non2xx: r.non2xx,
-    errors: r.errors + r.timeouts,
-  });
-  say(
-    `${node} ${target}: ${r.requests.average.toFixed(0)} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, non-2xx ${r.non2xx}, errors ${r.errors + r.timeouts}`,
-  );
+  await measure(node, target, { url, connections, duration: 2, headers }); // warm-up (JIT, pools)
+  const { row } = await measure(node, target, { url, connections, duration, headers });
+  rows.push(row);
+  say(rowLine(row));
 }
 
 const HELLO_HTTP = `require('node:http').createServer((q, s) => { s.setHeader('content-type', 'application/json'); s.end('{"hello":"world"}'); }).listen(Number(process.env.P), '127.0.0.1')`;
@@ -87,15 +67,7 @@ for (const bin of nodes) {
     },
   });
   try {
-    const login = await fetch(`${env.stack.url}/api/auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email: 'bench@bench.local', password: 'bench-password-123' }),
-    });
-    const cookie = login.headers
-      .getSetCookie()
-      .find((x) => x.startsWith('creditdesk.sid='))!
-      .split(';')[0]!;
+    const { cookie } = await login(env.stack.url, 'bench@bench.local', 'bench-password-123');
     await hit(version, 'API /health (1 instance, direct)', `${env.stack.apis[0]!.url}/health`);
     await hit(version, 'API /health via nginx (3 instances)', `${env.stack.url}/health`);
     await hit(version, 'GET application via nginx (session + MongoDB)', `${env.stack.url}/api/applications/${appId}`, { cookie });
@@ -104,17 +76,7 @@ for (const bin of nodes) {
   }
 }
 
-console.log(
-  `\n── raw HTTP rates: autocannon, ${connections} connections, ${duration} s each, loopback, 2 cores shared with the generator ──`,
-);
-console.log(
-  `${'node'.padEnd(9)} ${'target'.padEnd(48)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)}  non2xx errors`,
-);
-for (const r of rows) {
-  console.log(
-    `${r.node.padEnd(9)} ${r.target.padEnd(48)} ${r.rps.toFixed(0).padStart(8)} ${String(r.p50).padStart(7)} ${String(r.p99).padStart(7)}  ${String(r.non2xx).padStart(6)} ${String(r.errors).padStart(6)}`,
-  );
-}
+printRows(`raw HTTP rates: autocannon, ${connections} connections, ${duration} s each, loopback, 2 cores shared with the generator`, rows);
 if (nodes.length > 1) {
   const by = (n: string, t: string) => rows.find((r) => r.node === n && r.target === t)?.rps ?? 0;
   const [a, b] = [...new Set(rows.map((r) => r.node))];

@@ -2,6 +2,7 @@
 // The runner (run.ts) writes the scenario data (admin pool, target ids, timing) to the JSON file
 // named by LOADTEST_DATA. Every response is classified into custom counters:
 //   creditdesk.ok (2xx) · creditdesk.conflict (409) · creditdesk.unexpected (any other status)
+// and the intake scenario's own counters (intake.*, below).
 'use strict';
 const { readFileSync } = require('node:fs');
 
@@ -160,6 +161,132 @@ function ingestBody(req, context, _ee, next) {
   return next();
 }
 
+// --- intake: partner submissions with unique keys, replays, status polls, SSE subscribers -------
+// data.intake: { key (the partner's bearer key), idsFile (every first 202 appends "<key> <id>"),
+// sseMs (how long a subscriber reads its stream) }.
+const { appendFileSync } = require('node:fs');
+const { randomUUID } = require('node:crypto');
+const FIRST = ['Ana', 'Ben', 'Chloe', 'Dmitri', 'Esther', 'Farid', 'Grace', 'Hiro'];
+const LAST = ['Okafor', 'Smith', 'Novak', 'Garcia', 'Tanaka', 'Haddad', 'Murphy', 'Silva'];
+const between = (lo, hi) => Math.round(lo + Math.random() * (hi - lo));
+
+function withPartnerKey(req, _context, _ee, next) {
+  req.headers = Object.assign({}, req.headers, { authorization: `Bearer ${data.intake.key}` });
+  return next();
+}
+
+/** A fresh loan request and Idempotency-Key (unique across artillery's workers); kept for the replay. */
+function intakeSubmit(req, context, ee, next) {
+  const first = pick(FIRST);
+  const last = pick(LAST);
+  const ref = randomUUID();
+  context.vars.intakeKey = `K-${ref}`;
+  context.vars.intakeBody = {
+    loanId: `LT-${ref}`,
+    application: {
+      name: `${first} ${last}`,
+      age: between(18, 80),
+      email: `${first}.${last}@example.com`.toLowerCase(),
+      phone: `+1 555 ${between(1000000, 9999999)}`,
+    },
+    amount: between(1, 150) * 1000,
+    income: between(18, 250) * 1000,
+    creditScore: between(520, 850),
+    purpose: pick(PURPOSES),
+  };
+  req.json = context.vars.intakeBody;
+  req.headers = Object.assign({}, req.headers, { 'idempotency-key': context.vars.intakeKey });
+  return withPartnerKey(req, context, ee, next);
+}
+
+/** A first answer: 202, not a replay, with an id; the id is recorded for the runner's checks. */
+function intakeSubmitted(req, res, context, ee, next) {
+  const body = parseBody(res);
+  if (res.statusCode === 202 && res.headers['idempotent-replayed'] !== 'true' && body?.id) {
+    context.vars.intakeId = body.id;
+    context.vars.intakeAnswer = JSON.stringify(body);
+    context.vars.intakeLocation = res.headers.location;
+    appendFileSync(data.intake.idsFile, `${context.vars.intakeKey} ${body.id}\n`);
+    ee.emit('counter', 'intake.accepted', 1);
+  } else if (res.statusCode === 202) ee.emit('counter', 'intake.first_was_replay', 1);
+  return track(req, res, context, ee, next);
+}
+
+/** The same body with the same key again. */
+function intakeReplay(req, context, ee, next) {
+  req.json = context.vars.intakeBody;
+  req.headers = Object.assign({}, req.headers, { 'idempotency-key': context.vars.intakeKey });
+  return withPartnerKey(req, context, ee, next);
+}
+
+/** A replay must be the first answer again: 202, Idempotent-Replayed: true, the same body and Location. */
+function intakeReplayed(req, res, context, ee, next) {
+  const identical =
+    context.vars.intakeAnswer !== undefined &&
+    res.statusCode === 202 &&
+    res.headers['idempotent-replayed'] === 'true' &&
+    JSON.stringify(parseBody(res)) === context.vars.intakeAnswer &&
+    res.headers.location === context.vars.intakeLocation;
+  ee.emit('counter', identical ? 'intake.replay_identical' : 'intake.replay_different', 1);
+  return track(req, res, context, ee, next);
+}
+
+/** A status poll must answer 200 with the submitted application. */
+function intakeStatus(req, res, context, ee, next) {
+  const body = parseBody(res);
+  const ok = res.statusCode === 200 && body && body.id === context.vars.intakeId && body.loanId === context.vars.intakeBody.loanId;
+  ee.emit('counter', ok ? 'intake.status_ok' : 'intake.status_wrong', 1);
+  return track(req, res, context, ee, next);
+}
+
+/**
+ * An SSE subscriber: opens GET /api/loan/requests/events with fetch and reads it for data.intake.sseMs,
+ * counting `data:` events. A 404 (the route not deployed yet) counts as intake.sse.unavailable and
+ * ends the virtual user quietly, so the rest of the scenario still runs.
+ */
+function sseSubscribe(_context, ee, done) {
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), Number(data.intake.sseMs || 3000));
+  const finish = (counter) => {
+    clearTimeout(timer);
+    ee.emit('counter', counter, 1);
+    done();
+  };
+  fetch(`${data.target}/api/loan/requests/events`, {
+    headers: { authorization: `Bearer ${data.intake.key}`, accept: 'text/event-stream' },
+    signal: ac.signal,
+  }).then(
+    async (res) => {
+      if (res.status !== 200 || !(res.headers.get('content-type') || '').startsWith('text/event-stream')) {
+        await res.body?.cancel().catch(() => {});
+        const what = res.status === 404 ? 'unavailable' : res.status === 429 ? 'capped' : `unexpected_${res.status}`;
+        return finish(`intake.sse.${what}`);
+      }
+      ee.emit('counter', 'intake.sse.opened', 1);
+      const reader = res.body.getReader();
+      const text = new TextDecoder();
+      let buf = '';
+      let events = 0;
+      try {
+        for (;;) {
+          const { value, done: ended } = await reader.read();
+          if (ended) break;
+          buf += text.decode(value, { stream: true });
+          for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
+            if (/^data:/m.test(buf.slice(0, i))) events++;
+            buf = buf.slice(i + 2);
+          }
+        }
+      } catch {
+        /* aborted by the timer below, or the stream broke: told apart by ac.signal */
+      }
+      if (events) ee.emit('counter', 'intake.sse.events', events);
+      return finish(ac.signal.aborted ? 'intake.sse.read_full_time' : 'intake.sse.closed_early');
+    },
+    () => finish(ac.signal.aborted ? 'intake.sse.timeout' : 'intake.sse.error'),
+  );
+}
+
 module.exports = {
   track,
   pickAdmin,
@@ -177,4 +304,11 @@ module.exports = {
   moreRounds,
   useSession,
   ingestBody,
+  withPartnerKey,
+  intakeSubmit,
+  intakeSubmitted,
+  intakeReplay,
+  intakeReplayed,
+  intakeStatus,
+  sseSubscribe,
 };

@@ -1,4 +1,4 @@
-// `npm run loadtest -- <admins|conflict-storm|ingestion> [--smoke] [--node /path/to/node] [--instances 3]`
+// `npm run loadtest -- <admins|conflict-storm|ingestion|intake> [--smoke] [--node /path/to/node] [--instances 3]`
 // Brings up its own stack (mongod + API instances + nginx on free loopback ports, see
 // scripts/stack/ephemeral.ts), seeds the scenario's data, runs artillery through nginx, checks
 // correctness, prints a one-screen summary and tears everything down. Raw artillery results go
@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { PROJECT_ROOT } from '../mongod/resolve.js';
 import { ephemeralStack } from '../stack/ephemeral.js';
 import { printSummary, summarize, type ArtilleryReport } from './report.js';
-import { prepare, SCENARIOS, verify, type ScenarioData, type ScenarioName } from './scenarios.js';
+import { prepare, SCENARIOS, stackEnv, verify, type ScenarioData, type ScenarioName } from './scenarios.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -37,6 +37,7 @@ say(`${name}${smoke ? ' (smoke)' : ''}: starting mongod, ${values.instances} API
 const env = await ephemeralStack({
   label: `loadtest-${name}`,
   instances: Number(values.instances),
+  env: stackEnv(name),
   log: say,
   ...(values.node ? { nodeBin: values.node } : {}),
   prepare: async (c) => {

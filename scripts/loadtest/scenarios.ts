@@ -1,11 +1,15 @@
 // Per-scenario data (seeded before the stack starts) and the correctness checks run afterwards
 // against MongoDB and the artillery counters.
 import { randomBytes } from 'node:crypto';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Collections } from '../../lib/domain/collections.js';
+import { createPartner, issueKey } from '../../lib/domain/partners/partners.js';
 import { createUser } from '../../lib/domain/users/users.js';
 import { fakeApplication } from '../seed.js';
 
-export const SCENARIOS = ['admins', 'conflict-storm', 'ingestion'] as const;
+export const SCENARIOS = ['admins', 'conflict-storm', 'ingestion', 'intake'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface Account {
@@ -20,6 +24,8 @@ export interface ScenarioData {
   sampleIds: string[];
   storm: { appIds: string[]; startAt: number; roundMs: number };
   ingest: { clerks: Account[]; purpose: string };
+  /** The intake scenario's partner, its key, where the processor records "<key> <id>" of every first 202, how long a subscriber reads. */
+  intake: { partnerId: string; key: string; idsFile: string; sseMs: number };
 }
 export type Counters = Record<string, number>;
 export interface Check {
@@ -29,6 +35,13 @@ export interface Check {
 }
 
 const password = `Lt-${randomBytes(9).toString('base64url')}`;
+/** PARTNER_KEY_SECRET of this run's API instances (the intake scenario's key is an HMAC under it). */
+const partnerKeySecret = randomBytes(32).toString('hex');
+
+/** Settings the scenario's API instances need beyond the defaults (partner keys for intake). */
+export function stackEnv(name: ScenarioName): Record<string, string> {
+  return name === 'intake' ? { PARTNER_KEY_SECRET: partnerKeySecret } : {};
+}
 
 async function accounts(c: Collections, n: number, role: 'admin' | 'reviewer', label: string): Promise<Account[]> {
   const out: Account[] = Array.from({ length: n }, (_, i) => ({ email: `${label}${i}@loadtest.local`, password }));
@@ -49,6 +62,7 @@ export async function prepare(name: ScenarioName, smoke: boolean, c: Collections
     sampleIds: [],
     storm: { appIds: [], startAt: 0, roundMs: 1000 },
     ingest: { clerks: [], purpose: `loadtest-ingest-${randomBytes(4).toString('hex')}` },
+    intake: { partnerId: '', key: '', idsFile: '', sseMs: smoke ? 1500 : 5000 },
   };
   if (name === 'admins') {
     const apps = smoke ? 500 : 10_000;
@@ -73,8 +87,16 @@ export async function prepare(name: ScenarioName, smoke: boolean, c: Collections
     await c.applications.insertMany(docs);
     d.storm.appIds = docs.map((x) => x._id);
     d.admins = await accounts(c, 100, 'admin', 'storm');
-  } else {
+  } else if (name === 'ingestion') {
     d.ingest.clerks = await accounts(c, 8, 'reviewer', 'clerk');
+  } else {
+    // A partner (rate far above the scenario's) and its key, as an admin would make them.
+    const meta = { actor: { id: 'loadtest', email: 'loadtest@loadtest.local' } };
+    const partner = await createPartner(c, { name: `loadtest-${randomBytes(3).toString('hex')}`, rateLimitPerSecond: 100_000 }, meta);
+    d.intake.partnerId = partner.id;
+    d.intake.key = (await issueKey(c, partner.id, partnerKeySecret, meta)).key;
+    d.intake.idsFile = join(tmpdir(), `creditdesk-loadtest-intake-${randomBytes(6).toString('hex')}.ids`);
+    writeFileSync(d.intake.idsFile, '');
   }
   return d;
 }
@@ -115,6 +137,7 @@ export async function verify(name: ScenarioName, d: ScenarioData, counters: Coun
       detail: `${n('creditdesk.ok')} acknowledged, ${stored} stored`,
     });
   }
+  if (name === 'intake') checks.push(...(await verifyIntake(d, counters, c)));
   if (name === 'admins') {
     checks.push({
       name: 'every admin logged in and worked',
@@ -123,4 +146,75 @@ export async function verify(name: ScenarioName, d: ScenarioData, counters: Coun
     });
   }
   return checks;
+}
+
+/**
+ * Intake: every first 202 (the processor's "<key> <id>" lines) is stored with its approval.requested
+ * event, each key made exactly one application (the answered one), every replay was identical,
+ * every status poll answered with its application; the SSE subscribers' outcome is reported.
+ */
+async function verifyIntake(d: ScenarioData, counters: Counters, c: Collections): Promise<Check[]> {
+  const n = (k: string) => counters[k] ?? 0;
+  const lines = readFileSync(d.intake.idsFile, 'utf8').split('\n').filter(Boolean);
+  rmSync(d.intake.idsFile, { force: true });
+  const answered = new Map(lines.map((l) => l.split(' ') as [string, string]));
+  const ids = [...answered.values()];
+  const stored = await c.applications
+    .aggregate<{ _id: string; key: string; events: number }>([
+      { $match: { _id: { $in: ids } } },
+      {
+        $lookup: {
+          from: 'events',
+          localField: '_id',
+          foreignField: 'payload.applicationId',
+          pipeline: [{ $match: { type: 'approval.requested' } }, { $project: { _id: 1 } }],
+          as: 'events',
+        },
+      },
+      { $project: { key: '$intake.idempotencyKey', events: { $size: '$events' } } },
+    ])
+    .toArray();
+  const complete = stored.filter((a) => a.events === 1 && answered.get(a.key) === a._id).length;
+  const perKey = await c.applications
+    .aggregate<{ _id: string; n: number }>([
+      { $match: { 'intake.partnerId': d.intake.partnerId } },
+      { $group: { _id: '$intake.idempotencyKey', n: { $sum: 1 } } },
+      { $group: { _id: null, keys: { $sum: 1 }, apps: { $sum: '$n' } } },
+    ])
+    .toArray();
+  const keys = (perKey[0] as { keys?: number } | undefined)?.keys ?? 0;
+  const apps = (perKey[0] as { apps?: number } | undefined)?.apps ?? 0;
+  const sse = ['opened', 'read_full_time', 'events', 'unavailable', 'capped', 'closed_early', 'timeout', 'error'].map(
+    (k) => [k, n(`intake.sse.${k}`)] as const,
+  );
+  // Any other answer than 200 text/event-stream, 404 (not deployed) or 429 (the per-key stream cap).
+  const unexpected = Object.entries(counters).filter(([k]) => k.startsWith('intake.sse.unexpected_'));
+  const sseFailed = n('intake.sse.error') + n('intake.sse.timeout') + n('intake.sse.closed_early') + unexpected.length;
+  return [
+    {
+      name: 'no lost 202: every acknowledged id is stored with its approval.requested event',
+      ok: ids.length === n('intake.accepted') && complete === ids.length,
+      detail: `${n('intake.accepted')} acknowledged, ${ids.length} recorded, ${complete} stored with one event under the answered key`,
+    },
+    {
+      name: 'exactly one application per key',
+      ok: keys === apps && apps === ids.length,
+      detail: `${apps} applications for ${keys} keys (${ids.length} keys answered)`,
+    },
+    {
+      name: 'replays identical (202, Idempotent-Replayed: true, same body and Location)',
+      ok: n('intake.replay_different') === 0 && n('intake.replay_identical') === n('intake.accepted'),
+      detail: `${n('intake.replay_identical')} identical, ${n('intake.replay_different')} different`,
+    },
+    {
+      name: 'status polls answer with the submitted application',
+      ok: n('intake.status_wrong') === 0 && n('intake.status_ok') === 2 * n('intake.accepted'),
+      detail: `${n('intake.status_ok')} ok, ${n('intake.status_wrong')} wrong`,
+    },
+    {
+      name: 'SSE subscribers (a 404 means the route is not deployed: reported, not failed)',
+      ok: sseFailed === 0,
+      detail: [...sse, ...unexpected].map(([k, v]) => `${k.replace('intake.sse.', '')} ${v}`).join(', '),
+    },
+  ];
 }

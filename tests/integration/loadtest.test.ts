@@ -53,4 +53,27 @@ describe('artillery scenarios, smoke size, through nginx to three instances', ()
     assert.equal(s.ok, 60);
     assert.ok(s.checks.some((c) => c.name.startsWith('every acknowledged creation is stored') && c.ok));
   });
+
+  test('intake: partner submissions with unique keys, replays, status polls, SSE subscribers — no lost 202, one application per key, identical replays', async () => {
+    const { code, out, summary: s } = await runSmoke('intake');
+    assert.equal(code, 0, `${failed(s)}\n${out}`);
+    assert.equal(s.errors, 0, JSON.stringify(s.errorDetail));
+    const check = (prefix: string) => {
+      const c = s.checks.find((x) => x.name.startsWith(prefix));
+      assert.ok(c?.ok, `${prefix}: ${c?.detail ?? 'no such check'}`);
+      return c.detail;
+    };
+    const accepted = s.endpoints.submit?.count ?? 0;
+    assert.ok(accepted > 0, 'submissions were made');
+    assert.match(check('no lost 202'), new RegExp(`^${accepted} acknowledged, ${accepted} recorded, ${accepted} stored`));
+    assert.match(check('exactly one application per key'), new RegExp(`^${accepted} applications for ${accepted} keys`));
+    assert.equal(check('replays identical'), `${accepted} identical, 0 different`);
+    assert.equal(s.endpoints.replay?.count, accepted);
+    assert.equal(check('status polls answer'), `${2 * accepted} ok, 0 wrong`);
+    // The SSE route may not be deployed (a 404 is reported as "unavailable"); a subscriber that
+    // got a stream read it for its whole time.
+    const sse = check('SSE subscribers');
+    console.log(`intake smoke SSE subscribers: ${sse}`);
+    assert.match(sse, /closed_early 0, timeout 0, error 0$/);
+  });
 });
