@@ -67,14 +67,16 @@ const secret = env.BUREAU_SIM_WEBHOOK_SECRET || generateSecret();
 const random = seededRandom(num(env.BUREAU_SIM_SEED, 1));
 let outageTimer: NodeJS.Timeout | undefined;
 
-interface RequestEntry {
+/** One report request as GET /_sim/requests lists it (tests read it through tests/helpers/bureau.ts). */
+export interface RequestEntry {
   seq: number;
   at: number;
   caller: string | null;
   probe: boolean;
   status: number | null;
 }
-interface Delivery {
+/** One callback delivery as GET /_sim/callbacks lists it. */
+export interface Delivery {
   webhookId: string;
   requestId: string;
   kind: 'first' | 'duplicate';

@@ -13,21 +13,8 @@ export interface BureauStats {
   held: number;
   callbacksSent: number;
 }
-export interface BureauRequest {
-  seq: number;
-  at: number;
-  caller: string | null;
-  probe: boolean;
-  status: number | null;
-}
-export interface BureauDelivery {
-  webhookId: string;
-  requestId: string;
-  kind: 'first' | 'duplicate';
-  attempt: number;
-  status: number | null;
-  error?: string;
-}
+export type { Delivery as BureauDelivery, RequestEntry as BureauRequest } from '../../scripts/simulators/credit-bureau.js';
+import type { Delivery as BureauDelivery, RequestEntry as BureauRequest } from '../../scripts/simulators/credit-bureau.js';
 /** POST /_sim/control: any subset of the simulator's settings (see the simulator's header). */
 export interface BureauControl {
   mode?: 'sync' | 'async';
