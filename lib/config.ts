@@ -22,6 +22,9 @@ const bool = (def: boolean) =>
     .default(def ? 'true' : 'false')
     .transform((v) => v === 'true' || v === '1');
 
+/** An empty value means "not set" (an `.env` line such as `MONGO_URI=`). */
+const unsetIfEmpty = (v: unknown) => (v === '' ? undefined : v);
+
 export const baseSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -34,9 +37,84 @@ export const baseSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: int(10_000, 100),
   /** Error-log entries (API and workers write them) are deleted this many days after their last occurrence (TTL). */
   ERROR_LOG_RETENTION_DAYS: int(30, 1).pipe(z.number().max(3650)),
+  /** OTLP/HTTP collector for traces (spans go to `<url>/v1/traces`); unset = no export (lib/tracing.ts). */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.preprocess(unsetIfEmpty, z.url({ protocol: /^https?$/ }).optional()),
+  /** Appends one JSON line per span to this file (tests, local debugging); unset = none. */
+  OTEL_TRACES_FILE: z.preprocess(unsetIfEmpty, z.string().optional()),
 });
 
-export const serverSchema = baseSchema.extend({
+/**
+ * The credit bureau (issue 10): how workers call it (shared rate limit, circuit breaker, timeouts,
+ * retries) and how the API verifies its signed callbacks. The worker and server schemas spread
+ * `bureauSchema.shape` and run `bureauChecks` (a spread shape loses the refinements).
+ */
+const whsecList = z
+  .string()
+  .transform((s) =>
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean),
+  )
+  .pipe(
+    z.array(
+      z.string().refine((v) => {
+        try {
+          secretKey(v);
+          return true;
+        } catch {
+          return false;
+        }
+      }, 'each secret must be whsec_<base64 of 24..64 bytes>'),
+    ),
+  );
+const bureauShape = {
+  BUREAU_URL: z.union([z.literal(''), z.url()]).default(''),
+  BUREAU_MODE: z.enum(['sync', 'async']).default('sync'),
+  BUREAU_RATE_PER_SECOND: z.coerce.number().positive().max(100_000).default(50),
+  BUREAU_RATE_LEASE_FRACTION: z.coerce.number().min(0.01).max(1).default(0.1),
+  BUREAU_RATE_BURST_LEASES: int(3, 1).pipe(z.number().max(64)),
+  BUREAU_RATE_LEASE_TTL_MS: int(1000, 10).pipe(z.number().max(10_000)),
+  BUREAU_TIMEOUT_MS: int(2000, 10),
+  BUREAU_MAX_ATTEMPTS: int(3, 1).pipe(z.number().max(10)),
+  BUREAU_BACKOFF_BASE_MS: int(100, 1),
+  BUREAU_BACKOFF_CAP_MS: int(2000, 1),
+  BUREAU_MAX_INLINE_WAIT_MS: int(1000, 0),
+  BUREAU_RETRY_BUDGET_RATIO: z.coerce.number().min(0).max(1).default(0.2),
+  BUREAU_RETRY_BUDGET_MIN: int(3, 0),
+  BUREAU_BREAKER_WINDOW_BUCKETS: int(10, 1).pipe(z.number().max(60)),
+  BUREAU_BREAKER_BUCKET_MS: int(1000, 10),
+  BUREAU_BREAKER_MIN_CALLS: int(20, 1),
+  BUREAU_BREAKER_FAILURE_RATIO: z.coerce.number().gt(0).max(1).default(0.5),
+  BUREAU_BREAKER_COOL_DOWN_MS: int(5000, 10),
+  BUREAU_BREAKER_PROBE_LEASE_MS: int(10_000, 10),
+  BUREAU_BREAKER_CACHE_MS: int(250, 0).pipe(z.number().max(5000)),
+  BUREAU_BREAKER_FLUSH_MS: int(100, 0).pipe(z.number().max(5000)),
+  /** Verifying callbacks: comma-separated whsec_ secrets, all valid (two during a rotation). */
+  BUREAU_WEBHOOK_SECRETS: z.preprocess(unsetIfEmpty, whsecList.optional()),
+  BUREAU_WEBHOOK_TOLERANCE_SECONDS: int(300, 1).pipe(z.number().max(3600)),
+  BUREAU_WEBHOOK_RECEIPT_TTL_HOURS: int(24, 1),
+};
+
+type BureauFields = z.output<z.ZodObject<typeof bureauShape>>;
+
+/** The bureau settings' cross-field checks, for every schema that spreads the bureau shape. */
+function bureauChecks(c: BureauFields, ctx: z.RefinementCtx): void {
+  // A probe that outlives its lease would let a second process probe while it is in flight.
+  if (c.BUREAU_BREAKER_PROBE_LEASE_MS <= c.BUREAU_TIMEOUT_MS)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['BUREAU_BREAKER_PROBE_LEASE_MS'],
+      message: 'must be above BUREAU_TIMEOUT_MS (a probe must end within its lease)',
+    });
+  if (c.BUREAU_BACKOFF_CAP_MS < c.BUREAU_BACKOFF_BASE_MS)
+    ctx.addIssue({ code: 'custom', path: ['BUREAU_BACKOFF_CAP_MS'], message: 'must be at least BUREAU_BACKOFF_BASE_MS' });
+}
+
+export const bureauSchema = z.object(bureauShape).superRefine(bureauChecks);
+
+const serverFields = baseSchema.extend({
+  ...bureauShape,
   HOST: z.string().default('127.0.0.1'),
   PORT: int(3000, 0).pipe(z.number().max(65535)), // 0: any free port (tests)
   SESSION_SECRETS: z
@@ -101,6 +179,18 @@ export const serverSchema = baseSchema.extend({
   DUAL_APPROVAL_ABOVE: int(100_000, 0),
   KEEP_ALIVE_TIMEOUT_MS: int(75_000, 1000),
   METRICS_ENABLED: bool(true),
+  /**
+   * The ops console's time series: each instance writes its per-second counters to metrics_buckets
+   * (one bulkWrite a second). Unset: on, except with NODE_ENV=test (background writes would show in
+   * the tests' "nothing was written" database snapshots; the console's own tests turn it on).
+   */
+  CONSOLE_SERIES_ENABLED: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z
+      .enum(['true', 'false', '1', '0'])
+      .transform((v) => v === 'true' || v === '1')
+      .optional(),
+  ),
   /** Peers (CIDR or address) that may read /metrics and /health details straight from an instance, never through nginx. */
   INTERNAL_NETWORKS: z
     .string()
@@ -126,6 +216,8 @@ export const serverSchema = baseSchema.extend({
   /** Partner stream resume: also re-send states updated this long before Last-Event-ID (commit latency, clock skew). */
   SSE_RESUME_LOOKBACK_MS: int(30_000, 0).pipe(z.number().max(3_600_000)),
 });
+/** The API's settings: its own, and the bureau's (it verifies the bureau's signed callbacks). */
+export const serverSchema = serverFields.superRefine(bureauChecks);
 
 export const migrateSchema = baseSchema.extend({
   MIGRATE_BATCH_SIZE: int(1000, 1),
@@ -137,6 +229,7 @@ export type WorkerRole = (typeof WORKER_ROLES)[number];
 
 export const workerSchema = baseSchema
   .extend({
+    ...bureauShape,
     WORKER_ROLES: z
       .string()
       .default(WORKER_ROLES.join(','))
@@ -167,10 +260,69 @@ export const workerSchema = baseSchema
     OCR_MEMORY_LIMIT_MB: int(1024, 64),
     PAYMENT_GATEWAY_URL: z.union([z.literal(''), z.url()]).default(''),
     PAYMENT_TIMEOUT_MS: int(15_000, 100),
+    // The payment gateway through lib/vendors/call-vendor.ts, with the same settings as the bureau's
+    // (bureauSchema): one shape per vendor, PAYMENT_ in front.
+    PAYMENT_RATE_PER_SECOND: z.coerce.number().positive().max(100_000).default(50),
+    PAYMENT_RATE_LEASE_FRACTION: z.coerce.number().min(0.01).max(1).default(0.1),
+    PAYMENT_RATE_BURST_LEASES: int(3, 1).pipe(z.number().max(64)),
+    PAYMENT_RATE_LEASE_TTL_MS: int(1000, 10).pipe(z.number().max(10_000)),
+    PAYMENT_MAX_ATTEMPTS: int(3, 1).pipe(z.number().max(10)),
+    PAYMENT_BACKOFF_BASE_MS: int(100, 1),
+    PAYMENT_BACKOFF_CAP_MS: int(2000, 1),
+    PAYMENT_MAX_INLINE_WAIT_MS: int(1000, 0),
+    PAYMENT_RETRY_BUDGET_RATIO: z.coerce.number().min(0).max(1).default(0.2),
+    PAYMENT_RETRY_BUDGET_MIN: int(3, 0),
+    PAYMENT_BREAKER_WINDOW_BUCKETS: int(10, 1).pipe(z.number().max(60)),
+    PAYMENT_BREAKER_BUCKET_MS: int(1000, 10),
+    PAYMENT_BREAKER_MIN_CALLS: int(20, 1),
+    PAYMENT_BREAKER_FAILURE_RATIO: z.coerce.number().gt(0).max(1).default(0.5),
+    PAYMENT_BREAKER_COOL_DOWN_MS: int(5000, 10),
+    PAYMENT_BREAKER_PROBE_LEASE_MS: int(30_000, 10),
+    PAYMENT_BREAKER_CACHE_MS: int(250, 0).pipe(z.number().max(5000)),
+    PAYMENT_BREAKER_FLUSH_MS: int(100, 0).pipe(z.number().max(5000)),
+    /** The reconciler (a duty of the disbursement role, one process at a time): on/off, how often, its lease. */
+    RECONCILE_ENABLED: bool(true),
+    RECONCILE_INTERVAL_MS: int(60_000, 100),
+    RECONCILE_LEASE_MS: int(30_000, 500),
+    /** status=seconds,…: an application in that status for longer is stuck (statuses unknown to this build are ignored). */
+    RECONCILE_THRESHOLDS: z
+      .string()
+      .default('ocr_pending=600,scoring=300,bureau_pending=1800,disbursing=900')
+      .transform((s, ctx) => {
+        const out: Record<string, number> = {};
+        for (const part of s
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean)) {
+          const m = /^([a-z_]{1,40})=(\d{1,7})$/.exec(part);
+          if (!m || Number(m[2]) < 1) {
+            ctx.addIssue({ code: 'custom', message: `"${part}" must be status=seconds (seconds ≥ 1)` });
+            return z.NEVER;
+          }
+          out[m[1]!] = Number(m[2]);
+        }
+        return out;
+      }),
+    /** Re-drives of one application in one status before the reconciler hands it to a person (needs_review). */
+    RECONCILE_MAX_REDRIVES: int(3, 0).pipe(z.number().max(100)),
+    /** Stuck applications handled per status per run (the rest wait for the next run). */
+    RECONCILE_BATCH: int(100, 1).pipe(z.number().max(10_000)),
+    /** Reconciliation runs are kept this many days (TTL). */
+    RECONCILE_RUN_RETENTION_DAYS: int(7, 1).pipe(z.number().max(365)),
     /** Automatic approvals of amounts above this wait for a person's second approval. */
     DUAL_APPROVAL_ABOVE: int(100_000, 0),
   })
   .superRefine((c, ctx) => {
+    bureauChecks(c, ctx);
+    // A probe that outlives its lease would let a second process probe while it is in flight.
+    if (c.PAYMENT_BREAKER_PROBE_LEASE_MS <= c.PAYMENT_TIMEOUT_MS)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PAYMENT_BREAKER_PROBE_LEASE_MS'],
+        message: 'must be above PAYMENT_TIMEOUT_MS (a probe must end within its lease)',
+      });
+    if (c.PAYMENT_BACKOFF_CAP_MS < c.PAYMENT_BACKOFF_BASE_MS)
+      ctx.addIssue({ code: 'custom', path: ['PAYMENT_BACKOFF_CAP_MS'], message: 'must be at least PAYMENT_BACKOFF_BASE_MS' });
     // Production fails closed: a disbursement worker moves money only through a gateway over https,
     // never silently in ledger-only mode (PAYMENT_GATEWAY_URL empty) or in clear text.
     if (c.NODE_ENV === 'production' && c.WORKER_ROLES.includes('disbursement') && !c.PAYMENT_GATEWAY_URL.startsWith('https://'))
@@ -181,18 +333,25 @@ export const workerSchema = baseSchema
       });
   });
 
-/** An empty value means "not set" (an `.env` line such as `MONGO_URI=`). */
-const unsetIfEmpty = (v: unknown) => (v === '' ? undefined : v);
 const port = (def: number) => int(def, 1).pipe(z.number().max(65535));
 
 /** MONGO_URI, or else the embedded development mongod on MONGO_PORT (`npm start`, the CLIs' default). */
 export const embeddedMongoSchema = z.object({
   MONGO_URI: z.preprocess(unsetIfEmpty, baseSchema.shape.MONGO_URI.optional()),
   MONGO_PORT: port(27018),
+  /** Members of the embedded replica set: 1 (one mongod on MONGO_PORT) or 3, 5, 7 (on MONGO_PORT, MONGO_PORT+1, …). */
+  MONGO_REPLICAS: int(1, 1).pipe(
+    z
+      .number()
+      .max(7)
+      .refine((n) => n % 2 === 1, 'must be odd (1, 3, 5 or 7): an even member count adds no fault tolerance'),
+  ),
   /** Where `npm start` keeps the embedded mongod's keyfile and users ('' = <project>/.data). */
   DATA_DIR: z.string().default(''),
 });
-export const embeddedMongoUri = (port: number) => `mongodb://127.0.0.1:${port}/?replicaSet=rs0`;
+/** The embedded replica set's connection string: every member (MONGO_PORT, MONGO_PORT+1, …) and the set's name. */
+export const embeddedMongoUri = (port: number, replicas = 1) =>
+  `mongodb://${Array.from({ length: replicas }, (_, i) => `127.0.0.1:${port + i}`).join(',')}/?replicaSet=rs0`;
 const optionalPort = z.preprocess(unsetIfEmpty, z.coerce.number().int().min(1).max(65535).optional());
 
 /**
@@ -208,6 +367,9 @@ export const launcherSchema = z
     API_BASE_PORT: port(3001),
     WORKER_HTTP_BASE_PORT: port(9101),
     PAYMENT_GATEWAY_PORT: port(4100),
+    /** The credit-bureau simulator `npm start` runs for the approval worker, and the mode both use. */
+    BUREAU_SIMULATOR_PORT: port(4200),
+    BUREAU_MODE: bureauShape.BUREAU_MODE,
     ...embeddedMongoSchema.shape,
     MONGO_DB: baseSchema.shape.MONGO_DB,
     SESSION_SECRETS: z.preprocess(unsetIfEmpty, serverSchema.shape.SESSION_SECRETS.optional()),
@@ -239,71 +401,6 @@ export const launcherSchema = z
       ctx.addIssue({ code: 'custom', path: ['RESTART_BACKOFF_CAP_MS'], message: 'must be at least RESTART_BACKOFF_BASE_MS' });
   })
   .transform(({ PORT, ...c }) => ({ ...c, NGINX_PORT: c.NGINX_PORT ?? PORT ?? 8080 }));
-
-/**
- * The credit bureau (issue 10): how workers call it (shared rate limit, circuit breaker, timeouts,
- * retries) and how the API verifies its signed callbacks. A separate schema until the approval
- * step uses it; then the worker and server schemas spread `bureauSchema.shape`.
- */
-const whsecList = z
-  .string()
-  .transform((s) =>
-    s
-      .split(',')
-      .map((x) => x.trim())
-      .filter(Boolean),
-  )
-  .pipe(
-    z.array(
-      z.string().refine((v) => {
-        try {
-          secretKey(v);
-          return true;
-        } catch {
-          return false;
-        }
-      }, 'each secret must be whsec_<base64 of 24..64 bytes>'),
-    ),
-  );
-export const bureauSchema = z
-  .object({
-    BUREAU_URL: z.union([z.literal(''), z.url()]).default(''),
-    BUREAU_MODE: z.enum(['sync', 'async']).default('sync'),
-    BUREAU_RATE_PER_SECOND: z.coerce.number().positive().max(100_000).default(50),
-    BUREAU_RATE_LEASE_FRACTION: z.coerce.number().min(0.01).max(1).default(0.1),
-    BUREAU_RATE_BURST_LEASES: int(3, 1).pipe(z.number().max(64)),
-    BUREAU_RATE_LEASE_TTL_MS: int(1000, 10).pipe(z.number().max(10_000)),
-    BUREAU_TIMEOUT_MS: int(2000, 10),
-    BUREAU_MAX_ATTEMPTS: int(3, 1).pipe(z.number().max(10)),
-    BUREAU_BACKOFF_BASE_MS: int(100, 1),
-    BUREAU_BACKOFF_CAP_MS: int(2000, 1),
-    BUREAU_MAX_INLINE_WAIT_MS: int(1000, 0),
-    BUREAU_RETRY_BUDGET_RATIO: z.coerce.number().min(0).max(1).default(0.2),
-    BUREAU_RETRY_BUDGET_MIN: int(3, 0),
-    BUREAU_BREAKER_WINDOW_BUCKETS: int(10, 1).pipe(z.number().max(60)),
-    BUREAU_BREAKER_BUCKET_MS: int(1000, 10),
-    BUREAU_BREAKER_MIN_CALLS: int(20, 1),
-    BUREAU_BREAKER_FAILURE_RATIO: z.coerce.number().gt(0).max(1).default(0.5),
-    BUREAU_BREAKER_COOL_DOWN_MS: int(5000, 10),
-    BUREAU_BREAKER_PROBE_LEASE_MS: int(10_000, 10),
-    BUREAU_BREAKER_CACHE_MS: int(250, 0).pipe(z.number().max(5000)),
-    BUREAU_BREAKER_FLUSH_MS: int(100, 0).pipe(z.number().max(5000)),
-    /** Verifying callbacks: comma-separated whsec_ secrets, all valid (two during a rotation). */
-    BUREAU_WEBHOOK_SECRETS: z.preprocess(unsetIfEmpty, whsecList.optional()),
-    BUREAU_WEBHOOK_TOLERANCE_SECONDS: int(300, 1).pipe(z.number().max(3600)),
-    BUREAU_WEBHOOK_RECEIPT_TTL_HOURS: int(24, 1),
-  })
-  .superRefine((c, ctx) => {
-    // A probe that outlives its lease would let a second process probe while it is in flight.
-    if (c.BUREAU_BREAKER_PROBE_LEASE_MS <= c.BUREAU_TIMEOUT_MS)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['BUREAU_BREAKER_PROBE_LEASE_MS'],
-        message: 'must be above BUREAU_TIMEOUT_MS (a probe must end within its lease)',
-      });
-    if (c.BUREAU_BACKOFF_CAP_MS < c.BUREAU_BACKOFF_BASE_MS)
-      ctx.addIssue({ code: 'custom', path: ['BUREAU_BACKOFF_CAP_MS'], message: 'must be at least BUREAU_BACKOFF_BASE_MS' });
-  });
 
 export class ConfigError extends Error {
   override name = 'ConfigError';

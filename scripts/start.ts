@@ -1,7 +1,9 @@
 // `npm start`: the whole local stack, supervised. A local mongod (single-node replica set, data in
 // DATA_DIR/mongod, access control on: keyfile and per-role users in DATA_DIR/mongo-auth, see
 // scripts/mongod/auth.ts) unless MONGO_URI is set, migrations, the first admin, then under one supervisor
-// (scripts/stack): the payment-gateway simulator, API_INSTANCES API instances, one worker process
+// (scripts/stack): the payment-gateway simulator, the credit-bureau simulator (BUREAU_SIMULATOR_PORT,
+// BUREAU_MODE; it signs its callbacks with a whsec_ secret generated once into
+// DATA_DIR/bureau-webhook-secret, which the API instances verify), API_INSTANCES API instances, one worker process
 // per role, and nginx in front on NGINX_PORT. Settings come from launcherSchema in lib/config.ts
 // (documented in .env.example).
 //
@@ -13,7 +15,7 @@
 //
 // Stopping (Ctrl-C, SIGTERM, SIGHUP, or the parent `npm` going away): nginx, then the API
 // instances and workers together (SIGTERM: they drain; SIGKILL after SHUTDOWN_TIMEOUT_MS + 5 s),
-// then the payment-gateway simulator, then MongoDB; prints "stopped".
+// then the simulators, then MongoDB; prints "stopped".
 //
 // Signals: package.json runs this file as `exec setsid node --import tsx scripts/start.ts`. No tsx
 // CLI parent (its signal relay SIGKILLed the launcher mid-stop); `exec` makes this process npm's
@@ -29,9 +31,11 @@ import { connectMongo } from '../lib/db/mongo.js';
 import { collections } from '../lib/domain/collections.js';
 import { createUser } from '../lib/domain/users/users.js';
 import { createLogger } from '../lib/logger.js';
+import { generateSecret } from '../lib/webhooks/standard-webhooks.js';
 import { migrateExclusively } from '../lib/migrations/exclusive.js';
 import { ensureLocalAuth, localDataDir } from './mongod/auth.js';
-import { launchMongod, type RunningMongo } from './mongod/launch.js';
+import { launchEmbeddedMongo } from './mongod/embedded.js';
+import type { RunningMongo } from './mongod/launch.js';
 import { assertPortsFree, stackPorts, startStack, WORKER_ROLES, type Stack, type StackOptions } from './stack/stack.js';
 
 const cfg = loadConfigOrExit(launcherSchema, 'start');
@@ -50,6 +54,16 @@ function devSecret(name = 'session-secret'): string {
   if (!existsSync(file)) {
     mkdirSync(DATA, { recursive: true });
     writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600 });
+  }
+  return readFileSync(file, 'utf8').trim();
+}
+
+/** The bureau simulator's webhook secret (whsec_…), generated once into DATA_DIR/bureau-webhook-secret (0600). */
+function bureauWebhookSecret(): string {
+  const file = join(DATA, 'bureau-webhook-secret');
+  if (!existsSync(file)) {
+    mkdirSync(DATA, { recursive: true });
+    writeFileSync(file, `${generateSecret()}\n`, { mode: 0o600 });
   }
   return readFileSync(file, 'utf8').trim();
 }
@@ -84,7 +98,7 @@ async function stop(code: number, why: string): Promise<void> {
   }
   stopping = true;
   say(
-    `${why}: stopping nginx, then the API instances and workers (draining), then the payment-gateway simulator${mongodStarting ? ', then MongoDB' : ''}…`,
+    `${why}: stopping nginx, then the API instances and workers (draining), then the simulators${mongodStarting ? ', then MongoDB' : ''}…`,
   );
   abort.abort();
   const stack = await starting?.catch(() => undefined);
@@ -115,6 +129,7 @@ try {
     workerRoles: WORKER_ROLES,
     log: say,
     paymentGatewayPort: cfg.PAYMENT_GATEWAY_PORT,
+    bureau: { port: cfg.BUREAU_SIMULATOR_PORT, webhookSecret: bureauWebhookSecret(), mode: cfg.BUREAU_MODE },
     workerHttpBasePort: cfg.WORKER_HTTP_BASE_PORT,
     restart: {
       baseDelayMs: cfg.RESTART_BACKOFF_BASE_MS,
@@ -134,7 +149,8 @@ try {
   let uris = { migrator: cfg.MONGO_URI ?? '', api: cfg.MONGO_URI ?? '', worker: cfg.MONGO_URI ?? '' };
   if (!cfg.MONGO_URI) {
     const files = ensureLocalAuth(join(DATA, 'mongo-auth'));
-    mongodStarting = launchMongod({ dbPath: join(DATA, 'mongod'), port: cfg.MONGO_PORT, log: say, auth: { files, dbName: cfg.MONGO_DB } });
+    const auth = { files, dbName: cfg.MONGO_DB };
+    mongodStarting = launchEmbeddedMongo({ dataDir: DATA, port: cfg.MONGO_PORT, replicas: cfg.MONGO_REPLICAS, log: say, auth });
     const m = await mongodStarting;
     uris = { migrator: m.uriFor('migrator'), api: m.uriFor('api'), worker: m.uriFor('worker') };
   }

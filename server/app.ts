@@ -28,7 +28,9 @@ import { healthRoutes } from './routes/health.routes.js';
 import { intakeRoutes } from './routes/intake.routes.js';
 import { opsRoutes } from './routes/ops.routes.js';
 import { partnerRoutes } from './routes/partners.routes.js';
+import { reconciliationRoutes } from './routes/reconciliation.routes.js';
 import { userRoutes } from './routes/users.routes.js';
+import { webhookRoutes } from './routes/webhooks.routes.js';
 
 export function createApp(d: ApiContext): Express {
   const app = express();
@@ -99,6 +101,9 @@ export function createApp(d: ApiContext): Express {
   partnerApi.use(recordIntakeErrors(d)); // error path only: records a refused loan request, passes the error on unchanged
   app.use('/api/loan', partnerApi);
 
+  // Vendor webhooks: raw body, signature verified before any parsing; before the JSON body parser of /api.
+  app.use('/api/webhooks', webhookRoutes(d));
+
   const api = express.Router();
   api.use(express.json({ limit: d.cfg.BODY_LIMIT_BYTES, strict: true }));
   api.use(requireParsedBodyType); // 415 for a body the route would not parse (server/middleware/content-type.ts)
@@ -110,6 +115,7 @@ export function createApp(d: ApiContext): Express {
   api.use('/users', userRoutes(d));
   api.use('/partners', partnerRoutes(d));
   api.use('/admin', ops.stream, adminRoutes(d));
+  api.use('/admin', reconciliationRoutes(d)); // GET /api/admin/reconciliation
   api.use('/loans', errorLogRoutes(d));
   app.use('/api', api);
 

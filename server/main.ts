@@ -1,9 +1,17 @@
 // API process entry: config → startApi → drain on SIGTERM/SIGINT. The wiring is in start.ts.
 import { loadConfigOrExit, serverSchema } from '../lib/config.js';
 import { createLogger } from '../lib/logger.js';
+import { initTracing, shutdownTracing } from '../lib/tracing.js';
 import { startApi } from './start.js';
 
 const cfg = loadConfigOrExit(serverSchema, 'api');
+// Tracing first: every span and log line of the process is made after this (lib/tracing.ts).
+initTracing({
+  service: 'creditdesk-api',
+  instance: cfg.INSTANCE_ID,
+  otlpEndpoint: cfg.OTEL_EXPORTER_OTLP_ENDPOINT,
+  tracesFile: cfg.OTEL_TRACES_FILE,
+});
 const log = createLogger({ level: cfg.LOG_LEVEL, name: 'api', instance: cfg.INSTANCE_ID });
 process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled promise rejection'));
 process.on('uncaughtException', (err) => {
@@ -17,7 +25,10 @@ const api = await startApi(cfg, log).catch((e: Error) => {
 });
 const shutdown = (signal: string) => {
   log.info({ signal }, 'stopping');
-  void api.stop().then(() => process.exit(0));
+  void api
+    .stop()
+    .then(shutdownTracing)
+    .then(() => process.exit(0));
 };
 process.once('SIGTERM', () => shutdown('SIGTERM'));
 process.once('SIGINT', () => shutdown('SIGINT'));

@@ -1,12 +1,18 @@
 // Optional per-process HTTP endpoint (WORKER_HTTP_PORT > 0): /health for liveness and /metrics
 // for Prometheus (in-flight and processed jobs per role, plus the process defaults; with the
-// process's MongoDB: queue gauges per type from one cached aggregate and the driver's pool gauges).
+// process's MongoDB: queue gauges per type from one cached aggregate and the driver's pool gauges;
+// the process's queue counters, lock waits and fences, vendor calls/breaker/retry budget and
+// outbound call latency).
 import { createServer, type Server } from 'node:http';
 import type { Db, MongoClient } from 'mongodb';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { instrumentPool } from '../lib/metrics/pool.js';
 import type { WorkerHandle } from '../lib/queue/index.js';
-import { cachedQueueStats, registerQueueGauges } from '../lib/queue/metrics.js';
+import { registerLockMetrics } from '../lib/locks/index.js';
+import { registerOutboundLatency, registerVendorMetrics } from '../lib/metrics/vendors.js';
+import { type DutyStats, registerReconcileMetrics } from '../lib/domain/pipeline/reconcile-metrics.js';
+import { cachedQueueStats, registerQueueCounters, registerQueueGauges } from '../lib/queue/metrics.js';
+import type { VendorClient } from '../lib/vendors/call-vendor.js';
 
 /** How long one queue-stats aggregate serves the queue gauges (scrapes in between reuse it). */
 export const QUEUE_STATS_CACHE_MS = 5000;
@@ -17,18 +23,34 @@ export interface HealthState {
   draining: boolean;
 }
 
+/** The vendor clients a worker context may hold (workers/context.ts): their metrics go on /metrics. */
+interface WorkerVendors {
+  gateway?: { vendor?: VendorClient | undefined } | undefined;
+  bureau?: { client: VendorClient } | undefined;
+}
+const vendorsOf = (w: WorkerVendors): VendorClient[] =>
+  [w.gateway?.vendor, w.bureau?.client].filter((v): v is VendorClient => v !== undefined);
+
 export function startHealthServer(
   host: string,
   port: number,
   state: HealthState,
   handles: ReadonlyMap<string, WorkerHandle>,
-  mongo?: { client: MongoClient; db: Db },
+  mongo?: { client: MongoClient; db: Db } & WorkerVendors & {
+      /** Stuck applications per status (every worker) and the reconciler duty's own figures (where it runs). */
+      reconcile?: { stuck: () => Promise<Record<string, number>>; duty?: () => DutyStats };
+    },
 ): Promise<Server> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  registerQueueCounters(registry);
+  registerLockMetrics(registry);
+  registerOutboundLatency(registry);
+  if (mongo) registerVendorMetrics(registry, () => vendorsOf(mongo));
   if (mongo) {
     instrumentPool(mongo.client, registry);
     registerQueueGauges(registry, cachedQueueStats(mongo.db, QUEUE_STATS_CACHE_MS));
+    if (mongo.reconcile) registerReconcileMetrics(registry, mongo.reconcile.stuck, mongo.reconcile.duty);
   }
   new Gauge({
     name: 'worker_jobs_in_flight',

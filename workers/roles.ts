@@ -22,3 +22,15 @@ export function concurrencyFor(role: WorkerRole, cfg: WorkerConfig): number {
     role
   ];
 }
+
+/**
+ * The reconciler (workers/jobs/reconcile.job.ts) is a duty of the disbursement role, not a role of
+ * its own: it must ask the payment gateway for a payment by idempotency key and finish
+ * disbursements under the loan lock, and the disbursement workers are the processes that have the
+ * gateway client (and, in compose, the only ones on the network that reaches it). Every process of
+ * the role competes for the one lease, so there is no extra process to deploy, and replicas give it
+ * a stand-by.
+ */
+export function runsReconciler(cfg: WorkerConfig): boolean {
+  return cfg.RECONCILE_ENABLED && cfg.WORKER_ROLES.includes('disbursement');
+}

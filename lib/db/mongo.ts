@@ -1,4 +1,5 @@
 import { MongoClient, type Db, type WriteConcernSettings } from 'mongodb';
+import { traceCommands } from '../tracing.js';
 
 export interface Mongo {
   client: MongoClient;
@@ -26,6 +27,7 @@ export async function connectMongo(uri: string, dbName: string, appName: string)
     retryReads: true,
     writeConcern: WRITE_CONCERN,
   });
+  traceCommands(client); // MongoDB command spans inside a trace, only when an exporter is configured
   await client.connect();
   let closing: Promise<void> | undefined;
   return { client, db: client.db(dbName), close: () => (closing ??= client.close()) };

@@ -5,6 +5,7 @@ import type { AuditDoc } from './audit.js';
 import type { ErrorLogDoc } from './error-log/types.js';
 import type { PartnerDoc, PartnerKeyDoc } from './partners/types.js';
 import type { LedgerDoc } from './pipeline/ledger.js';
+import type { ReconciliationRunDoc } from './pipeline/reconcile-runs.js';
 import type { LoginAttemptDoc, UserDoc } from './users/types.js';
 
 export function collections(db: Db) {
@@ -17,6 +18,7 @@ export function collections(db: Db) {
     partners: db.collection<PartnerDoc>('partners'),
     partnerKeys: db.collection<PartnerKeyDoc>('partner_keys'),
     errorLog: db.collection<ErrorLogDoc>('error_log'),
+    reconciliationRuns: db.collection<ReconciliationRunDoc>('reconciliation_runs'),
   };
 }
 export type Collections = ReturnType<typeof collections>;

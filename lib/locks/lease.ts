@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { MongoServerError, type Db } from 'mongodb';
 import { locksCollection } from './collection.js';
+import { observeAcquire } from './metrics.js';
 
 export interface Lease {
   key: string;
@@ -57,12 +58,16 @@ async function tryAcquire(db: Db, key: string, ttlMs: number, owner: string): Pr
 export async function acquire(db: Db, key: string, ttlMs: number, opts: { waitMs?: number; owner?: string } = {}): Promise<Lease | null> {
   checkTtl(ttlMs);
   const owner = opts.owner ?? `${hostname()}-${process.pid}`;
-  const deadline = Date.now() + Math.max(0, opts.waitMs ?? 0);
+  const started = Date.now();
+  const deadline = started + Math.max(0, opts.waitMs ?? 0);
   let delay = 20;
   // Bounded by the deadline: every round sleeps at least 10 ms.
   for (;;) {
     const lease = await tryAcquire(db, key, ttlMs, owner);
-    if (lease || Date.now() >= deadline) return lease;
+    if (lease || Date.now() >= deadline) {
+      observeAcquire(key, Date.now() - started, lease?.fence);
+      return lease;
+    }
     await sleep(Math.min(deadline - Date.now(), Math.max(10, delay * (0.5 + Math.random()))));
     delay = Math.min(500, delay * 2);
   }

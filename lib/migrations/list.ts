@@ -1,10 +1,12 @@
 // The ordered migrations. Append new ones; never edit one that has shipped.
-import { APPLICATION_INDEXES } from '../domain/applications/repository.js';
+import { APPLICATION_INDEXES, LOAN_ID_INDEX } from '../domain/applications/repository.js';
+import { BUCKET_INDEXES, bucketsCollection } from '../metrics/series-buckets.js';
 import { ERROR_LOG_INDEXES } from '../domain/error-log/indexes.js';
+import { RECONCILIATION_RUN_INDEXES } from '../domain/pipeline/reconcile-runs.js';
 import { ensureCircuitBreakerIndexes } from '../limits/circuit-breaker-store.js';
 import { RATE_LIMITS } from '../limits/gcra.js';
 import { ensureLockIndexes } from '../locks/collection.js';
-import { ensureQueueIndexes } from '../queue/collection.js';
+import { ensureQueueIndexes, migrateQueueIndexes } from '../queue/collection.js';
 import { ensureWebhookReceiptIndexes } from '../webhooks/receipts.js';
 import type { Migration } from './runner.js';
 
@@ -113,12 +115,50 @@ export const MIGRATIONS: Migration[] = [
     },
   },
   {
+    id: '011-queue-hot-path',
+    description:
+      'events: the TTL index covers completed events only (ttl_completed, partial), replacing ttl_expireAt, which held a key for every live event',
+    async up({ db }) {
+      await migrateQueueIndexes(db);
+    },
+  },
+  {
     id: '012-partner-changes-index',
     description: "applications by partner and updatedAt: the partner status stream's catch-up after a reconnect (Last-Event-ID)",
     async up({ c }) {
       await c.applications.createIndex(
         { 'intake.partnerId': 1, updatedAt: 1, _id: 1 },
         { name: 'intake.partnerId_1_updatedAt_1__id_1', partialFilterExpression: { 'intake.partnerId': { $exists: true } } },
+      );
+    },
+  },
+  {
+    id: '013-bureau-request-index',
+    description: "applications by the credit bureau's request id: the bureau callback's lookup (POST /api/webhooks/credit-bureau)",
+    async up({ c }) {
+      await c.applications.createIndex(
+        { 'bureau.requestId': 1 },
+        { name: 'bureau.requestId_1', partialFilterExpression: { 'bureau.requestId': { $exists: true } } },
+      );
+    },
+  },
+  {
+    id: '014-reconciliation-runs',
+    description:
+      'reconciliation_runs: newest first (startedAt) and TTL on expiresAt; the stuck-application scan uses status_1_updatedAt_-1__id_-1',
+    async up({ c }) {
+      await c.reconciliationRuns.createIndexes(RECONCILIATION_RUN_INDEXES);
+    },
+  },
+  {
+    id: '015-console-time-series',
+    description:
+      "metrics_buckets (the console's per-second and per-minute buckets): TTL on expireAt; applications by a partner's loanId (the console's search)",
+    async up({ db, c }) {
+      await bucketsCollection(db).createIndexes(BUCKET_INDEXES);
+      await c.applications.createIndex(
+        { 'intake.loanId': 1, 'intake.partnerId': 1 },
+        { name: LOAN_ID_INDEX, partialFilterExpression: { 'intake.loanId': { $exists: true } } },
       );
     },
   },

@@ -22,6 +22,9 @@ export function controlsCollection(db: Db): Collection<QueueControlDoc> {
 
 export const CLAIM_INDEX = 'claim';
 export const RECOVERED_INDEX = 'recovered';
+export const TTL_INDEX = 'ttl_completed';
+/** Indexes earlier versions created that EVENT_INDEXES replaced (dropped by migrateQueueIndexes). */
+export const RETIRED_EVENT_INDEXES = ['ttl_expireAt'] as const;
 export const CLAIM_INDEX_KEY = { state: 1, type: 1, priority: -1, runAt: 1, leaseUntil: 1, attempts: 1, recoveries: 1 } as const;
 
 /**
@@ -32,7 +35,9 @@ export const CLAIM_INDEX_KEY = { state: 1, type: 1, priority: -1, runAt: 1, leas
 export const EVENT_INDEXES: IndexDescription[] = [
   { key: CLAIM_INDEX_KEY, name: CLAIM_INDEX },
   { key: { dedupeKey: 1 }, name: 'dedupeKey_unique', unique: true, partialFilterExpression: { dedupeKey: { $type: 'string' } } },
-  { key: { expireAt: 1 }, name: 'ttl_expireAt', expireAfterSeconds: 0 },
+  // Only completed events carry expireAt: a partial TTL index holds a key for those alone, instead
+  // of a null key for every live event that each publish inserts and each completion rewrites.
+  { key: { expireAt: 1 }, name: TTL_INDEX, expireAfterSeconds: 0, partialFilterExpression: { expireAt: { $exists: true } } },
   { key: { deadAt: -1, type: 1 }, name: 'dead_letters', partialFilterExpression: { state: 'dead' } },
   // Only events that were ever taken over from an expired lease: queueStats sums their recoveries
   // without scanning every completed event.
@@ -41,4 +46,23 @@ export const EVENT_INDEXES: IndexDescription[] = [
 
 export async function ensureQueueIndexes(db: Db): Promise<void> {
   await eventsCollection(db).createIndexes(EVENT_INDEXES);
+}
+
+/**
+ * Brings an existing `events` collection to EVENT_INDEXES: drops the retired indexes, then creates
+ * what is missing. Idempotent; if it stops between the two steps, completed events only expire
+ * once it runs again.
+ */
+export async function migrateQueueIndexes(db: Db): Promise<void> {
+  const events = eventsCollection(db);
+  const existing = new Set(
+    (
+      await events
+        .listIndexes()
+        .toArray()
+        .catch(() => [])
+    ).map((i) => String(i.name)),
+  );
+  for (const name of RETIRED_EVENT_INDEXES) if (existing.has(name)) await events.dropIndex(name);
+  await ensureQueueIndexes(db);
 }

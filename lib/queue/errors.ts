@@ -8,6 +8,21 @@ export class PermanentError extends Error {
   }
 }
 
+/**
+ * Thrown by a handler that cannot run yet (a vendor's breaker is open, its rate is used up): the
+ * event goes back to pending with runAt = `at` and the attempt is NOT counted (the claim's count is
+ * undone), so waiting for a vendor never dead-letters an event. Not a failure: no error recorded.
+ */
+export class RescheduleError extends Error {
+  constructor(
+    readonly at: Date,
+    readonly reason: string,
+  ) {
+    super(`rescheduled to ${at.toISOString()}: ${reason}`);
+    this.name = 'RescheduleError';
+  }
+}
+
 /** The worker's lease on an event was lost (expired and maybe taken over): its writes are refused. */
 export class LeaseLostError extends Error {
   constructor(readonly eventId: string) {

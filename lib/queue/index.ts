@@ -23,11 +23,11 @@ export {
 } from './collection.js';
 export { type Publication, type PublishOptions, publish, publishAll, publishMany } from './publish.js';
 export { DEFAULT_MAX_ATTEMPTS } from './give-up.js';
-export { PermanentError, LeaseLostError } from './errors.js';
+export { PermanentError, LeaseLostError, RescheduleError } from './errors.js';
 export { backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
 export { claimOne, claimFilter, CLAIM_SORT } from './claim.js';
 export { claimMode, SHORT_BACKLOG } from './claim-rule.js';
-export { renewLease, completeEvent, retryEvent, releaseEvent, type Claimed } from './settle.js';
+export { renewLease, completeEvent, retryEvent, rescheduleEvent, releaseEvent, type Claimed } from './settle.js';
 export {
   startWorker,
   WorkerStoppingError,

@@ -1,5 +1,6 @@
 // Publishing events, alone or inside the caller's transaction (outbox). Times come from the server.
 import { ObjectId, type ClientSession, type Db, type Document } from 'mongodb';
+import { traceparentFor } from '../tracing.js';
 import { eventsCollection } from './collection.js';
 import type { EventDoc } from './types.js';
 
@@ -14,6 +15,7 @@ export interface PublishOptions {
 
 /** Field values for a new event, as an update pipeline stage that keeps an existing event unchanged. */
 function newEventStage(type: string, payload: object, o: PublishOptions): Document {
+  const trace = traceparentFor(o.requestId); // W3C trace context of the publishing request/event (lib/tracing.ts)
   const fields: Record<string, unknown> = {
     type: { $literal: type },
     payload: { $literal: payload },
@@ -26,6 +28,7 @@ function newEventStage(type: string, payload: object, o: PublishOptions): Docume
     createdAt: '$$NOW',
     ...(o.dedupeKey !== undefined ? { dedupeKey: { $literal: o.dedupeKey } } : {}),
     ...(o.requestId !== undefined ? { requestId: { $literal: o.requestId } } : {}),
+    ...(trace !== undefined ? { trace: { $literal: trace } } : {}),
   };
   // Only a document without createdAt (the one this upsert inserts) takes the new values; an
   // existing (duplicate) event keeps every field as it was, so the write changes nothing.

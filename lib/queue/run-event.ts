@@ -2,11 +2,13 @@
 // pending, or the payload is invalid); otherwise keeps its lease alive, calls the handler and writes
 // the outcome (complete, retry later, or give up), every write checked against the owner token.
 import type { Logger } from '../logger.js';
+import { inEventSpan } from '../tracing.js';
 import { backoffDelay } from './backoff.js';
 import type { Completer } from './completer.js';
-import { LeaseLostError, PermanentError, errorMessage } from './errors.js';
+import { LeaseLostError, PermanentError, RescheduleError, errorMessage } from './errors.js';
 import { giveUp, maxAttemptsOf, type GiveUpDeps } from './give-up.js';
-import { renewLease, retryEvent, type Claimed } from './settle.js';
+import { countRun } from './metrics.js';
+import { renewLease, rescheduleEvent, retryEvent, type Claimed } from './settle.js';
 import type { EventDoc, JobDefinition } from './types.js';
 
 export interface RunDeps extends GiveUpDeps {
@@ -16,6 +18,10 @@ export interface RunDeps extends GiveUpDeps {
 }
 
 export type Outcome = 'completed' | 'retry' | 'dead' | 'refused';
+/** A handler that succeeded: its completion write, still in flight (it resolves to 'completed' or 'refused'). */
+export interface Completing {
+  completing: Promise<Outcome>;
+}
 
 /** Renews every lease/3; aborts `ac` when the lease is lost or cannot be renewed before it ends. */
 function keepLease(d: RunDeps, claim: Claimed, leaseMs: number, ac: AbortController): () => void {
@@ -45,7 +51,20 @@ function keepLease(d: RunDeps, claim: Claimed, leaseMs: number, ac: AbortControl
   return () => clearInterval(timer);
 }
 
-export async function runEvent(d: RunDeps, ev: EventDoc, def: JobDefinition<unknown>, ac: AbortController): Promise<Outcome> {
+/**
+ * Runs the event to its outcome. Every outcome but a success is written before it returns; a
+ * success returns at once with its completion in flight (`Completing`), so the lane is free again.
+ */
+export function runEvent(d: RunDeps, ev: EventDoc, def: JobDefinition<unknown>, ac: AbortController): Promise<Outcome | Completing> {
+  // In a span continuing the trace stored on the event (lib/tracing.ts), counted on /metrics (metrics.ts).
+  return countRun(
+    ev,
+    ac,
+    inEventSpan(ev, () => run(d, ev, def, ac), d.log),
+  );
+}
+
+async function run(d: RunDeps, ev: EventDoc, def: JobDefinition<unknown>, ac: AbortController): Promise<Outcome | Completing> {
   const claim: Claimed = { _id: ev._id, owner: ev.owner! };
   const eventId = String(ev._id);
   const log = d.log.child({ eventId, type: ev.type, attempt: ev.attempts, ...(ev.requestId ? { requestId: ev.requestId } : {}) });
@@ -99,9 +118,21 @@ export async function runEvent(d: RunDeps, ev: EventDoc, def: JobDefinition<unkn
     return 'refused';
   }
   if (outcome.ok) {
-    const ok = await d.completer.complete(claim, outcome.result);
-    if (!ok) log.warn('completion refused: the lease was lost');
-    return ok ? 'completed' : 'refused';
+    // The handler is done: its lane may take the next event while the batched, majority-acknowledged
+    // completion is written (the worker awaits it before it counts the event or stops).
+    const completing = d.completer.complete(claim, outcome.result).then((ok): Outcome => {
+      if (!ok) log.warn('completion refused: the lease was lost');
+      return ok ? 'completed' : 'refused';
+    });
+    return { completing };
+  }
+  if (outcome.error instanceof RescheduleError) {
+    // Not an attempt: the handler could not run yet (e.g. a vendor's breaker is open).
+    const { at, reason } = outcome.error;
+    const ok = await rescheduleEvent(d.db, claim, at, reason);
+    if (!ok) log.warn('reschedule write refused: the lease was lost');
+    else log.info({ runAt: at, reason }, 'event rescheduled');
+    return ok ? 'retry' : 'refused';
   }
   const message = errorMessage(outcome.error);
   const permanent = outcome.error instanceof PermanentError;

@@ -41,6 +41,9 @@ export interface EventDoc {
   leaseUntil?: Date;
   errors: EventError[];
   result?: unknown;
+  /** Times a handler rescheduled it (RescheduleError: not attempts), and the last reason. */
+  reschedules?: number;
+  rescheduleReason?: string;
   /** How many times the event was taken over after its lease expired (its worker died or stalled). */
   recoveries: number;
   createdAt: Date;

@@ -8,7 +8,7 @@ import { claimMode, NO_ROUND_YET, type ClaimRound } from './claim-rule.js';
 import { Completer } from './completer.js';
 import { PausedCache } from './controls.js';
 import { releaseEvent, type Claimed } from './settle.js';
-import { runEvent, type RunDeps } from './run-event.js';
+import { type Outcome, runEvent, type RunDeps } from './run-event.js';
 import type { EventDoc, JobDefinition, WorkerHandle, WorkerOptions } from './types.js';
 import { Parking, startWakeSources } from './wakeup.js';
 
@@ -17,6 +17,8 @@ export const DEFAULT_POLL_MS = 1000;
 export const DEFAULT_RETENTION_MS = 7 * 24 * 3600_000;
 /** The most events one claim round takes (bounded by the idle lanes too). */
 export const MAX_CLAIM_BATCH = 64;
+/** Claim rounds in a row that found candidates but lost all of them to other workers, retried at once. */
+export const LOST_ROUNDS_RETRIED = 3;
 /** How long stop() waits, after its deadline, for a claim round still in flight, to release its events. */
 export const STOP_CLAIM_WAIT_MS = 5_000;
 
@@ -87,15 +89,25 @@ export function startWorker(o: WorkerOptions): WorkerHandle {
   };
   const buffer: EventDoc[] = [];
   let fetching: Promise<number> | undefined;
+  let lostRounds = 0;
   const claimNext = async (): Promise<EventDoc | null> => {
     for (;;) {
       if (!active) return null;
       const next = buffer.shift();
       if (next) return next;
-      fetching ??= claimRound()
+      // The round starts after the lanes that finish in this same turn of the event loop (fast
+      // handlers) are idle too, so it is sized to them: otherwise a lane back first sees the other
+      // lanes still busy and makes a one-event round.
+      fetching ??= new Promise<void>((r) => setImmediate(r))
+        .then(claimRound)
         .then((evs) => {
           (active ? buffer : toRelease).push(...evs);
-          return evs.length;
+          // Candidates seen, none claimed: another worker took them between our read and our
+          // update, and the backlog goes on. Look again at once (−1) instead of parking until the
+          // next wake-up, at most LOST_ROUNDS_RETRIED times in a row.
+          const lost = evs.length === 0 && previous.found > 0 && lostRounds < LOST_ROUNDS_RETRIED;
+          lostRounds = lost ? lostRounds + 1 : 0;
+          return lost ? -1 : evs.length;
         })
         .finally(() => {
           fetching = undefined;
@@ -104,8 +116,26 @@ export function startWorker(o: WorkerOptions): WorkerHandle {
     }
   };
 
+  // Completions in flight: a lane hands its event's completion to the batched Completer and takes
+  // the next event at once (a lane is a handler slot; claim rounds are then sized to lanes that are
+  // really free, not to lanes waiting for a journal write). stop() waits for these writes.
+  const completing = new Set<Promise<unknown>>();
+  const track = (id: string, p: Promise<Outcome>) => {
+    const settled = p
+      .then(
+        (outcome) => {
+          if (outcome !== 'refused') processed++;
+        },
+        (e: unknown) => log.error({ err: e, eventId: id }, 'could not settle event; its lease will expire and it will be retried'),
+      )
+      .finally(() => completing.delete(settled));
+    completing.add(settled);
+  };
+
   async function lane(): Promise<void> {
     while (active) {
+      // Back-pressure: at most 2 × concurrency completions in flight (each still holds its lease).
+      while (completing.size >= 2 * o.concurrency) await Promise.race(completing);
       let ev: EventDoc | null;
       try {
         ev = await claimNext();
@@ -128,7 +158,8 @@ export function startWorker(o: WorkerOptions): WorkerHandle {
       running.set(id, { claim: { _id: ev._id, owner: ev.owner! }, ac });
       try {
         const outcome = await runEvent(deps, ev, jobs.get(ev.type)!, ac);
-        if (outcome !== 'refused') processed++;
+        if (typeof outcome === 'object') track(id, outcome.completing);
+        else if (outcome !== 'refused') processed++;
       } catch (e) {
         log.error({ err: e, eventId: id }, 'could not settle event; its lease will expire and it will be retried');
       } finally {
@@ -178,6 +209,8 @@ export function startWorker(o: WorkerOptions): WorkerHandle {
               .catch(() => {});
           }
         }
+        // Finished handlers whose completion is still being written: let it land (same bound).
+        if (completing.size > 0) await Promise.race([Promise.allSettled([...completing]), sleep(STOP_CLAIM_WAIT_MS)]);
         for (const ev of [...buffer.splice(0), ...toRelease.splice(0)]) left.push({ _id: ev._id, owner: ev.owner! });
         const released = await Promise.all(left.map((c) => releaseEvent(o.db, c).catch(() => false)));
         log.info({ released: released.filter(Boolean).length, processed }, 'queue worker stopped');

@@ -109,9 +109,11 @@ export interface BenchStack extends Ephemeral {
 export async function benchStack(
   o: Parameters<typeof ephemeralStack>[0] & { workerRoles?: readonly string[]; workerEnv?: Record<string, string> },
 ): Promise<BenchStack> {
-  const env = await ephemeralStack(o);
+  // The workers are started here (with workerEnv), not by ephemeralStack's own workerRoles.
+  const { workerRoles, workerEnv, ...stackOptions } = o;
+  const env = await ephemeralStack(stackOptions);
   try {
-    const roles = o.workerRoles ?? [];
+    const roles = workerRoles ?? [];
     const ports = await freePorts(roles.length);
     const sup = env.stack.supervisor;
     const workers = roles.map((role, i) =>
@@ -124,7 +126,7 @@ export async function benchStack(
           NODE_ENV: 'development',
           LOG_LEVEL: 'warn',
           ...o.env,
-          ...o.workerEnv,
+          ...workerEnv,
           WORKER_ROLES: role,
           INSTANCE_ID: `worker-${role}`,
           WORKER_HTTP_HOST: '127.0.0.1',

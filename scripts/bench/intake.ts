@@ -280,7 +280,14 @@ const f1 = (x: number) => x.toFixed(1);
 say('starting mongod, 3 API instances behind nginx and an approval worker…');
 const env = await benchStack({
   label: 'bench-intake',
-  env: { LOG_LEVEL: 'warn', PARTNER_KEY_SECRET },
+  // INTAKE_* settings in the bench's environment reach the API instances (to compare group-commit settings).
+  env: {
+    LOG_LEVEL: 'warn',
+    PARTNER_KEY_SECRET,
+    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('INTAKE_'))),
+  },
+  // Another node for the API and worker processes, e.g. a wrapper adding --cpu-prof to profile them.
+  ...(process.env.BENCH_INTAKE_NODE ? { nodeBin: process.env.BENCH_INTAKE_NODE } : {}),
   workerRoles: ['approval'],
   ...(APPROVAL_CONCURRENCY ? { workerEnv: { WORKER_CONCURRENCY_APPROVAL: APPROVAL_CONCURRENCY } } : {}),
   log: say,

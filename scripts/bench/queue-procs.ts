@@ -2,11 +2,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-export async function spawnReady(script: string, env: Record<string, string>): Promise<ChildProcess> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', script], {
+/** `nodeArgs` go before the script (e.g. --cpu-prof); `onStderr` receives stderr instead of this process's. */
+export async function spawnReady(
+  script: string,
+  env: Record<string, string>,
+  o: { nodeArgs?: string[]; onStderr?: (chunk: string) => void } = {},
+): Promise<ChildProcess> {
+  const proc = spawn(process.execPath, [...(o.nodeArgs ?? []), '--import', 'tsx', script], {
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', o.onStderr ? 'pipe' : 'inherit'],
   });
+  if (o.onStderr) proc.stderr!.on('data', (d: Buffer) => o.onStderr!(String(d)));
   let out = '';
   proc.stdout!.on('data', (d) => {
     out += d;

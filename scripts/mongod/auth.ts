@@ -97,13 +97,18 @@ export function embeddedUriFor(uri: string, dataDir: string, role: MongoRole): s
   return existsSync(join(dir, 'users.json')) ? uriWithCredentials(uri, readLocalAuth(dir).users[role]) : uri;
 }
 
-/** `uri` with `creds` (authSource=admin); the credentials are percent-encoded. */
+/**
+ * `uri` with `creds` (authSource=admin); the credentials are percent-encoded. Done on the string,
+ * not with URL: a replica set's seed list (`host1:p1,host2:p2`) is no valid WHATWG URL host.
+ */
 export function uriWithCredentials(uri: string, creds: Credentials): string {
-  const u = new URL(uri);
-  u.username = encodeURIComponent(creds.user);
-  u.password = encodeURIComponent(creds.password);
-  u.searchParams.set('authSource', 'admin');
-  return u.toString();
+  const m = /^(mongodb(?:\+srv)?:\/\/)(?:[^@/]*@)?([^/?]*)\/?([^?]*)(?:\?(.*))?$/.exec(uri);
+  if (!m) throw new Error('not a mongodb:// connection string');
+  const [, scheme, hosts, path, query] = m;
+  const params = new URLSearchParams(query ?? '');
+  params.set('authSource', 'admin');
+  const userinfo = `${encodeURIComponent(creds.user)}:${encodeURIComponent(creds.password)}@`;
+  return `${scheme}${userinfo}${hosts}/${path}?${params.toString()}`;
 }
 
 const isCode = (e: unknown, ...codes: number[]) => e instanceof MongoServerError && codes.includes(Number(e.code));

@@ -1,8 +1,9 @@
 // Starts a real mongod as a single-node replica set, waits until it is primary, stops it cleanly.
+// spawnMongod/stopChild are shared with the N-member set of replica-set.ts (MONGO_REPLICAS=3).
 // With `auth` (npm start) it runs with --keyFile, so access control is on, and makes sure the
 // users of scripts/mongod/auth.ts exist; without it (tests, benchmarks) it runs without access control.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createConnection } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -76,6 +77,60 @@ export interface LaunchOptions {
   auth?: { files: LocalAuth; dbName: string };
 }
 
+export interface SpawnOptions {
+  bin: string;
+  dbPath: string;
+  port: number;
+  cacheSizeGB?: number;
+  /** --keyFile (access control; also the members' internal authentication). */
+  keyFile?: string;
+  /** The replica set's name (default rs0). */
+  replSet?: string;
+}
+
+/**
+ * One mongod child, logging to <dbPath>/mongod.log. Its own process group (a terminal's Ctrl-C
+ * does not reach it: its owner stops it, last), and SIGTERM from the kernel if its owner dies
+ * without stopping it.
+ */
+export function spawnMongod(o: SpawnOptions): ChildProcess {
+  mkdirSync(o.dbPath, { recursive: true });
+  const logFd = openSync(join(o.dbPath, 'mongod.log'), 'a');
+  const child = spawn(
+    ...dieWithParent(o.bin, [
+      '--replSet',
+      o.replSet ?? 'rs0',
+      '--bind_ip',
+      '127.0.0.1',
+      '--port',
+      String(o.port),
+      '--dbpath',
+      o.dbPath,
+      '--wiredTigerCacheSizeGB',
+      String(o.cacheSizeGB ?? 1),
+      '--setParameter',
+      'ttlMonitorSleepSecs=5',
+      ...(o.keyFile ? ['--keyFile', o.keyFile] : []),
+    ]),
+    { stdio: ['ignore', logFd, logFd], detached: true },
+  );
+  closeSync(logFd); // the child has its own copy
+  return child;
+}
+
+/** SIGTERM (a clean shutdown), SIGKILL after `forceAfterMs`; resolves once the child exited. */
+export function stopChild(child: ChildProcess, forceAfterMs = 30_000): Promise<void> {
+  return new Promise<void>((res) => {
+    if (child.exitCode !== null || child.signalCode !== null) return res();
+    const force = setTimeout(() => child.kill('SIGKILL'), forceAfterMs);
+    child.once('exit', () => {
+      clearTimeout(force);
+      res();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
 export async function launchMongod(opts: LaunchOptions): Promise<RunningMongo> {
   const log = opts.log ?? console.error;
   if (await portInUse(opts.port)) {
@@ -84,28 +139,13 @@ export async function launchMongod(opts: LaunchOptions): Promise<RunningMongo> {
     );
   }
   const bin = await resolveMongod(log);
-  mkdirSync(opts.dbPath, { recursive: true });
-  const logFd = openSync(join(opts.dbPath, 'mongod.log'), 'a');
-  // Its own process group (a terminal's Ctrl-C does not reach it: its owner stops it, last), and
-  // SIGTERM from the kernel if its owner dies without stopping it.
-  const child = spawn(
-    ...dieWithParent(bin.path, [
-      '--replSet',
-      'rs0',
-      '--bind_ip',
-      '127.0.0.1',
-      '--port',
-      String(opts.port),
-      '--dbpath',
-      opts.dbPath,
-      '--wiredTigerCacheSizeGB',
-      String(opts.cacheSizeGB ?? 1),
-      '--setParameter',
-      'ttlMonitorSleepSecs=5',
-      ...(opts.auth ? ['--keyFile', opts.auth.files.keyFile] : []),
-    ]),
-    { stdio: ['ignore', logFd, logFd], detached: true },
-  );
+  const child = spawnMongod({
+    bin: bin.path,
+    dbPath: opts.dbPath,
+    port: opts.port,
+    cacheSizeGB: opts.cacheSizeGB,
+    ...(opts.auth ? { keyFile: opts.auth.files.keyFile } : {}),
+  });
   log(
     `[mongod] ${bin.source} pid ${child.pid} on 127.0.0.1:${opts.port}, data in ${opts.dbPath}${opts.auth ? `, access control on (keyfile and users in ${dirname(opts.auth.files.keyFile)})` : ''}`,
   );
@@ -124,15 +164,7 @@ export async function launchMongod(opts: LaunchOptions): Promise<RunningMongo> {
     uriFor: (role) => (auth ? uriWithCredentials(uri, auth.users[role]) : uri),
     pid: child.pid,
     stop() {
-      stopping ??= new Promise<void>((res) => {
-        if (child.exitCode !== null || child.signalCode !== null) return res();
-        const force = setTimeout(() => child.kill('SIGKILL'), 30_000);
-        child.once('exit', () => {
-          clearTimeout(force);
-          res();
-        });
-        child.kill('SIGTERM');
-      });
+      stopping ??= stopChild(child);
       return stopping;
     },
   };

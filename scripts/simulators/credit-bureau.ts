@@ -259,7 +259,7 @@ const server = createServer(async (req, res) => {
   send(res, 404, { error: 'not found' });
 });
 
-server.listen(Number(process.argv[2] ?? process.env.PORT ?? 4200), '127.0.0.1', () => {
+server.listen(Number(process.argv[2] ?? process.env.PORT ?? 4200), process.env.HOST ?? '127.0.0.1', () => {
   console.log(`credit-bureau-simulator listening on http://127.0.0.1:${(server.address() as AddressInfo).port}`);
 });
 const stop = () => {

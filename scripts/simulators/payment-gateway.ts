@@ -6,7 +6,11 @@
 // nothing. Every answer carries the amount and currency paid. Payments live in memory.
 // Test controls: POST /control/hold {hold: true} makes the gateway record each payment and then
 // hold the response (a worker can be killed "mid-payment"); GET /control/held counts held
-// requests; POST /control/hold {hold: false} releases them. GET /payments lists payments.
+// requests; POST /control/hold {hold: false} releases them. GET /payments lists payments;
+// GET /payments/<idempotency key> answers one (404 when the gateway has none: what the reconciler
+// asks before finishing an interrupted disbursement). POST /control/outage {outage: true} answers
+// 503 to every /payments request (an outage) until {outage: false}; GET /control/stats counts the
+// requests it received (payments, lookups, 503s) for tests and benchmarks.
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -24,6 +28,8 @@ interface Payment {
 const payments = new Map<string, Payment>();
 let hold = process.env.GATEWAY_HOLD === '1';
 let held: Array<() => void> = [];
+let outage = process.env.GATEWAY_OUTAGE === '1';
+const stats = { payRequests: 0, lookups: 0, unavailable: 0 };
 
 const send = (res: ServerResponse, status: number, body: unknown) => {
   if (res.destroyed) return;
@@ -47,6 +53,14 @@ async function json(req: IncomingMessage): Promise<Record<string, unknown> | nul
 const server = createServer(async (req, res) => {
   const body = req.method === 'POST' ? await json(req) : {};
   if (!body) return send(res, 400, { error: 'body must be a JSON object' });
+  if (req.url?.startsWith('/payments')) {
+    if (req.method === 'POST') stats.payRequests++;
+    else stats.lookups++;
+    if (outage) {
+      stats.unavailable++;
+      return send(res, 503, { error: 'payment gateway unavailable (simulated outage)' });
+    }
+  }
   if (req.method === 'POST' && req.url === '/payments') {
     const key = req.headers['idempotency-key'];
     const { reference, amount, currency } = body;
@@ -76,6 +90,21 @@ const server = createServer(async (req, res) => {
     return answer();
   }
   if (req.method === 'GET' && req.url === '/payments') return send(res, 200, { items: [...payments.values()] });
+  if (req.method === 'GET' && req.url?.startsWith('/payments/')) {
+    let key = '';
+    try {
+      key = decodeURIComponent(req.url.slice('/payments/'.length));
+    } catch {
+      return send(res, 400, { error: 'malformed idempotency key' });
+    }
+    const p = payments.get(key);
+    return p ? send(res, 200, p) : send(res, 404, { error: 'no payment with this idempotency key' });
+  }
+  if (req.method === 'GET' && req.url === '/control/stats') return send(res, 200, { ...stats, payments: payments.size, outage });
+  if (req.method === 'POST' && req.url === '/control/outage') {
+    outage = body.outage === true;
+    return send(res, 200, { outage });
+  }
   if (req.method === 'GET' && req.url === '/control/held') return send(res, 200, { held: held.length, hold });
   if (req.method === 'POST' && req.url === '/control/hold') {
     hold = body.hold === true;

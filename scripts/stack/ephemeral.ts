@@ -1,5 +1,7 @@
 // A throwaway stack for load tests and benchmarks: its own mongod in a temp dir (or a fresh
-// database on MONGO_URI when set), migrations, N API instances and nginx on free ports.
+// database on MONGO_URI when set), migrations, N API instances and nginx on free ports; optionally
+// workers (one process per role) and the credit-bureau simulator on a free port (`bureau`: its
+// mode; it signs with a fresh secret the API instances verify).
 // stop() tears everything down and removes the temp files.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,6 +13,7 @@ import { createLogger } from '../../lib/logger.js';
 import { migrateExclusively } from '../../lib/migrations/exclusive.js';
 import { mongoForRun } from '../mongod/launch.js';
 import { freePorts } from './ports.js';
+import { generateSecret } from '../../lib/webhooks/standard-webhooks.js';
 import { startStack, type Stack } from './stack.js';
 
 export interface Ephemeral {
@@ -29,6 +32,10 @@ export async function ephemeralStack(o: {
   env?: Record<string, string>;
   nodeBin?: string;
   nginxAccessLog?: string;
+  /** Worker processes to run, one per role (default none). */
+  workerRoles?: readonly string[];
+  /** Run the credit-bureau simulator for the approval worker in this mode (default: no bureau). */
+  bureau?: { mode: 'sync' | 'async' };
   /** Runs before the API starts (seeding). */
   prepare?: (c: Collections, mongo: Mongo) => Promise<void>;
   log?: (m: string) => void;
@@ -37,7 +44,7 @@ export async function ephemeralStack(o: {
   const runDir = mkdtempSync(join(tmpdir(), `creditdesk-${o.label}-`));
   const server = await mongoForRun(o.label, log);
   const uri = server.uri;
-  const [nginxPort, ...apiPorts] = await freePorts((o.instances ?? 3) + 1);
+  const [nginxPort, bureauPort, ...apiPorts] = await freePorts((o.instances ?? 3) + 2);
   const dbName = `${o.label.replace(/[^A-Za-z0-9_]/g, '_')}_${randomBytes(3).toString('hex')}`;
   const mongo = await connectMongo(uri, dbName, `creditdesk-${o.label}`);
   const cleanup = async () => {
@@ -66,6 +73,8 @@ export async function ephemeralStack(o: {
       log,
       ...(o.nodeBin ? { nodeBin: o.nodeBin } : {}),
       ...(o.nginxAccessLog ? { nginxAccessLog: o.nginxAccessLog } : {}),
+      ...(o.workerRoles ? { workerRoles: o.workerRoles } : {}),
+      ...(o.bureau ? { bureau: { port: bureauPort!, webhookSecret: generateSecret(), mode: o.bureau.mode } } : {}),
     });
     return {
       stack,

@@ -1,5 +1,6 @@
 // The local stack without MongoDB, under one Supervisor: the payment-gateway simulator (when the
-// disbursement role runs and a port is given), N API instances (server/main.ts) and the workers
+// disbursement role runs and a port is given), the credit-bureau simulator (when the approval role
+// runs and `bureau` is given: it calls back through nginx), N API instances (server/main.ts) and the workers
 // (workers/main.ts, one process per role) started together, then nginx in front, rendered from
 // the canonical nginx.conf. Each child counts as up once its readiness URL answers (API /ready,
 // worker /health when it has a port, gateway /payments, /nginx-health); a child that exits before
@@ -7,7 +8,7 @@
 // load-test runner, the benchmarks and the integration tests, so all of them run one topology.
 //
 // stop() stops nginx first, then the API instances and the workers together (SIGTERM: they drain),
-// then the gateway; SIGKILL for whatever outlives the deadline.
+// then the simulators; SIGKILL for whatever outlives the deadline.
 import { join } from 'node:path';
 import { nginxArgs, resolveNginx, testConf, writeLocalConf } from '../nginx/nginx.js';
 import { portInUse } from '../mongod/launch.js';
@@ -39,6 +40,13 @@ export interface StackOptions {
   workerHttpBasePort?: number;
   /** Start the payment-gateway simulator on this port for the disbursement worker (else: ledger only). */
   paymentGatewayPort?: number;
+  /**
+   * Start the credit-bureau simulator (a stand-in) on `port` for the approval worker (else: no
+   * bureau, approval on declared figures only). It signs its callbacks with `webhookSecret`
+   * (whsec_…; the API instances get it as BUREAU_WEBHOOK_SECRETS) and sends them to nginx's
+   * POST /api/webhooks/credit-bureau; `mode` is both the simulator's and the worker's BUREAU_MODE.
+   */
+  bureau?: { port: number; webhookSecret: string; mode: 'sync' | 'async' };
   /** Another Node binary for the API instances (benchmarks: Node 20 vs 24). */
   nodeBin?: string;
   nginxAccessLog?: string;
@@ -91,6 +99,7 @@ export function stackPorts(o: StackOptions): { port: number; what: string }[] {
     ...o.apiPorts.map((port, i) => ({ port, what: `API instance api-${i + 1}; set API_BASE_PORT` })),
     { port: o.nginxPort, what: 'nginx; set NGINX_PORT' },
     ...(o.paymentGatewayPort ? [{ port: o.paymentGatewayPort, what: 'the payment-gateway simulator; set PAYMENT_GATEWAY_PORT' }] : []),
+    ...(o.bureau ? [{ port: o.bureau.port, what: 'the credit-bureau simulator; set BUREAU_SIMULATOR_PORT' }] : []),
     ...workerHttpPorts(o).map((port, i) => ({ port, what: `worker-${o.workerRoles![i]} health and metrics; set WORKER_HTTP_BASE_PORT` })),
   ];
 }
@@ -137,6 +146,25 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       workerEnv.PAYMENT_GATEWAY_URL = gwUrl;
       log(`payment-gateway simulator on ${gwUrl} (stands in for the bank's payment API)`);
     }
+    const apiEnv: Record<string, string> = {};
+    if (o.bureau && roles.includes('approval')) {
+      const bureauUrl = `http://127.0.0.1:${o.bureau.port}`;
+      const sim = sup.node(
+        'credit-bureau-simulator',
+        'scripts/simulators/credit-bureau.ts',
+        {
+          PORT: String(o.bureau.port),
+          BUREAU_SIM_MODE: o.bureau.mode,
+          BUREAU_SIM_WEBHOOK_SECRET: o.bureau.webhookSecret,
+          BUREAU_SIM_CALLBACK_URL: `http://127.0.0.1:${o.nginxPort}/api/webhooks/credit-bureau`,
+        },
+        { group: 'simulators', readyUrl: `${bureauUrl}/health`, readyTimeoutMs: 30_000 },
+      );
+      await up([sim]);
+      Object.assign(workerEnv, { BUREAU_URL: bureauUrl, BUREAU_MODE: o.bureau.mode });
+      apiEnv.BUREAU_WEBHOOK_SECRETS = o.bureau.webhookSecret;
+      log(`credit-bureau simulator on ${bureauUrl}, ${o.bureau.mode} mode (stands in for a credit bureau; callbacks through nginx)`);
+    }
 
     const apis: Api[] = o.apiPorts.map((port, i) => {
       const name = `api-${i + 1}`;
@@ -146,6 +174,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
         'server/main.ts',
         {
           ...common,
+          ...apiEnv,
           SESSION_SECRETS: o.sessionSecrets,
           ...(o.partnerKeySecrets ? { PARTNER_KEY_SECRET: o.partnerKeySecrets } : {}),
           HOST: '127.0.0.1',

@@ -1,4 +1,5 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { MongoError, MongoNetworkError, MongoServerSelectionError } from 'mongodb';
 import { AppError, notFound } from '../../lib/errors.js';
 
 const TITLES: Record<number, string> = {
@@ -20,16 +21,51 @@ function fromFrameworkError(err: {
   status?: number;
   statusCode?: number;
   type?: string;
-  code?: string;
+  code?: unknown;
   message?: string;
 }): AppError | undefined {
   const status = err.status ?? err.statusCode;
   if (err.type === 'entity.parse.failed') return new AppError(400, 'malformed_json', 'the request body is not valid JSON');
   if (err.type === 'entity.too.large' || err.code === 'LIMIT_FILE_SIZE')
     return new AppError(413, 'payload_too_large', 'the request body is too large');
-  if (err.code?.startsWith('LIMIT_')) return new AppError(400, 'bad_upload', err.message ?? 'bad upload');
+  // MongoDB errors carry numeric codes: only a string code can be multer's.
+  if (typeof err.code === 'string' && err.code.startsWith('LIMIT_')) return new AppError(400, 'bad_upload', err.message ?? 'bad upload');
   if (status && status >= 400 && status < 500) return new AppError(status, 'bad_request', err.message ?? 'bad request');
   return undefined;
+}
+
+/**
+ * Server codes of "this member is no longer (or not yet) the primary" and "interrupted by a state
+ * change": what a replica set answers during an election (NotWritablePrimary, NotPrimaryNoSecondaryOk,
+ * NotPrimaryOrSecondary, InterruptedDueToReplStateChange, PrimarySteppedDown, ShutdownInProgress,
+ * InterruptedAtShutdown, LegacyNotPrimary).
+ */
+const ELECTION_CODES = new Set([10107, 13435, 13436, 11602, 189, 91, 11600, 10058]);
+
+/** The driver's errors a client can retry: no primary reachable, the connection dropped, or a labelled retryable failure. */
+function isRetryableMongoError(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e instanceof MongoServerSelectionError || e instanceof MongoNetworkError) return true;
+    if (e instanceof MongoError) {
+      if (e.hasErrorLabel('RetryableWriteError') || e.hasErrorLabel('TransientTransactionError')) return true;
+      if (e.hasErrorLabel('UnknownTransactionCommitResult')) return true;
+      if (typeof e.code === 'number' && ELECTION_CODES.has(e.code)) return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * During a replica-set election (or while MongoDB is unreachable) a request fails with one of the
+ * driver's retryable errors: a 503 with Retry-After tells the client to try again, instead of a 500
+ * that reads as a bug. The write may or may not have been applied when the outcome was unknown
+ * (the client re-reads; PUTs carry the version, so a replay of an applied update is a 409).
+ */
+export function fromMongoError(err: unknown): AppError | undefined {
+  if (!isRetryableMongoError(err)) return undefined;
+  return new AppError(503, 'database_unavailable', 'the database is electing a primary or unreachable; retry shortly', {
+    retryAfterSeconds: 1,
+  });
 }
 
 export const notFoundHandler: RequestHandler = (req) => {
@@ -38,8 +74,12 @@ export const notFoundHandler: RequestHandler = (req) => {
 
 /** The one error handler: RFC 9457 problem details for every 4xx/5xx; no stack traces to clients. */
 export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
-  const e = err instanceof AppError ? err : (fromFrameworkError(err) ?? new AppError(500, 'internal', 'an unexpected error occurred'));
-  if (e.status >= 500) req.log.error({ err }, 'request failed');
+  const e =
+    err instanceof AppError
+      ? err
+      : (fromMongoError(err) ?? fromFrameworkError(err) ?? new AppError(500, 'internal', 'an unexpected error occurred'));
+  if (e.status === 503 && e.code === 'database_unavailable') req.log.warn({ err }, 'request failed: database unavailable (503)');
+  else if (e.status >= 500) req.log.error({ err }, 'request failed');
   const retry = e.extra.retryAfterSeconds;
   if (typeof retry === 'number') res.setHeader('Retry-After', String(retry));
   if (res.headersSent) return void res.end();

@@ -1,8 +1,9 @@
 import { BlockList, isIP } from 'node:net';
 import type { Request, RequestHandler } from 'express';
 import type { MongoClient } from 'mongodb';
-import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { notFound } from '../../lib/errors.js';
+import { registerLockMetrics } from '../../lib/locks/index.js';
 import { instrumentPool } from '../../lib/metrics/pool.js';
 
 /** The route label of requests no route matched, and of 401/403/404 answers (bounded label set). */
@@ -18,6 +19,21 @@ export function routeLabel(req: Request, status: number): string {
   const path: unknown = req.route?.path;
   if (typeof path !== 'string') return UNMATCHED_ROUTE;
   return path === '/' && req.baseUrl ? req.baseUrl : `${req.baseUrl}${path}`;
+}
+
+/** The partner intake route (POST): its answers are counted by outcome. */
+export const INTAKE_ROUTE = '/api/loan/request';
+
+/**
+ * The outcome of a POST /api/loan/request answer: accepted (202), replayed (202 with
+ * Idempotent-Replayed: true), limited (429, the partner's rate), paused (503, intake paused or not
+ * configured), rejected (any other 4xx: bad key, bad body, reused idempotency key), error (5xx).
+ */
+export function intakeOutcome(status: number, replayed: boolean): string {
+  if (status === 202) return replayed ? 'replayed' : 'accepted';
+  if (status === 429) return 'limited';
+  if (status === 503) return 'paused';
+  return status >= 500 ? 'error' : status >= 400 ? 'rejected' : 'other';
 }
 
 /** 200 → "2xx": the status class (5 values at most). */
@@ -89,12 +105,23 @@ export function createMetrics(
     labelNames: ['method', 'route', 'status'],
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
   });
+  const intake = new Counter({
+    name: 'intake_requests_total',
+    help: 'partner loan requests (POST /api/loan/request) by outcome: accepted, replayed, limited, paused, rejected, error',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+  for (const outcome of ['accepted', 'replayed', 'limited', 'paused', 'rejected', 'error']) intake.inc({ outcome }, 0);
+  registerLockMetrics(registry);
   const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
   const observe: RequestHandler = (req, res, next) => {
     const end = duration.startTimer();
     res.on('finish', () => {
       const status = res.statusCode;
       end({ method: METHODS.has(req.method) ? req.method : 'OTHER', route: routeLabel(req, status), status: statusClass(status) });
+      // By path, not route template: a 401/429/503 answered before the route matched counts too.
+      if (req.method === 'POST' && req.originalUrl.split('?', 1)[0] === INTAKE_ROUTE)
+        intake.inc({ outcome: intakeOutcome(status, res.getHeader('Idempotent-Replayed') === 'true') });
     });
     next();
   };

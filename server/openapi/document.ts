@@ -109,6 +109,7 @@ function standardProblems(op: AnyOperation, method: string): Record<string, Json
   }
   if (op.security === 'partner') out['429'] = problemResponse("over the partner's rate limit (Retry-After, RateLimit, RateLimit-Policy)");
   out['500'] = problemResponse('unexpected error (no details are sent)');
+  out['503'] = problemResponse('MongoDB is electing a primary or unreachable, or the instance is draining: retry after Retry-After');
   return out;
 }
 

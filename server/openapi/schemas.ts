@@ -29,7 +29,10 @@ export const problem = z
 export const reasonView = z.object({
   code: z.string().meta({ example: 'LOW_CREDIT_SCORE' }),
   category: z.string(),
-  severity: z.enum(['reject', 'review']).optional(),
+  severity: z
+    .enum(['reject', 'review', 'transient'])
+    .optional()
+    .meta({ description: 'transient: shown while a step waits (VENDOR_UNAVAILABLE)' }),
   message: z.string(),
 });
 
@@ -57,6 +60,28 @@ export const documentView = z.object({
   uploadedBy: actorView,
 });
 
+/** The credit-bureau step: waiting (async request out, or the bureau unavailable: transient reasons) or the report received. */
+const bureauCommon = { vendor: z.string(), mode: z.enum(['sync', 'async']), requestId: z.string().optional() };
+const bureauView = z.discriminatedUnion('state', [
+  z.object({
+    state: z.literal('waiting'),
+    ...bureauCommon,
+    requestedAt: date,
+    reasons: z.array(reasonView),
+    retryAt: date.optional(),
+  }),
+  z.object({
+    state: z.literal('received'),
+    ...bureauCommon,
+    reportId: z.string(),
+    score: z.number(),
+    openAccounts: z.number().int(),
+    defaults: z.number().int(),
+    identityMatch: z.boolean(),
+    receivedAt: date,
+  }),
+]);
+
 export const applicationView = z.object({
   id: trackingId,
   applicant: z.object({ name: z.string(), email: z.string(), phone: z.string(), age: z.number().int() }),
@@ -81,8 +106,13 @@ export const applicationView = z.object({
       score: z.number(),
       reasons: z.array(reasonView),
       assessedAt: date,
+      modelVersion: z
+        .string()
+        .optional()
+        .meta({ description: 'the risk rules that decided (absent on older decisions)', example: 'risk-2' }),
     })
     .optional(),
+  bureau: bureauView.optional(),
   disbursement: z
     .object({
       fence: z.number().int(),

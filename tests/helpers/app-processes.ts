@@ -32,6 +32,8 @@ export interface Payment {
   key: string;
   paymentId: string;
   requests: number;
+  amount: number;
+  reference: string;
 }
 export type Gateway = Proc & {
   url: string;
@@ -41,6 +43,12 @@ export type Gateway = Proc & {
   held(): Promise<number>;
   /** Hold mode: record each payment, then hold the answer until released. */
   setHold(hold: boolean): Promise<void>;
+  /** Outage: every /payments request answers 503 until switched off. */
+  setOutage(outage: boolean): Promise<void>;
+  /** Requests it received: payment requests, lookups by key, and the 503s it answered. */
+  stats(): Promise<{ payRequests: number; lookups: number; unavailable: number; payments: number }>;
+  /** Pays as a client would (planting "the gateway paid, the ledger never heard of it"). */
+  pay(key: string, reference: string, amount: number, currency: string): Promise<Payment>;
 };
 
 /** scripts/simulators/payment-gateway.ts on a free port. */
@@ -55,6 +63,19 @@ export async function gatewayProcess(procs: Processes): Promise<Gateway> {
     held: async () => (await get<{ held: number }>('/control/held')).held,
     setHold: async (hold: boolean) => {
       await fetch(`${url}/control/hold`, { method: 'POST', body: JSON.stringify({ hold }) });
+    },
+    setOutage: async (outage: boolean) => {
+      await fetch(`${url}/control/outage`, { method: 'POST', body: JSON.stringify({ outage }) });
+    },
+    stats: () => get<{ payRequests: number; lookups: number; unavailable: number; payments: number }>('/control/stats'),
+    pay: async (key: string, reference: string, amount: number, currency: string) => {
+      const r = await fetch(`${url}/payments`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': key },
+        body: JSON.stringify({ reference, amount, currency }),
+      });
+      if (r.status !== 201) throw new Error(`gateway pay: ${r.status} ${await r.text()}`);
+      return (await r.json()) as Payment;
     },
   });
 }

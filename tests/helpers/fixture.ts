@@ -12,6 +12,7 @@ import type { Role } from '../../lib/domain/users/types.js';
 import { startApi, type RunningApi } from '../../server/start.js';
 import { startWorkers, type RunningWorkers } from '../../workers/start.js';
 import { gatewayProcess, serverProcess, workerProcess, type Gateway, type ServerProc } from './app-processes.js';
+import { type Bureau, bureauProcess } from './bureau.js';
 import { silentLog, testDb, type TestDb } from './db.js';
 import { apiEnv, workerEnv } from './env.js';
 import type { Client } from './http.js';
@@ -53,6 +54,12 @@ export interface Fixture {
   worker(roles: string, env?: Record<string, string>): Promise<Proc>;
   /** The payment-gateway simulator process. */
   gateway(): Promise<Gateway>;
+  /**
+   * The credit-bureau simulator process (`env`: its BUREAU_SIM_* start settings). Workers started
+   * with f.worker('approval') have no bureau (BUREAU_URL unset: declared figures only) unless given
+   * `{ BUREAU_URL: bureau.url }`.
+   */
+  bureau(env?: Record<string, string>): Promise<Bureau>;
   /** The file's own setup: a before() hook that runs once the fixture's setup is done. */
   before(fn: () => unknown): void;
   /** The file's own cleanup: runs in after(), before the fixture's own cleanup (last registered first). */
@@ -100,6 +107,7 @@ export function fixture(label: string, opts: FixtureOptions = {}): Fixture {
     server: (port, env) => serverProcess(procs, f.t, port, env),
     worker: (roles, env) => workerProcess(procs, f.t, roles, env),
     gateway: () => gatewayProcess(procs),
+    bureau: (env) => bureauProcess(procs, env),
     before: (fn) => {
       before(async () => {
         await start();

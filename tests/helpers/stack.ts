@@ -7,12 +7,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePortRange, freePorts } from '../../scripts/stack/ports.js';
 import { startStack, type Stack, type StackOptions } from '../../scripts/stack/stack.js';
+import { generateSecret } from '../../lib/webhooks/standard-webhooks.js';
 import type { TestDb } from './db.js';
 import { TEST_PARTNER_SECRET, TEST_SECRET } from './env.js';
 
 export { freePort, freePortRange, freePorts } from '../../scripts/stack/ports.js';
 
 export interface TestStackOptions extends Pick<StackOptions, 'workerRoles' | 'restart' | 'log'> {
+  /** Run the credit-bureau simulator for the approval worker in this mode (default: no bureau, declared figures only). */
+  bureau?: { mode: 'sync' | 'async' };
   /** API processes (default 3). */
   instances?: number;
   /** Added to the API and worker processes' environment (default LOG_LEVEL=info, NODE_ENV=test). */
@@ -27,7 +30,7 @@ export interface TestStack extends Stack {
 }
 
 export async function testStack(t: TestDb, opts: TestStackOptions = {}): Promise<TestStack> {
-  const [nginxPort, ...apiPorts] = await freePorts((opts.instances ?? 3) + 1);
+  const [nginxPort, bureauPort, ...apiPorts] = await freePorts((opts.instances ?? 3) + 2);
   const workerHttpBasePort = opts.workerRoles?.length ? await freePortRange(opts.workerRoles.length) : undefined;
   const runDir = mkdtempSync(join(tmpdir(), 'creditdesk-stack-'));
   const stack = await startStack({
@@ -43,6 +46,7 @@ export async function testStack(t: TestDb, opts: TestStackOptions = {}): Promise
     restart: opts.restart,
     log: opts.log,
     env: { LOG_LEVEL: 'info', NODE_ENV: 'test', ...opts.env },
+    ...(opts.bureau ? { bureau: { port: bureauPort!, webhookSecret: generateSecret(), mode: opts.bureau.mode } } : {}),
   }).catch((e: unknown) => {
     rmSync(runDir, { recursive: true, force: true });
     throw e;

@@ -1,24 +1,43 @@
-// The live ops dashboard in a real browser (Debian's Chromium driven by playwright-core): an admin
-// signs in, sees queue figures pushed over SSE, and pauses a queue type with a click.
+// The operations console in a real browser (Debian's Chromium driven by playwright-core) at
+// 1280×800: sign in; the charts move while a load runs (read from window.opsCharts, the arrays
+// the charts draw, not pixels); pausing intake from the console makes POST /api/loan/request
+// answer 503 and the console say so; retrying a dead letter completes it and removes its row;
+// search shows an application's timeline; a reviewer gets the read-only console. The page must
+// make no request to any other origin than the app's. Screenshots of each view go to
+// test-results/console/ (gitignored); their paths are printed.
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { test } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
-import { eventsCollection, pausedTypes, publish } from '../../lib/queue/index.js';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { z } from 'zod';
+import { recordError } from '../../lib/domain/error-log/record.js';
+import { eventsCollection, type JobDefinition, publish, startWorker } from '../../lib/queue/index.js';
+import { silentLog } from '../helpers/db.js';
 import { fixture } from '../helpers/fixture.js';
-import { Client } from '../helpers/http.js';
+import type { Client } from '../helpers/http.js';
+import { asPartner, loanRequest, type TestPartner, testPartner } from '../helpers/partners.js';
 import { PASSWORD } from '../helpers/users.js';
+import { waitFor } from '../helpers/wait.js';
 
-const f = fixture('opsdash', { api: true });
+const f = fixture('opsconsole', { api: { CONSOLE_SERIES_ENABLED: 'true' } });
+const OUT = resolve('test-results', 'console');
+const DEMO = 'console.demo';
 let browser: Browser;
+let admin: Client;
+let partner: TestPartner;
+/** Requests any console page made to another origin than the app's, and CSP violations (must stay empty). */
+const foreign: string[] = [];
+const accepted: Array<{ id: string; loanId: string }> = [];
 
 f.before(async () => {
-  await f.user('admin', 'ops-admin@test.local');
-  for (let i = 0; i < 3; i++) await publish(f.t.mongo.db, 'dash.demo', { i });
-  const dead = await publish(f.t.mongo.db, 'dash.demo', { i: 99 });
-  await eventsCollection(f.t.mongo.db).updateOne({ _id: dead.id }, { $set: { state: 'dead', attempts: 5 } });
-  const reviewer = await f.client('reviewer');
-  await reviewer.create();
+  mkdirSync(OUT, { recursive: true });
+  await f.user('admin', 'console-admin@test.local');
+  await f.user('reviewer', 'console-reviewer@test.local');
+  admin = await f.client('admin');
+  partner = await testPartner(admin);
+  const demo: JobDefinition<{ i: number }> = { type: DEMO, payload: z.object({ i: z.number() }), async handle() {} };
+  const w = startWorker({ db: f.t.mongo.db, jobs: [demo], concurrency: 4, pollMs: 50, log: silentLog });
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_BIN ?? '/usr/bin/chromium',
     args: [
@@ -31,35 +50,196 @@ f.before(async () => {
       '--disable-sync',
     ],
   });
-  f.after(() => browser.close());
+  f.after(async () => {
+    await browser.close();
+    await w.stop();
+  });
 });
 
-test('an admin signs in, sees live queue figures and pauses a type from the dashboard', async () => {
-  const page = await browser.newPage();
+async function signedIn(email: string): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  const origin = new URL(f.url).origin;
+  page.on('request', (r) => {
+    const u = new URL(r.url());
+    if (u.protocol !== 'data:' && u.protocol !== 'blob:' && u.origin !== origin) foreign.push(r.url());
+  });
+  // helmet's CSP (default-src 'self') stops a cross-origin fetch before it is a request, and an
+  // inline script or style attribute: Chromium reports each as a console error, counted here too.
+  page.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) foreign.push(`CSP: ${m.text()}`);
+  });
   await page.goto(`${f.url}/ops/`);
-  await page.getByLabel('Email').fill('ops-admin@test.local');
+  await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Sign in' }).click();
+  await waitFor('the console to go live', async () => (await page.locator('#status').textContent()) === 'live');
+  return page;
+}
 
-  const row = page.locator('#types tbody tr[data-type="dash.demo"]');
-  await row.waitFor({ timeout: 15_000 });
-  const cells = await row.locator('td').allTextContents();
-  assert.equal(cells[1], '3', 'pending');
-  assert.equal(cells[4], '1', 'dead');
-  assert.equal(await page.locator('#applications .card[data-label="submitted"] b').textContent(), '1');
-  assert.equal(await page.locator('#status').textContent(), 'live');
+async function shot(page: Page, name: string): Promise<void> {
+  const path = resolve(OUT, `${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+  console.log(`screenshot: ${path}`);
+}
+
+async function tab(page: Page, name: string): Promise<void> {
+  await page.getByRole('tab', { name }).click();
+}
+
+/** Confirms the console's confirm dialog. */
+async function confirm(page: Page): Promise<void> {
+  await page.locator('#confirm[open] #confirm-ok').click();
+}
+
+/** What a chart draws now: the newest bucket time and each series' total. */
+function chart(page: Page, id: string) {
+  return page.evaluate((chartId) => {
+    const w = globalThis as unknown as {
+      opsCharts: { data(id: string): { x: number[]; keys: string[]; series: Record<string, Array<number | null>> } };
+    };
+    const d = w.opsCharts.data(chartId);
+    const totals = Object.fromEntries(d.keys.map((k) => [k, d.series[k]!.reduce<number>((a, b) => a + (b ?? 0), 0)]));
+    return { last: d.x.at(-1) ?? 0, totals };
+  }, id);
+}
+
+test('an admin signs in and the charts move while a load runs', async () => {
+  const page = await signedIn('console-admin@test.local');
   assert.equal(await page.locator('#login').isVisible(), false, 'the sign-in form is gone once signed in');
+  const before = await chart(page, 'intake');
 
-  await row.getByRole('button', { name: 'pause' }).click();
-  await page.locator('#types tbody tr.paused[data-type="dash.demo"]').waitFor({ timeout: 15_000 });
-  assert.deepEqual(await pausedTypes(f.t.mongo.db), ['dash.demo']);
-
-  mkdirSync('results', { recursive: true });
-  await page.screenshot({ path: 'results/ops-dashboard.png', fullPage: true });
+  // The load: partner loan requests and demo events (the in-process worker completes them), bounded.
+  let running = true;
+  const load = (async () => {
+    for (let i = 0; running && i < 600; i++) {
+      const body = loanRequest();
+      const r = await asPartner(f.url, partner.key, 'POST', '/api/loan/request', body);
+      if (r.status === 202) accepted.push({ id: r.body.id, loanId: String(body.loanId) });
+      await publish(f.t.mongo.db, DEMO, { i });
+    }
+  })();
+  try {
+    const moved = await waitFor('the intake and processing charts to move', async () => {
+      const [intake, done] = [await chart(page, 'intake'), await chart(page, 'processing')];
+      const ok =
+        intake.last > before.last && (intake.totals.accepted ?? 0) >= (before.totals.accepted ?? 0) + 10 && (done.totals[DEMO] ?? 0) >= 5;
+      return ok ? { intake, done } : null;
+    });
+    assert.ok(moved.intake.totals.accepted! > 0);
+    const latency = await chart(page, 'latency');
+    assert.ok((latency.totals.p95 ?? 0) > 0, 'latency percentiles are drawn');
+    const depth = await chart(page, 'depth');
+    assert.ok(Object.hasOwn(depth.totals, DEMO), 'queue depth per type is drawn');
+  } finally {
+    running = false;
+    await load;
+  }
+  await shot(page, 'charts');
+  await page.close();
 });
 
-test('the stream refuses non-admins and anonymous callers', async () => {
-  const viewer = await f.client('viewer');
-  assert.equal((await viewer.get('/api/admin/stream')).status, 403);
-  assert.equal((await new Client(f.url).get('/api/admin/stream')).status, 401);
+test('pausing intake from the console: the API answers 503 and the console shows "paused"', async () => {
+  const page = await signedIn('console-admin@test.local');
+  await tab(page, 'Queues');
+  await page.locator('#types tbody tr').first().waitFor();
+  await page.getByRole('button', { name: 'Pause intake' }).click();
+  await confirm(page);
+  await waitFor(
+    'intake to answer 503',
+    async () => (await asPartner(f.url, partner.key, 'POST', '/api/loan/request', loanRequest())).status === 503,
+  );
+  await waitFor('the console to show the pause', async () => (await page.locator('#intake-badge').textContent()) === 'intake paused');
+  assert.match((await page.locator('#intake-state').textContent()) ?? '', /paused by console-admin@test\.local/);
+  await shot(page, 'queues');
+
+  await page.getByRole('button', { name: 'Resume intake' }).click();
+  await confirm(page);
+  await waitFor(
+    'intake to accept again',
+    async () => (await asPartner(f.url, partner.key, 'POST', '/api/loan/request', loanRequest())).status === 202,
+  );
+  await waitFor('the console to show it running', async () => (await page.locator('#intake-badge').textContent()) === 'intake running');
+  await page.close();
+});
+
+test('retrying a dead letter from the console: it completes and its row disappears', async () => {
+  const events = eventsCollection(f.t.mongo.db);
+  const dead = await publish(f.t.mongo.db, DEMO, { i: -1 }, { dedupeKey: 'console-dead-1' });
+  // dead-lettered before the worker could take it: state dead, with the attempt's error
+  await events.updateOne(
+    { _id: dead.id },
+    {
+      $set: {
+        state: 'dead',
+        attempts: 1,
+        deadAt: new Date(),
+        deadReason: 'handler_error',
+        errors: [{ attempt: 1, at: new Date(), message: 'vendor said no', owner: 'test' }],
+      },
+    },
+  );
+  const state = async () => (await events.findOne({ _id: dead.id }))?.state;
+  if ((await state()) !== 'dead') return assert.fail('the worker took the event before it was dead-lettered; rerun');
+  const page = await signedIn('console-admin@test.local');
+  await tab(page, 'Dead letters');
+  const row = page.locator(`#dead tbody tr[data-id="${dead.id}"]`);
+  await row.waitFor();
+  assert.match((await row.textContent()) ?? '', /attempt 1 .*vendor said no/);
+  await shot(page, 'dead-letters');
+  await row.getByRole('button', { name: `retry dead letter ${dead.id}` }).click();
+  await confirm(page);
+  await row.waitFor({ state: 'detached' });
+  await waitFor('the retried event to complete', async () => (await state()) === 'completed');
+  await page.close();
+});
+
+test('the error log view: filtered entries and counts by category', async () => {
+  await recordError(
+    f.t.c,
+    { code: 'CONSOLE_TEST', category: 'vendor', message: 'bureau timed out', loanId: 'L-console' },
+    { retentionDays: 1 },
+  );
+  const page = await signedIn('console-admin@test.local');
+  await tab(page, 'Error log');
+  await page.locator('#error-filters select[name="category"]').selectOption('vendor');
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await page.locator('#errors tbody tr').first().waitFor();
+  assert.match((await page.locator('#errors tbody').textContent()) ?? '', /CONSOLE_TEST.*bureau timed out/);
+  assert.match((await page.locator('#error-categories tbody').textContent()) ?? '', /vendor/);
+  await shot(page, 'error-log');
+  await page.close();
+});
+
+test('search finds an application by partner loanId and shows its timeline', async () => {
+  const app = accepted[0] ?? assert.fail('the load test accepted no application');
+  const page = await signedIn('console-admin@test.local');
+  await tab(page, 'Search');
+  await page.getByLabel('Tracking id or partner loanId').fill(app.loanId);
+  await page.getByRole('button', { name: 'Search' }).click();
+  await page.locator('#timeline tbody tr').first().waitFor();
+  assert.match((await page.locator('#timeline-title').textContent()) ?? '', new RegExp(app.id));
+  assert.match((await page.locator('#timeline tbody').textContent()) ?? '', /audit/);
+  await shot(page, 'search');
+  await page.close();
+});
+
+test('a reviewer gets the read-only console', async () => {
+  const page = await signedIn('console-reviewer@test.local');
+  assert.match((await page.locator('#who').textContent()) ?? '', /reviewer \(read-only\)/);
+  await waitFor(
+    'charts for the reviewer',
+    async () => (await page.evaluate(() => (globalThis as unknown as { opsCharts: { points(): number } }).opsCharts.points())) > 0,
+  );
+  await tab(page, 'Queues');
+  await page.locator('#types tbody tr').first().waitFor();
+  assert.equal(await page.locator('#intake-toggle').isVisible(), false);
+  assert.equal(await page.locator('#types tbody button').count(), 0, 'no pause buttons');
+  await tab(page, 'Dead letters');
+  assert.equal(await page.locator('#dead-filters').isVisible(), false);
+  await shot(page, 'reviewer');
+  await page.close();
+});
+
+test('no console page made a request to another origin or broke the CSP', () => {
+  assert.deepEqual(foreign, []);
 });

@@ -1,18 +1,23 @@
 // deploy/prometheus/ checked by Debian's promtool (config, rules, the rules' unit tests), and a real
 // Prometheus scraping the app: it loads the same alert rules, scrapes an API instance, a worker
-// process and a worker metrics listener with MongoDB (queue and pool gauges), and its HTTP API
-// shows the series with the expected labels. Prometheus comes from `npm test`'s setup
+// process and a worker metrics listener with MongoDB (queue and pool gauges, a vendor client),
+// and its HTTP API shows the series with the expected labels and runs every query of the Grafana
+// dashboard (deploy/grafana/creditdesk.json). Prometheus comes from `npm test`'s setup
 // (scripts/install-system-deps.sh test); without it these tests fail, they never skip.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import { bureauSchema, parseEnv } from '../../lib/config.js';
+import { acquire } from '../../lib/locks/index.js';
 import { publishMany } from '../../lib/queue/index.js';
+import { bureauVendor } from '../../lib/vendors/bureau-vendor.js';
 import { startHealthServer } from '../../workers/http.js';
 import { fixture } from '../helpers/fixture.js';
+import { asPartner, loanRequest, testPartner } from '../helpers/partners.js';
 import { freePort } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -38,7 +43,7 @@ describe('promtool on deploy/prometheus', () => {
     assert.match(await tool('promtool', ['check', 'config', 'prometheus.yml']), /SUCCESS: 1 rule files found/);
   });
   test('the alert rules are valid', async () => {
-    assert.match(await tool('promtool', ['check', 'rules', 'alerts.yml']), /SUCCESS: 8 rules found/);
+    assert.match(await tool('promtool', ['check', 'rules', 'alerts.yml']), /SUCCESS: 14 rules found/);
   });
   test("every alert's unit tests pass (fires on bad series, quiet on healthy ones)", async () => {
     assert.match(await tool('promtool', ['test', 'rules', 'alerts.test.yml']), /SUCCESS/);
@@ -63,8 +68,14 @@ describe('a real Prometheus scraping the app', () => {
     // A worker process with its /metrics listener (worker_jobs_*, process defaults).
     await f.worker('approval', { WORKER_HTTP_PORT: String(workerPort) });
     // The worker metrics listener with the process's MongoDB, as startWorkers wires it: queue
-    // gauges from the cached aggregate and the driver's pool gauges.
-    probe = await startHealthServer('127.0.0.1', probePort, { instance: 'probe', roles: [], draining: false }, new Map(), f.t.ctx);
+    // gauges from the cached aggregate, the driver's pool gauges, and a vendor client (the credit
+    // bureau's, with its defaults) that made one call, and a lock this process took.
+    const bureau = bureauVendor(f.t.ctx.db, parseEnv(bureauSchema, {}), 'probe');
+    const called = await bureau.call(({ signal }) => fetch(`${f.api.url}/health`, { signal }));
+    assert.ok(called.ok, JSON.stringify(called));
+    assert.ok(await acquire(f.t.ctx.db, 'probe:metrics', 60_000));
+    const ctx = { ...f.t.ctx, bureau: { client: bureau } };
+    probe = await startHealthServer('127.0.0.1', probePort, { instance: 'probe', roles: [], draining: false }, new Map(), ctx);
     f.after(() => new Promise<void>((res) => (probe ? probe.close(() => res()) : res())));
 
     const api = new URL(f.api.url);
@@ -94,6 +105,13 @@ describe('a real Prometheus scraping the app', () => {
     const viewer = await f.client('viewer');
     assert.equal((await viewer.get('/api/applications')).status, 200);
     assert.equal((await fetch(`${f.api.url}/no-such-route`)).status, 404);
+    // Partner intake: accepted, replayed, rejected (the approval worker then runs the event).
+    const partner = await testPartner(await f.client('admin'));
+    const body = loanRequest();
+    const intake = (b: unknown) => asPartner(f.api.url, partner.key, 'POST', '/api/loan/request', b);
+    assert.equal((await intake(body)).status, 202);
+    assert.equal((await intake(body)).headers.get('idempotent-replayed'), 'true');
+    assert.equal((await intake({ loanId: 'x' })).status, 400);
   });
 
   const bounded = { timeoutMs: 30_000, intervalMs: 250, died: () => f.procs.died() };
@@ -157,6 +175,67 @@ describe('a real Prometheus scraping the app', () => {
     await series('nodejs_eventloop_lag_p99_seconds{job="worker"}');
   });
 
+  test('partner intake by outcome (accepted, replayed, rejected; every outcome starts at 0)', async () => {
+    const value = async (outcome: string) => Number((await series(`intake_requests_total{job="api",outcome="${outcome}"}`))[0]!.value[1]);
+    assert.deepEqual(
+      {
+        accepted: await value('accepted'),
+        replayed: await value('replayed'),
+        rejected: await value('rejected'),
+        limited: await value('limited'),
+      },
+      { accepted: 1, replayed: 1, rejected: 1, limited: 0 },
+    );
+  });
+
+  test("the worker's queue counters per type: the accepted request's approval event was claimed and completed", async () => {
+    const type = 'approval.requested';
+    await waitFor(
+      'the approval event to be completed and scraped',
+      async () => (await query(`queue_completions_total{job="worker",type="${type}"} == 1`)).length === 1,
+      bounded,
+    );
+    const [claims] = await series(`queue_claims_total{job="worker",type="${type}"}`);
+    assert.equal(claims!.value[1], '1');
+    for (const name of ['queue_recovered', 'queue_dead']) await series(`${name}{job="worker",type="${PROBE_TYPE}"}`);
+  });
+
+  test('lock waits and the last fence by key prefix', async () => {
+    await series('lock_acquire_wait_seconds_bucket{job="worker",prefix="probe",outcome="acquired"}');
+    const [fence] = await series('lock_last_fence{job="worker",prefix="probe"}');
+    assert.ok(Number(fence!.value[1]) >= 1);
+  });
+
+  test('vendor calls, retry budget, breaker state and outbound latency by vendor', async () => {
+    const [calls] = await series('vendor_calls_total{job="worker",vendor="credit-bureau"}');
+    assert.equal(calls!.value[1], '1');
+    await series('vendor_retry_budget_available{job="worker",vendor="credit-bureau"}');
+    const states = await series('vendor_breaker_state{job="worker",vendor="credit-bureau"}');
+    assert.deepEqual(Object.fromEntries(states.map((s) => [s.metric.state, s.value[1]])), { closed: '1', open: '0', half_open: '0' });
+    const api = new URL(f.api.url).host;
+    await series(`http_client_request_duration_seconds_bucket{job="worker",server="${api}",status="2xx"}`);
+  });
+
+  test('status streams (SSE) per stream kind on the API', async () => {
+    const streams = await series('sse_connections{job="api"}');
+    assert.deepEqual(streams.map((s) => s.metric.stream).sort(), ['admin', 'application', 'partner']);
+  });
+
+  test('every query of the Grafana dashboard is valid PromQL on this Prometheus', async () => {
+    const file = resolve(import.meta.dirname, '../../deploy/grafana/creditdesk.json');
+    const dashboard = JSON.parse(await readFile(file, 'utf8')) as { panels: Array<{ title: string; targets?: Array<{ expr: string }> }> };
+    const exprs = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ title: p.title, expr: t.expr })));
+    assert.ok(exprs.length > 20);
+    for (const { title, expr } of exprs) {
+      const q = expr.replaceAll('$__rate_interval', '1m');
+      const body = (await (await fetch(`${prom}/api/v1/query?query=${encodeURIComponent(q)}`)).json()) as {
+        status: string;
+        error?: string;
+      };
+      assert.equal(body.status, 'success', `${title}: ${q}: ${body.error}`);
+    }
+  });
+
   test('Prometheus loaded and evaluates every alert rule', async () => {
     const rules = await waitFor(
       'every rule evaluated',
@@ -176,9 +255,15 @@ describe('a real Prometheus scraping the app', () => {
         'ApiLatencyP95High',
         'DeadLettersGrowing',
         'EventLoopLagHigh',
+        'IntakeRateLimitedHigh',
+        'IntakeRejectionsHigh',
+        'LockWaitP95High',
         'MongoPoolExhausted',
         'QueueBacklogHigh',
         'QueueLagHigh',
+        'QueueLeaseLosses',
+        'SseConnectionsNearCap',
+        'VendorBreakerOpen',
         'WorkerJobsStuck',
       ].map((n) => `${n}: ok`),
     );

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { assess, reasonsFor } from '../../lib/domain/risk/assess.js';
+import { assess, reasonsFor, vendorUnavailable } from '../../lib/domain/risk/assess.js';
 import { incomeDiffers, namesMatch } from '../../lib/domain/risk/compare.js';
+import { riskInputOf } from '../../lib/domain/risk/input.js';
 import { riskScore } from '../../lib/domain/risk/score.js';
-import type { RiskInput } from '../../lib/domain/risk/types.js';
+import { MODEL_VERSION, type RiskInput } from '../../lib/domain/risk/types.js';
 
 const good = (over: Partial<RiskInput> = {}): RiskInput => ({
   amount: 25_000,
@@ -97,5 +98,100 @@ describe('comparisons', () => {
     assert.ok(!incomeDiffers(100_000, 110_000, 0.1));
     assert.ok(incomeDiffers(100_000, 110_001, 0.1));
     assert.ok(incomeDiffers(0, 5, 0.1));
+  });
+});
+
+describe('bureau rules (model risk-2)', () => {
+  const clean = { score: 760, openAccounts: 3, defaults: 0, identityMatch: true };
+  test('a clean report adds no reason; without a report the rules are the declared-figures ones', () => {
+    assert.deepEqual(codes(good({ bureau: clean })), []);
+    assert.equal(assess(good({ bureau: clean })).decision, 'approved');
+    assert.equal(assess(good()).decision, 'approved');
+  });
+
+  test('BUREAU_SCORE_LOW below 500 rejects (credit); 500 itself passes', () => {
+    assert.deepEqual(codes(good({ bureau: { ...clean, score: 499 } })), ['BUREAU_SCORE_LOW']);
+    assert.deepEqual(codes(good({ bureau: { ...clean, score: 500 } })), []);
+    const a = assess(good({ bureau: { ...clean, score: 420 } }));
+    assert.equal(a.decision, 'rejected');
+    assert.equal(a.reasons.find((r) => r.code === 'BUREAU_SCORE_LOW')!.category, 'credit');
+  });
+
+  test('BUREAU_DEFAULTS: one default goes to review, two or more reject', () => {
+    const one = assess(good({ bureau: { ...clean, defaults: 1 } }));
+    assert.deepEqual([one.decision, one.reasons.map((r) => [r.code, r.severity])], ['pending_review', [['BUREAU_DEFAULTS', 'review']]]);
+    const two = assess(good({ bureau: { ...clean, defaults: 2 } }));
+    assert.deepEqual([two.decision, two.reasons.map((r) => [r.code, r.severity])], ['rejected', [['BUREAU_DEFAULTS', 'reject']]]);
+  });
+
+  test('BUREAU_IDENTITY_MISMATCH sends to review (verification)', () => {
+    const a = assess(good({ bureau: { ...clean, identityMatch: false } }));
+    assert.equal(a.decision, 'pending_review');
+    assert.deepEqual(
+      a.reasons.map((r) => [r.code, r.category]),
+      [['BUREAU_IDENTITY_MISMATCH', 'verification']],
+    );
+  });
+
+  test("the bureau's score, not the declared one, drives the credit part of the risk score", () => {
+    assert.ok(riskScore(good({ creditScore: 800, bureau: { ...clean, score: 550 } })) > riskScore(good({ creditScore: 800 })));
+  });
+
+  test('VENDOR_UNAVAILABLE is transient (category vendor) and never decides anything', () => {
+    const r = vendorUnavailable('credit-bureau', 'circuit_open', new Date('2026-11-21T12:00:00Z'));
+    assert.deepEqual([r.code, r.category, r.severity], ['VENDOR_UNAVAILABLE', 'vendor', 'transient']);
+    assert.match(r.message, /2026-11-21T12:00:00.000Z/);
+  });
+
+  test('every assessment carries the model version', () => {
+    assert.equal(assess(good()).modelVersion, MODEL_VERSION);
+  });
+});
+
+describe('a stored decision is reproducible from what is stored', () => {
+  // An application as stored after a bureau decision (only the fields the rules read, plus noise).
+  const stored = {
+    amount: 40_000,
+    income: 70_000,
+    creditScore: 690,
+    applicant: { name: 'Grace Hopper', age: 44, email: 'grace@example.com', phone: '+1 555 0100' },
+    purpose: 'car',
+    ocr: {
+      documentId: 'd',
+      fields: { name: 'GRACE HOPPER', income: 69_000, idNumber: 'X1' },
+      mismatches: [],
+      text: '…',
+      readAt: new Date(),
+    },
+    bureau: {
+      state: 'received' as const,
+      vendor: 'credit-bureau',
+      mode: 'async' as const,
+      requestId: 'req_1',
+      reportId: 'rpt_1',
+      score: 610,
+      openAccounts: 4,
+      defaults: 1,
+      identityMatch: true,
+      receivedAt: new Date(),
+    },
+  };
+
+  test('assess(riskInputOf(stored)) gives the same decision, score and reasons, under the recorded model version', () => {
+    const decided = assess(riskInputOf(stored));
+    const risk = { decision: decided.decision, score: decided.score, reasons: decided.reasons, modelVersion: decided.modelVersion };
+    // …stored as JSON (the API view / a backup) and read back: nothing the rules need is lost.
+    const again = assess(riskInputOf(JSON.parse(JSON.stringify(stored))));
+    assert.deepEqual({ decision: again.decision, score: again.score, reasons: again.reasons, modelVersion: again.modelVersion }, risk);
+    assert.equal(risk.decision, 'pending_review');
+    assert.deepEqual(
+      risk.reasons.map((r) => r.code),
+      ['BUREAU_DEFAULTS'],
+    );
+  });
+
+  test('a waiting bureau step (no report yet) feeds nothing into the rules', () => {
+    const waiting = { ...stored, bureau: { state: 'waiting' as const } };
+    assert.equal(riskInputOf(waiting).bureau, undefined);
   });
 });

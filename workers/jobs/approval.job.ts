@@ -1,5 +1,7 @@
-// approval.requested → risk rules → approved | rejected | pending_review (awaiting_second_approval
-// above DUAL_APPROVAL_ABOVE: a person approves second).
+// approval.requested → credit bureau (when configured) → risk rules → approved | rejected |
+// pending_review (awaiting_second_approval above DUAL_APPROVAL_ABOVE: a person approves second), or
+// bureau_pending (async bureau: its signed callback decides). While the bureau is unavailable the
+// event is rescheduled (RescheduleError), not failed.
 import { decideApproval } from '../../lib/domain/pipeline/decide-approval.js';
 import { EVENT, MAX_ATTEMPTS, WORKER_ACTORS, approvalRequested, type ApprovalRequested } from '../../lib/domain/pipeline/events.js';
 import type { JobDefinition } from '../../lib/queue/index.js';
@@ -11,7 +13,7 @@ export function approvalJob(ctx: WorkerContext): JobDefinition<ApprovalRequested
     type: EVENT.approval,
     payload: approvalRequested,
     maxAttempts: MAX_ATTEMPTS[EVENT.approval],
-    handle: (p, job) => decideApproval(ctx, { dualApprovalAbove: ctx.cfg.DUAL_APPROVAL_ABOVE }, p, job),
+    handle: (p, job) => decideApproval(ctx, { dualApprovalAbove: ctx.cfg.DUAL_APPROVAL_ABOVE }, p, job, ctx.bureau?.requester),
     onGiveUp: failApplicationOnGiveUp(ctx, 'approval', 'scoring', WORKER_ACTORS.approval),
   };
 }

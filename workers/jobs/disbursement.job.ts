@@ -1,6 +1,8 @@
-// disbursement.requested → under the loan lock: disbursing → pay → ledger + disbursed. The give-up
+// disbursement.requested → under the loan lock: disbursing → pay (through the gateway's VendorClient:
+// while its breaker is open the event is rescheduled, not failed) → ledger + disbursed. The give-up
 // hook only records the error-log entry: money may have moved, so a given-up disbursement stays
-// `disbursing` and waits in the dead letters for an operator's retry (which is safe: it is idempotent).
+// `disbursing` and waits in the dead letters for an operator's retry (which is safe: it is
+// idempotent) — or for the reconciler, which asks the gateway for the payment and finishes it.
 import { disburse } from '../../lib/domain/pipeline/disburse.js';
 import { EVENT, MAX_ATTEMPTS, disbursementRequested, type DisbursementRequested } from '../../lib/domain/pipeline/events.js';
 import type { JobDefinition } from '../../lib/queue/index.js';

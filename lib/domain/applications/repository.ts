@@ -157,15 +157,8 @@ export function findByIntakeKey(c: Collections, partnerId: string, idempotencyKe
 }
 
 /** Application `id` if `partnerId` submitted it, with only the fields a partner's status view needs. */
-export function findPartnersApplication(
-  c: Collections,
-  partnerId: string,
-  id: string,
-): Promise<Pick<ApplicationDoc, '_id' | 'status' | 'intake' | 'risk' | 'updatedAt' | 'version'> | null> {
-  return c.applications.findOne(
-    { _id: id, 'intake.partnerId': partnerId },
-    { projection: { status: 1, intake: 1, risk: 1, updatedAt: 1, version: 1 } },
-  );
+export function findPartnersApplication(c: Collections, partnerId: string, id: string): Promise<StatusFields | null> {
+  return c.applications.findOne<StatusFields>({ _id: id, 'intake.partnerId': partnerId }, { projection: STATUS_PROJECTION });
 }
 
 /** Up to `limit` of these applications whose status is not one of `statuses`. */
@@ -186,8 +179,19 @@ export function findNotIn(
 export type StatusFields = Pick<ApplicationDoc, '_id' | 'status' | 'updatedAt' | 'version'> & {
   intake?: Partial<Pick<NonNullable<ApplicationDoc['intake']>, 'partnerId' | 'loanId'>>;
   risk?: Partial<Pick<NonNullable<ApplicationDoc['risk']>, 'reasons'>>;
+  /** While the bureau step waits: its transient reasons (VENDOR_UNAVAILABLE). */
+  bureau?: { state?: string; reasons?: NonNullable<ApplicationDoc['risk']>['reasons'] };
 };
-const STATUS_PROJECTION = { status: 1, updatedAt: 1, version: 1, 'intake.partnerId': 1, 'intake.loanId': 1, 'risk.reasons': 1 } as const;
+const STATUS_PROJECTION = {
+  status: 1,
+  updatedAt: 1,
+  version: 1,
+  'intake.partnerId': 1,
+  'intake.loanId': 1,
+  'risk.reasons': 1,
+  'bureau.state': 1,
+  'bureau.reasons': 1,
+} as const;
 
 /** Application `id`'s status fields; with `partnerId`, only if that partner submitted it. */
 export function findStatusFields(c: Collections, id: string, partnerId?: string): Promise<StatusFields | null> {
@@ -245,4 +249,41 @@ export function watchStatusChanges(c: Collections, resumeAfter: ResumeToken | un
     ],
     { fullDocument: 'updateLookup', ...(resumeAfter ? { resumeAfter } : {}) },
   );
+}
+
+/** Index of the console's loanId search (migration 015): partners' own references, across partners. */
+export const LOAN_ID_INDEX = 'intake.loanId_1_intake.partnerId_1';
+
+/** Applications partners submitted with this loanId (one per partner at most in practice), by the intake.loanId index. */
+export function findByLoanId(c: Collections, loanId: string, limit: number): Promise<Pick<ApplicationDoc, '_id' | 'status' | 'intake'>[]> {
+  return c.applications
+    .find({ 'intake.loanId': loanId }, { projection: { status: 1, intake: 1 } })
+    .hint(LOAN_ID_INDEX)
+    .limit(limit)
+    .toArray();
+}
+
+/**
+ * The reconciler's stuck applications: in `status` and unchanged since before `before`, oldest
+ * first (index status_1_updatedAt_-1__id_-1), at most `limit`.
+ */
+export function findStuck(c: Collections, status: Status, before: Date, limit: number): Promise<ApplicationDoc[]> {
+  return c.applications
+    .find({ status, updatedAt: { $lt: before } })
+    .sort({ updatedAt: 1, _id: 1 })
+    .limit(limit)
+    .toArray();
+}
+
+/** How many applications are stuck per status (each counted on the same index, bounded by `cap`). */
+export async function countStuck(c: Collections, cutoffs: ReadonlyArray<{ status: Status; before: Date }>, cap = 100_000) {
+  const counts = await Promise.all(
+    cutoffs.map(({ status, before }) => c.applications.countDocuments({ status, updatedAt: { $lt: before } }, { limit: cap })),
+  );
+  return Object.fromEntries(cutoffs.map((x, i) => [x.status, counts[i]!])) as Partial<Record<Status, number>>;
+}
+
+/** The application waiting for the bureau's request `requestId` (the callback's lookup; partial index bureau.requestId, migration 013). */
+export function findByBureauRequest(c: Collections, requestId: string, session?: ClientSession): Promise<ApplicationDoc | null> {
+  return c.applications.findOne({ 'bureau.requestId': requestId }, session ? { session } : {});
 }

@@ -45,7 +45,44 @@ export interface RiskResult {
   score: number;
   reasons: Reason[];
   assessedAt: Date;
+  /** The rules' version (lib/domain/risk/types.ts MODEL_VERSION); absent on decisions made before it was recorded. */
+  modelVersion?: string;
 }
+
+/** How the bureau answers: in the HTTP response (sync) or by a signed callback later (async). */
+export type BureauMode = 'sync' | 'async';
+
+/**
+ * The credit-bureau step, written by the approval stage (and by the bureau's callback in async
+ * mode). `waiting`: the request is out (async: `requestId` is the one callback that may complete
+ * it, status bureau_pending) or the bureau is unavailable (breaker open, rate limit used up: the
+ * transient VENDOR_UNAVAILABLE reason, the event is rescheduled for `retryAt`). `received`: the
+ * report the risk rules read — with the application's terms and OCR fields, everything a decision
+ * is re-run from.
+ */
+export type BureauStep =
+  | {
+      state: 'waiting';
+      vendor: string;
+      mode: BureauMode;
+      requestId?: string;
+      requestedAt: Date;
+      /** Transient reasons shown while waiting (VENDOR_UNAVAILABLE). */
+      reasons: Reason[];
+      retryAt?: Date;
+    }
+  | {
+      state: 'received';
+      vendor: string;
+      mode: BureauMode;
+      requestId?: string;
+      reportId: string;
+      score: number;
+      openAccounts: number;
+      defaults: number;
+      identityMatch: boolean;
+      receivedAt: Date;
+    };
 
 /** Written by the disbursement stage, under the `loan:<id>` lock whose fencing number it carries. */
 export interface Disbursement {
@@ -123,6 +160,8 @@ export interface ApplicationDoc {
   documents?: DocumentRef[];
   ocr?: OcrResult;
   risk?: RiskResult;
+  /** The credit-bureau step (absent when no bureau is configured: declared figures only). */
+  bureau?: BureauStep;
   disbursement?: Disbursement;
   failure?: Failure;
   /** Set when a partner submitted it. */
@@ -130,7 +169,7 @@ export interface ApplicationDoc {
 }
 
 /** The fields the pipeline stages write. */
-export type PipelineFields = Pick<ApplicationDoc, 'documents' | 'ocr' | 'risk' | 'disbursement' | 'failure' | 'approvals'>;
+export type PipelineFields = Pick<ApplicationDoc, 'documents' | 'ocr' | 'risk' | 'bureau' | 'disbursement' | 'failure' | 'approvals'>;
 
 /** The financial terms: frozen once the application leaves submitted/under_review. */
 export const TERM_FIELDS = ['amount', 'income', 'creditScore', 'applicant'] as const;

@@ -12,6 +12,8 @@ export interface StatusSource {
   version: number;
   intake?: { loanId?: string | undefined } | undefined;
   risk?: { reasons?: readonly Reason[] | undefined } | undefined;
+  /** The bureau step: while it waits, its transient reasons (VENDOR_UNAVAILABLE) are shown too. */
+  bureau?: { state?: string | undefined; reasons?: readonly Reason[] | undefined } | undefined;
 }
 
 export interface StatusView {
@@ -29,7 +31,11 @@ export function statusView(doc: StatusSource): StatusView {
     id: doc._id,
     loanId: doc.intake?.loanId ?? null,
     status: doc.status,
-    reasons: (doc.risk?.reasons ?? []).map((r) => ({ code: r.code, category: r.category, message: r.message })),
+    reasons: [...(doc.risk?.reasons ?? []), ...(doc.bureau?.state === 'waiting' ? (doc.bureau.reasons ?? []) : [])].map((r) => ({
+      code: r.code,
+      category: r.category,
+      message: r.message,
+    })),
     updatedAt: doc.updatedAt,
     version: doc.version,
   };

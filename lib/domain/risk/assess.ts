@@ -1,7 +1,7 @@
 // The approval rules: each yields a categorized reason; the decision follows from the worst one.
 import { incomeDiffers, namesMatch } from './compare.js';
 import { riskScore } from './score.js';
-import { DEFAULT_POLICY, type Assessment, type Reason, type RiskInput, type RiskPolicy } from './types.js';
+import { type Assessment, type BureauInput, DEFAULT_POLICY, MODEL_VERSION, type Reason, type RiskInput, type RiskPolicy } from './types.js';
 
 export function reasonsFor(i: RiskInput, p: RiskPolicy = DEFAULT_POLICY): Reason[] {
   const out: Reason[] = [];
@@ -46,7 +46,45 @@ export function reasonsFor(i: RiskInput, p: RiskPolicy = DEFAULT_POLICY): Reason
       });
     }
   }
+  if (i.bureau) out.push(...bureauReasons(i.bureau, p));
   return out;
+}
+
+/** The bureau report's reasons: a low bureau score or repeated defaults reject; one default or an identity the bureau could not match goes to a person. */
+function bureauReasons(b: BureauInput, p: RiskPolicy): Reason[] {
+  const out: Reason[] = [];
+  if (b.score < p.minBureauScore)
+    out.push({
+      code: 'BUREAU_SCORE_LOW',
+      category: 'credit',
+      severity: 'reject',
+      message: `bureau score ${b.score} is below ${p.minBureauScore}`,
+    });
+  if (b.defaults > 0)
+    out.push({
+      code: 'BUREAU_DEFAULTS',
+      category: 'credit',
+      severity: b.defaults >= p.rejectBureauDefaults ? 'reject' : 'review',
+      message: `the bureau reports ${b.defaults} default(s) (${p.rejectBureauDefaults} or more reject)`,
+    });
+  if (!b.identityMatch)
+    out.push({
+      code: 'BUREAU_IDENTITY_MISMATCH',
+      category: 'verification',
+      severity: 'review',
+      message: 'the bureau could not match the declared identity',
+    });
+  return out;
+}
+
+/** The transient reason an application shows while the bureau is unavailable (breaker open, rate limit used up). */
+export function vendorUnavailable(vendor: string, why: string, retryAt: Date): Reason {
+  return {
+    code: 'VENDOR_UNAVAILABLE',
+    category: 'vendor',
+    severity: 'transient',
+    message: `${vendor} is unavailable (${why}); the approval step retries at ${retryAt.toISOString()}`,
+  };
 }
 
 /** Any `reject` reason rejects; otherwise any `review` reason (or a high score) goes to a person. */
@@ -61,6 +99,10 @@ export function assess(i: RiskInput, p: RiskPolicy = DEFAULT_POLICY): Assessment
       message: `risk score ${score} is above ${p.reviewScoreAbove}`,
     });
   }
-  const decision = reasons.some((r) => r.severity === 'reject') ? 'rejected' : reasons.length ? 'pending_review' : 'approved';
-  return { decision, score, reasons };
+  const decision = reasons.some((r) => r.severity === 'reject')
+    ? 'rejected'
+    : reasons.some((r) => r.severity === 'review')
+      ? 'pending_review'
+      : 'approved';
+  return { decision, score, reasons, modelVersion: MODEL_VERSION };
 }

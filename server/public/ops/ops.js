@@ -1,98 +1,115 @@
-// The ops dashboard: signs in when needed, then renders snapshots pushed over Server-Sent Events.
-const $ = (s) => document.querySelector(s);
-let csrf = '';
-let source;
+// The operations console: signs in when needed, then lives on two Server-Sent Events streams
+// (snapshot: queues/pauses/intake/breakers; series: the charts' buckets). EventSource reconnects
+// by itself (retry: 3 s); the series stream resends its whole window on every connect, so a
+// reconnect (to this or, through nginx, another instance) redraws the charts from scratch.
+// Views are tabs (arrow keys move between them). Reviewers and viewers get the read-only parts:
+// action buttons are not rendered for them, and the admin routes refuse them anyway.
+import { $, applyRole, session } from './api.js';
+import { onPoints, onWindow, setupCharts } from './charts.js';
+import { loadDeadLetters, setupDeadLetters } from './dead-letters.js';
+import { loadErrors, setupErrors } from './errors.js';
+import { refreshLocks, renderSnapshot, setupQueues } from './queues.js';
+import { setupSearch } from './search.js';
 
-const setStatus = (text, cls = '') => {
+const streams = { snapshot: undefined, series: undefined };
+const live = { snapshot: false, series: false };
+let poller;
+
+function setStatus(text, cls = '') {
   const el = $('#status');
   el.textContent = text;
   el.className = cls;
-};
-const card = (label, value, alert = false) => {
-  const d = document.createElement('div');
-  d.className = `card${alert ? ' alert' : ''}`;
-  d.dataset.label = label;
-  const b = document.createElement('b');
-  b.textContent = String(value);
-  d.append(b, label);
-  return d;
-};
-const age = (ms) => (ms < 1000 ? `${ms} ms` : ms < 120_000 ? `${Math.round(ms / 1000)} s` : `${Math.round(ms / 60_000)} min`);
+}
+const showLive = () => (live.snapshot && live.series ? setStatus('live', 'live') : setStatus('reconnecting…', 'down'));
 
-function render(s) {
-  const q = s.queue;
-  $('#totals').replaceChildren(
-    card('pending', q.pending),
-    card('processing', q.processing),
-    card('retrying', q.failed, q.failed > 0),
-    card('dead', q.dead, q.dead > 0),
-    card('completed', q.completed),
-    card('recovered', q.recovered),
-  );
-  const rows = Object.entries(q.types)
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([type, t]) => {
-      const tr = document.createElement('tr');
-      tr.dataset.type = type;
-      if (s.paused.includes(type)) tr.className = 'paused';
-      for (const v of [
-        type,
-        t.pending,
-        t.processing,
-        t.failed,
-        t.dead,
-        t.completed,
-        t.pending ? age(t.oldestPendingAgeMs) : '–',
-        t.recovered,
-      ]) {
-        const td = document.createElement('td');
-        td.textContent = String(v);
-        tr.append(td);
-      }
-      const td = document.createElement('td');
-      const btn = document.createElement('button');
-      const paused = s.paused.includes(type);
-      btn.textContent = paused ? 'resume' : 'pause';
-      btn.onclick = () => control(type, paused ? 'resume' : 'pause');
-      td.append(btn);
-      tr.append(td);
-      return tr;
-    });
-  $('#types tbody').replaceChildren(...rows);
-  $('#applications').replaceChildren(
-    ...Object.entries(s.applications)
-      .sort()
-      .map(([k, v]) => card(k, v)),
-  );
-  $('#updated').textContent = new Date(s.at).toLocaleTimeString();
+/** Work a view does while it is shown: load on open, refresh every 3 s. */
+const VIEW_WORK = {
+  'view-queues': refreshLocks,
+  'view-errors': () => loadErrors(),
+  'view-dead': loadDeadLetters,
+};
+
+function selectTab(tab, focus = false) {
+  for (const t of document.querySelectorAll('[role="tab"]')) {
+    const on = t === tab;
+    t.setAttribute('aria-selected', String(on));
+    t.tabIndex = on ? 0 : -1;
+    $(`#${t.getAttribute('aria-controls')}`).hidden = !on;
+  }
+  if (focus) tab.focus();
+  const view = tab.getAttribute('aria-controls');
+  clearInterval(poller);
+  const work = VIEW_WORK[view];
+  if (work) {
+    void work();
+    // Errors are loaded on demand (filters), the others refresh while shown.
+    if (view !== 'view-errors') poller = setInterval(() => void work(), 3000);
+  }
+  if (view === 'view-charts') window.opsCharts.redraw();
 }
 
-async function control(type, action) {
-  const r = await fetch(`/api/admin/queues/${encodeURIComponent(type)}/${action}`, { method: 'POST', headers: { 'x-csrf-token': csrf } });
-  if (!r.ok) setStatus(`${action} failed (${r.status})`, 'down');
-}
-
-function connect() {
-  $('#login').hidden = true;
-  $('#dashboard').hidden = false;
-  source?.close();
-  source = new EventSource('/api/admin/stream');
-  source.addEventListener('snapshot', (e) => {
-    setStatus('live', 'live');
-    render(JSON.parse(e.data));
+function setupTabs() {
+  const tabs = [...document.querySelectorAll('[role="tab"]')];
+  for (const t of tabs) t.addEventListener('click', () => selectTab(t));
+  $('#tabs').addEventListener('keydown', (e) => {
+    const i = tabs.indexOf(document.activeElement);
+    if (i < 0) return;
+    const to = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: tabs.length - 1 }[e.key];
+    if (to === undefined) return;
+    e.preventDefault();
+    selectTab(tabs[(to + tabs.length) % tabs.length], true);
   });
-  source.onerror = () => setStatus('reconnecting…', 'down');
+}
+
+function open(name, url, handlers) {
+  streams[name]?.close();
+  const source = new EventSource(url);
+  streams[name] = source;
+  for (const [event, fn] of Object.entries(handlers))
+    source.addEventListener(event, (e) => {
+      live[name] = true;
+      showLive();
+      fn(JSON.parse(e.data));
+    });
+  source.onopen = () => {
+    live[name] = true;
+    showLive();
+  };
+  source.onerror = () => {
+    live[name] = false;
+    showLive();
+  };
+}
+
+function enter(user, csrf) {
+  session.role = user.role;
+  session.email = user.email;
+  session.csrf = csrf;
+  $('#who').textContent = `${user.email} · ${user.role}${user.role === 'admin' ? '' : ' (read-only)'}`;
+  $('#login').hidden = true;
+  $('#console').hidden = false;
+  $('#logout').hidden = false;
+  applyRole();
+  open('snapshot', '/api/admin/stream', { snapshot: renderSnapshot });
+  open('series', '/api/admin/ops/series', { window: onWindow, points: onPoints });
+  selectTab($('#tab-charts'));
 }
 
 async function start() {
+  setupTabs();
+  setupCharts();
+  setupQueues();
+  setupErrors();
+  setupDeadLetters();
+  setupSearch();
   const me = await fetch('/api/auth/me');
   if (me.ok) {
     const body = await me.json();
-    csrf = body.csrfToken;
-    if (body.user.role === 'admin') return connect();
+    return enter(body.user, body.csrfToken);
   }
   setStatus('signed out');
   $('#login').hidden = false;
+  $('#login input[name="email"]').focus();
 }
 
 $('#login').addEventListener('submit', async (e) => {
@@ -103,17 +120,17 @@ $('#login').addEventListener('submit', async (e) => {
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ email: f.get('email'), password: f.get('password') }),
   });
-  const body = await r.json();
+  const body = await r.json().catch(() => ({}));
   if (!r.ok) {
     $('#login-error').textContent = body.detail ?? 'sign-in failed';
     return;
   }
-  if (body.user.role !== 'admin') {
-    $('#login-error').textContent = 'the dashboard needs the admin role';
-    return;
-  }
-  csrf = body.csrfToken;
-  connect();
+  enter(body.user, body.csrfToken);
+});
+
+$('#logout').addEventListener('click', async () => {
+  await fetch('/api/auth/logout', { method: 'POST', headers: { 'x-csrf-token': session.csrf } });
+  location.reload();
 });
 
 void start();
