@@ -22,12 +22,12 @@ f.before(async () => {
 });
 
 /**
- * One logical request: the same key and body, at most 6 attempts (backing off 100 ms, doubling)
- * while nginx answers 502/503/504 or the connection fails.
+ * One logical request: the same key and body, at most `tries` attempts (backing off 100 ms,
+ * doubling, at most 1 s) while nginx answers 502/503/504 or the connection fails.
  */
-async function submitWithRetry(key: string, body: Record<string, unknown>) {
+async function submitWithRetry(key: string, body: Record<string, unknown>, tries = 6) {
   const attempts: number[] = [];
-  for (let i = 0; i < 6; i++) {
+  for (let i = 0; i < tries; i++) {
     const r = await asPartner(f.url, p.key, 'POST', '/api/loan/request', body, { 'idempotency-key': key }).catch(() => undefined);
     attempts.push(r?.status ?? 0);
     if (r && ![502, 503, 504].includes(r.status)) {
@@ -39,7 +39,7 @@ async function submitWithRetry(key: string, body: Record<string, unknown>) {
         upstream: r.headers.get('x-upstream'),
       };
     }
-    await new Promise((res) => setTimeout(res, 100 * 2 ** i));
+    await new Promise((res) => setTimeout(res, Math.min(1000, 100 * 2 ** i)));
   }
   return { status: attempts.at(-1)!, attempts, id: undefined, replayed: false, upstream: null };
 }
@@ -95,8 +95,10 @@ test('kill -9 of one API instance during intake: every 202 is stored with its ev
 
   // A partner resending any acknowledged request (every retried one and every 20th) gets the same id back as a replay.
   const resend = acked.filter((r, i) => r.attempts.length > 1 || i % 20 === 0);
+  // Resent after the load, when nginx may still probe the dead instance once per fail_timeout
+  // (10 s): enough attempts to outlast one such window.
   for (const r of resend) {
-    const again = await submitWithRetry(r.key, r.body);
+    const again = await submitWithRetry(r.key, r.body, 14);
     assert.equal(again.status, 202, `${r.key}: ${again.attempts}`);
     assert.ok(again.replayed, `${r.key} answered as a replay`);
     assert.equal(again.id, r.id, r.key);
