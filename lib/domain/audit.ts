@@ -3,7 +3,7 @@
 import { type ClientSession, type Collection, type Filter, ObjectId } from 'mongodb';
 import type { Actor } from './users/types.js';
 
-export const AUDIT_ENTITIES = ['application', 'user', 'dead_letter', 'queue', 'partner', 'intake'] as const;
+export const AUDIT_ENTITIES = ['application', 'user', 'dead_letter', 'queue', 'partner', 'intake', 'vendor'] as const;
 export type AuditEntity = (typeof AUDIT_ENTITIES)[number];
 
 /** Where audit entries are kept (the domain's collections satisfy it; no import of them here). */
