@@ -1,5 +1,5 @@
 // The audit trail: one entry per change (applications, users) or admin action (dead letters,
-// queues), never updated or deleted. Admins read it newest first with a keyset cursor.
+// queues, vendor breakers), never updated or deleted. Admins read it newest first with a keyset cursor.
 import { type ClientSession, type Collection, type Filter, ObjectId } from 'mongodb';
 import type { Actor } from './users/types.js';
 
