@@ -113,8 +113,52 @@ function bureauChecks(c: BureauFields, ctx: z.RefinementCtx): void {
 
 export const bureauSchema = z.object(bureauShape).superRefine(bureauChecks);
 
+/**
+ * The payment gateway through lib/vendors/call-vendor.ts, with the same settings as the bureau's
+ * (bureauShape): one shape per vendor, PAYMENT_ in front. Workers call the gateway with them; the
+ * API reads them too, to show and force the gateway's shared breaker (GET /api/admin/vendors).
+ */
+const paymentShape = {
+  PAYMENT_TIMEOUT_MS: int(15_000, 100),
+  PAYMENT_RATE_PER_SECOND: z.coerce.number().positive().max(100_000).default(50),
+  PAYMENT_RATE_LEASE_FRACTION: z.coerce.number().min(0.01).max(1).default(0.1),
+  PAYMENT_RATE_BURST_LEASES: int(3, 1).pipe(z.number().max(64)),
+  PAYMENT_RATE_LEASE_TTL_MS: int(1000, 10).pipe(z.number().max(10_000)),
+  PAYMENT_MAX_ATTEMPTS: int(3, 1).pipe(z.number().max(10)),
+  PAYMENT_BACKOFF_BASE_MS: int(100, 1),
+  PAYMENT_BACKOFF_CAP_MS: int(2000, 1),
+  PAYMENT_MAX_INLINE_WAIT_MS: int(1000, 0),
+  PAYMENT_RETRY_BUDGET_RATIO: z.coerce.number().min(0).max(1).default(0.2),
+  PAYMENT_RETRY_BUDGET_MIN: int(3, 0),
+  PAYMENT_BREAKER_WINDOW_BUCKETS: int(10, 1).pipe(z.number().max(60)),
+  PAYMENT_BREAKER_BUCKET_MS: int(1000, 10),
+  PAYMENT_BREAKER_MIN_CALLS: int(20, 1),
+  PAYMENT_BREAKER_FAILURE_RATIO: z.coerce.number().gt(0).max(1).default(0.5),
+  PAYMENT_BREAKER_COOL_DOWN_MS: int(5000, 10),
+  PAYMENT_BREAKER_PROBE_LEASE_MS: int(30_000, 10),
+  PAYMENT_BREAKER_CACHE_MS: int(250, 0).pipe(z.number().max(5000)),
+  PAYMENT_BREAKER_FLUSH_MS: int(100, 0).pipe(z.number().max(5000)),
+};
+
+type PaymentFields = z.output<z.ZodObject<typeof paymentShape>>;
+export type PaymentConfig = PaymentFields;
+
+/** The payment settings' cross-field checks, for every schema that spreads the payment shape. */
+function paymentChecks(c: PaymentFields, ctx: z.RefinementCtx): void {
+  // A probe that outlives its lease would let a second process probe while it is in flight.
+  if (c.PAYMENT_BREAKER_PROBE_LEASE_MS <= c.PAYMENT_TIMEOUT_MS)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['PAYMENT_BREAKER_PROBE_LEASE_MS'],
+      message: 'must be above PAYMENT_TIMEOUT_MS (a probe must end within its lease)',
+    });
+  if (c.PAYMENT_BACKOFF_CAP_MS < c.PAYMENT_BACKOFF_BASE_MS)
+    ctx.addIssue({ code: 'custom', path: ['PAYMENT_BACKOFF_CAP_MS'], message: 'must be at least PAYMENT_BACKOFF_BASE_MS' });
+}
+
 const serverFields = baseSchema.extend({
   ...bureauShape,
+  ...paymentShape,
   HOST: z.string().default('127.0.0.1'),
   PORT: int(3000, 0).pipe(z.number().max(65535)), // 0: any free port (tests)
   SESSION_SECRETS: z
@@ -216,8 +260,11 @@ const serverFields = baseSchema.extend({
   /** Partner stream resume: also re-send states updated this long before Last-Event-ID (commit latency, clock skew). */
   SSE_RESUME_LOOKBACK_MS: int(30_000, 0).pipe(z.number().max(3_600_000)),
 });
-/** The API's settings: its own, and the bureau's (it verifies the bureau's signed callbacks). */
-export const serverSchema = serverFields.superRefine(bureauChecks);
+/** The API's settings: its own, the bureau's (it verifies the bureau's signed callbacks) and the gateway's (its breaker). */
+export const serverSchema = serverFields.superRefine((c, ctx) => {
+  bureauChecks(c, ctx);
+  paymentChecks(c, ctx);
+});
 
 export const migrateSchema = baseSchema.extend({
   MIGRATE_BATCH_SIZE: int(1000, 1),
@@ -259,27 +306,7 @@ export const workerSchema = baseSchema
     IMAGE_MAX_PIXELS: int(40_000_000, 1),
     OCR_MEMORY_LIMIT_MB: int(1024, 64),
     PAYMENT_GATEWAY_URL: z.union([z.literal(''), z.url()]).default(''),
-    PAYMENT_TIMEOUT_MS: int(15_000, 100),
-    // The payment gateway through lib/vendors/call-vendor.ts, with the same settings as the bureau's
-    // (bureauSchema): one shape per vendor, PAYMENT_ in front.
-    PAYMENT_RATE_PER_SECOND: z.coerce.number().positive().max(100_000).default(50),
-    PAYMENT_RATE_LEASE_FRACTION: z.coerce.number().min(0.01).max(1).default(0.1),
-    PAYMENT_RATE_BURST_LEASES: int(3, 1).pipe(z.number().max(64)),
-    PAYMENT_RATE_LEASE_TTL_MS: int(1000, 10).pipe(z.number().max(10_000)),
-    PAYMENT_MAX_ATTEMPTS: int(3, 1).pipe(z.number().max(10)),
-    PAYMENT_BACKOFF_BASE_MS: int(100, 1),
-    PAYMENT_BACKOFF_CAP_MS: int(2000, 1),
-    PAYMENT_MAX_INLINE_WAIT_MS: int(1000, 0),
-    PAYMENT_RETRY_BUDGET_RATIO: z.coerce.number().min(0).max(1).default(0.2),
-    PAYMENT_RETRY_BUDGET_MIN: int(3, 0),
-    PAYMENT_BREAKER_WINDOW_BUCKETS: int(10, 1).pipe(z.number().max(60)),
-    PAYMENT_BREAKER_BUCKET_MS: int(1000, 10),
-    PAYMENT_BREAKER_MIN_CALLS: int(20, 1),
-    PAYMENT_BREAKER_FAILURE_RATIO: z.coerce.number().gt(0).max(1).default(0.5),
-    PAYMENT_BREAKER_COOL_DOWN_MS: int(5000, 10),
-    PAYMENT_BREAKER_PROBE_LEASE_MS: int(30_000, 10),
-    PAYMENT_BREAKER_CACHE_MS: int(250, 0).pipe(z.number().max(5000)),
-    PAYMENT_BREAKER_FLUSH_MS: int(100, 0).pipe(z.number().max(5000)),
+    ...paymentShape,
     /** The reconciler (a duty of the disbursement role, one process at a time): on/off, how often, its lease. */
     RECONCILE_ENABLED: bool(true),
     RECONCILE_INTERVAL_MS: int(60_000, 100),
@@ -314,15 +341,7 @@ export const workerSchema = baseSchema
   })
   .superRefine((c, ctx) => {
     bureauChecks(c, ctx);
-    // A probe that outlives its lease would let a second process probe while it is in flight.
-    if (c.PAYMENT_BREAKER_PROBE_LEASE_MS <= c.PAYMENT_TIMEOUT_MS)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['PAYMENT_BREAKER_PROBE_LEASE_MS'],
-        message: 'must be above PAYMENT_TIMEOUT_MS (a probe must end within its lease)',
-      });
-    if (c.PAYMENT_BACKOFF_CAP_MS < c.PAYMENT_BACKOFF_BASE_MS)
-      ctx.addIssue({ code: 'custom', path: ['PAYMENT_BACKOFF_CAP_MS'], message: 'must be at least PAYMENT_BACKOFF_BASE_MS' });
+    paymentChecks(c, ctx);
     // Production fails closed: a disbursement worker moves money only through a gateway over https,
     // never silently in ledger-only mode (PAYMENT_GATEWAY_URL empty) or in clear text.
     if (c.NODE_ENV === 'production' && c.WORKER_ROLES.includes('disbursement') && !c.PAYMENT_GATEWAY_URL.startsWith('https://'))

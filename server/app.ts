@@ -30,6 +30,7 @@ import { opsRoutes } from './routes/ops.routes.js';
 import { partnerRoutes } from './routes/partners.routes.js';
 import { reconciliationRoutes } from './routes/reconciliation.routes.js';
 import { userRoutes } from './routes/users.routes.js';
+import { vendorRoutes } from './routes/vendors.routes.js';
 import { webhookRoutes } from './routes/webhooks.routes.js';
 
 export function createApp(d: ApiContext): Express {
@@ -116,6 +117,7 @@ export function createApp(d: ApiContext): Express {
   api.use('/partners', partnerRoutes(d));
   api.use('/admin', ops.stream, adminRoutes(d));
   api.use('/admin', reconciliationRoutes(d)); // GET /api/admin/reconciliation
+  api.use('/admin/vendors', vendorRoutes(d)); // vendors' breakers: GET /api/admin/vendors, POST …/:vendor/breaker
   api.use('/loans', errorLogRoutes(d));
   app.use('/api', api);
 

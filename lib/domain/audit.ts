@@ -1,9 +1,9 @@
 // The audit trail: one entry per change (applications, users) or admin action (dead letters,
-// queues), never updated or deleted. Admins read it newest first with a keyset cursor.
+// queues, vendor breakers), never updated or deleted. Admins read it newest first with a keyset cursor.
 import { type ClientSession, type Collection, type Filter, ObjectId } from 'mongodb';
 import type { Actor } from './users/types.js';
 
-export const AUDIT_ENTITIES = ['application', 'user', 'dead_letter', 'queue', 'partner', 'intake'] as const;
+export const AUDIT_ENTITIES = ['application', 'user', 'dead_letter', 'queue', 'partner', 'intake', 'vendor'] as const;
 export type AuditEntity = (typeof AUDIT_ENTITIES)[number];
 
 /** Where audit entries are kept (the domain's collections satisfy it; no import of them here). */

@@ -1,12 +1,14 @@
 // deploy/grafana/creditdesk.json: the dashboard's data source is templated, and every panel's
 // PromQL names metrics that a running API instance or worker process really exposes on /metrics
-// (read here from an in-process API and the worker metrics listener with the process's MongoDB).
+// (read here from an in-process API and the worker metrics listener with the process's MongoDB and
+// its stuck-application counts).
 // deploy/prometheus's test runs the same queries on a real Prometheus (valid PromQL).
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { resolve } from 'node:path';
 import { test } from 'node:test';
+import { cachedStuckCounts } from '../../lib/domain/pipeline/reconcile-metrics.js';
 import { startHealthServer } from '../../workers/http.js';
 import { fixture } from '../helpers/fixture.js';
 import { freePort } from '../helpers/stack.js';
@@ -62,7 +64,12 @@ let probe: Server | undefined;
 
 f.before(async () => {
   const port = await freePort();
-  probe = await startHealthServer('127.0.0.1', port, { instance: 'probe', roles: [], draining: false }, new Map(), f.t.ctx);
+  // As startWorkers wires it: the stuck-application counts (every worker) come with the MongoDB handles.
+  const reconcile = { stuck: cachedStuckCounts(f.t.ctx.c, { disbursing: 900 }, 1000) };
+  probe = await startHealthServer('127.0.0.1', port, { instance: 'probe', roles: [], draining: false }, new Map(), {
+    ...f.t.ctx,
+    reconcile,
+  });
   f.after(() => new Promise<void>((r) => (probe ? probe.close(() => r()) : r())));
   workerMetrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
 });

@@ -2,16 +2,21 @@
 // 1280×800: sign in; the charts move while a load runs (read from window.opsCharts, the arrays
 // the charts draw, not pixels); pausing intake from the console makes POST /api/loan/request
 // answer 503 and the console say so; retrying a dead letter completes it and removes its row;
-// search shows an application's timeline; a reviewer gets the read-only console. The page must
-// make no request to any other origin than the app's. Screenshots of each view go to
-// test-results/console/ (gitignored); their paths are printed.
+// search shows an application's timeline; forcing a vendor breaker open and closed shows in
+// GET /api/admin/vendors and the audit, and the reconciler's last run is listed; a reviewer gets
+// the read-only console. The page must make no request to any other origin than the app's.
+// Screenshots of each view go to test-results/console/ (gitignored); their paths are printed.
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { test } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
+import { ObjectId } from 'mongodb';
 import { z } from 'zod';
 import { recordError } from '../../lib/domain/error-log/record.js';
+import { RECONCILER_LOCK } from '../../lib/domain/pipeline/reconcile-lease.js';
+import { PAYMENT_VENDOR } from '../../lib/domain/pipeline/payment-gateway.js';
+import { acquire } from '../../lib/locks/index.js';
 import { eventsCollection, type JobDefinition, publish, startWorker } from '../../lib/queue/index.js';
 import { silentLog } from '../helpers/db.js';
 import { fixture } from '../helpers/fixture.js';
@@ -223,6 +228,53 @@ test('search finds an application by partner loanId and shows its timeline', asy
   await page.close();
 });
 
+test("forcing a vendor breaker from the console (audited), and the reconciler's stuck applications", async () => {
+  // What a reconciler would leave: its lease, held by a worker, and a run that found one stuck application.
+  assert.ok(await acquire(f.t.mongo.db, RECONCILER_LOCK, 60_000, { owner: 'worker-7' }));
+  const at = new Date();
+  await f.t.c.reconciliationRuns.insertOne({
+    _id: new ObjectId(),
+    startedAt: at,
+    finishedAt: at,
+    owner: 'worker-7',
+    fence: 1,
+    thresholds: { disbursing: 900 },
+    stuck: { disbursing: 1 },
+    counts: { waiting: 0, redriven: 1, finished: 0, escalated: 0, deferred: 0, error: 0 },
+    steps: [{ applicationId: 'LOAN-STUCK-1', status: 'disbursing', stuckForS: 1200, action: 'redriven', reason: 'no live event' }],
+    interrupted: false,
+    expiresAt: new Date(at.getTime() + 86_400_000),
+  });
+  const breaker = async () =>
+    ((await admin.get('/api/admin/vendors')).body as { vendors: Array<{ vendor: string; breaker: { state: string } }> }).vendors.find(
+      (v) => v.vendor === PAYMENT_VENDOR,
+    )?.breaker.state;
+
+  const page = await signedIn('console-admin@test.local');
+  await tab(page, 'Queues');
+  const row = page.locator(`#breakers tbody tr[data-vendor="${PAYMENT_VENDOR}"]`);
+  await row.waitFor();
+  await row.getByRole('button', { name: `force open ${PAYMENT_VENDOR}` }).click();
+  await confirm(page);
+  await waitFor('the API to show the breaker open', async () => (await breaker()) === 'open');
+  await waitFor('the console to show it open', async () => (await row.getAttribute('data-state')) === 'open');
+  const audit = await admin.get(`/api/admin/audit?entity=vendor&entityId=${PAYMENT_VENDOR}`);
+  assert.deepEqual(
+    (audit.body as { items: Array<{ action: string; actor: { email: string } }> }).items.map((a) => [a.action, a.actor.email]),
+    [['vendor.breaker_forced_open', 'console-admin@test.local']],
+  );
+  assert.match((await page.locator('#reconciler-holder').textContent()) ?? '', /held by worker-7/);
+  assert.match((await page.locator('#reconciler-run').textContent()) ?? '', /stuck disbursing 1; actions redriven 1/);
+  assert.match((await page.locator('#stuck tbody').textContent()) ?? '', /LOAN-STUCK-1.*disbursing.*redriven/);
+  await shot(page, 'vendors');
+
+  await row.getByRole('button', { name: `force close ${PAYMENT_VENDOR}` }).click();
+  await confirm(page);
+  await waitFor('the API to show the breaker closed', async () => (await breaker()) === 'closed');
+  await waitFor('the console to show it closed', async () => (await row.getAttribute('data-state')) === 'closed');
+  await page.close();
+});
+
 test('a reviewer gets the read-only console', async () => {
   const page = await signedIn('console-reviewer@test.local');
   assert.match((await page.locator('#who').textContent()) ?? '', /reviewer \(read-only\)/);
@@ -234,6 +286,10 @@ test('a reviewer gets the read-only console', async () => {
   await page.locator('#types tbody tr').first().waitFor();
   assert.equal(await page.locator('#intake-toggle').isVisible(), false);
   assert.equal(await page.locator('#types tbody button').count(), 0, 'no pause buttons');
+  await page.locator('#breakers tbody tr[data-vendor]').first().waitFor();
+  assert.equal(await page.locator('#breakers tbody button').count(), 0, 'no force buttons');
+  assert.equal(await page.locator('#stuck').isVisible(), false);
+  await shot(page, 'reviewer-queues');
   await tab(page, 'Dead letters');
   assert.equal(await page.locator('#dead-filters').isVisible(), false);
   await shot(page, 'reviewer');

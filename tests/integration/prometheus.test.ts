@@ -43,7 +43,7 @@ describe('promtool on deploy/prometheus', () => {
     assert.match(await tool('promtool', ['check', 'config', 'prometheus.yml']), /SUCCESS: 1 rule files found/);
   });
   test('the alert rules are valid', async () => {
-    assert.match(await tool('promtool', ['check', 'rules', 'alerts.yml']), /SUCCESS: 14 rules found/);
+    assert.match(await tool('promtool', ['check', 'rules', 'alerts.yml']), /SUCCESS: 15 rules found/);
   });
   test("every alert's unit tests pass (fires on bad series, quiet on healthy ones)", async () => {
     assert.match(await tool('promtool', ['test', 'rules', 'alerts.test.yml']), /SUCCESS/);
@@ -216,6 +216,15 @@ describe('a real Prometheus scraping the app', () => {
     await series(`http_client_request_duration_seconds_bucket{job="worker",server="${api}",status="2xx"}`);
   });
 
+  test('stuck applications per status on the workers (the ReconcilerStuckApplications alert)', async () => {
+    const stuck = await series('reconcile_stuck_applications{job="worker"}');
+    assert.deepEqual([...new Set(stuck.map((s) => s.metric.status))].sort(), ['bureau_pending', 'disbursing', 'ocr_pending', 'scoring']);
+    assert.ok(
+      stuck.every((s) => s.value[1] === '0'),
+      JSON.stringify(stuck),
+    );
+  });
+
   test('status streams (SSE) per stream kind on the API', async () => {
     const streams = await series('sse_connections{job="api"}');
     assert.deepEqual(streams.map((s) => s.metric.stream).sort(), ['admin', 'application', 'partner']);
@@ -262,6 +271,7 @@ describe('a real Prometheus scraping the app', () => {
         'QueueBacklogHigh',
         'QueueLagHigh',
         'QueueLeaseLosses',
+        'ReconcilerStuckApplications',
         'SseConnectionsNearCap',
         'VendorBreakerOpen',
         'WorkerJobsStuck',

@@ -10,7 +10,7 @@
 // event back for that time without spending an attempt.
 import type { Db } from 'mongodb';
 import { z } from 'zod';
-import type { WorkerConfig } from '../../config.js';
+import type { PaymentConfig } from '../../config.js';
 import { CircuitBreaker } from '../../limits/circuit-breaker.js';
 import { LeasedLimiter } from '../../limits/leased-limiter.js';
 import { PermanentError, RescheduleError } from '../../queue/index.js';
@@ -48,7 +48,7 @@ export class PaymentGatewayError extends Error {
 }
 
 /** The gateway's VendorClient from PAYMENT_* (the same shape as the bureau's BUREAU_* settings). */
-export function paymentVendor(db: Db, cfg: WorkerConfig, owner: string, onError?: (err: unknown) => void): VendorClient {
+export function paymentVendor(db: Db, cfg: PaymentConfig, owner: string, onError?: (err: unknown) => void): VendorClient {
   const limiter = new LeasedLimiter(db, {
     leaseFraction: cfg.PAYMENT_RATE_LEASE_FRACTION,
     burstLeases: cfg.PAYMENT_RATE_BURST_LEASES,

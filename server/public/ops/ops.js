@@ -10,6 +10,7 @@ import { loadDeadLetters, setupDeadLetters } from './dead-letters.js';
 import { loadErrors, setupErrors } from './errors.js';
 import { refreshLocks, renderSnapshot, setupQueues } from './queues.js';
 import { setupSearch } from './search.js';
+import { refreshStuck, refreshVendors } from './vendors.js';
 
 const streams = { snapshot: undefined, series: undefined };
 const live = { snapshot: false, series: false };
@@ -24,7 +25,7 @@ const showLive = () => (live.snapshot && live.series ? setStatus('live', 'live')
 
 /** Work a view does while it is shown: load on open, refresh every 3 s. */
 const VIEW_WORK = {
-  'view-queues': refreshLocks,
+  'view-queues': () => Promise.all([refreshLocks(), refreshVendors(), refreshStuck()]),
   'view-errors': () => loadErrors(),
   'view-dead': loadDeadLetters,
 };

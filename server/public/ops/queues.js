@@ -1,5 +1,5 @@
 // The Queues view: intake pause, queue figures per type with pause/resume (who paused, when),
-// vendor breakers, held locks and applications by status, from the snapshot stream.
+// vendor breakers (admins: vendors.js), held locks and applications by status, from the snapshot stream.
 import { $, age, api, applyRole, button, cell, confirmAction, isAdmin, problemText, when } from './api.js';
 
 /** The intake pause as last shown (from the snapshot stream or the answer to our own pause/resume). */
@@ -91,20 +91,27 @@ export function renderSnapshot(s) {
       return tr;
     }),
   );
-  $('#breakers tbody').replaceChildren(
-    ...(s.breakers.length
-      ? s.breakers.map((b) => {
-          const tr = document.createElement('tr');
-          tr.append(
-            cell(b.vendor),
-            cell(b.state.replace('_', '-'), b.state === 'closed' ? '' : 'alert-text'),
-            cell(b.forced ? 'yes' : 'no'),
-            cell(when(b.changedAt)),
-          );
-          return tr;
-        })
-      : [emptyRow(4, 'no vendor breakers yet')]),
-  );
+  // Admins get the breakers with their window, limits and force buttons from GET /api/admin/vendors (vendors.js).
+  if (!isAdmin())
+    $('#breakers tbody').replaceChildren(
+      ...(s.breakers.length
+        ? s.breakers.map((b) => {
+            const tr = document.createElement('tr');
+            tr.dataset.vendor = b.vendor;
+            tr.dataset.state = b.state;
+            tr.append(
+              cell(b.vendor),
+              cell(b.state.replace('_', '-'), b.state === 'closed' ? '' : 'alert-text'),
+              cell(b.forced ? 'yes' : 'no'),
+              cell(when(b.changedAt)),
+              cell('–', 'muted'),
+              cell('–', 'muted'),
+              cell(''),
+            );
+            return tr;
+          })
+        : [emptyRow(7, 'no vendor breakers yet')]),
+    );
   $('#applications').replaceChildren(
     ...Object.entries(s.applications)
       .sort()
