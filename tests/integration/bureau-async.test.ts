@@ -8,16 +8,13 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { changeApplication } from '../../lib/domain/applications/commands.js';
 import type { ApplicationDoc } from '../../lib/domain/applications/types.js';
-import { WORKER_ACTORS } from '../../lib/domain/pipeline/events.js';
 import { MODEL_VERSION } from '../../lib/domain/risk/types.js';
 import { generateSecret, signedHeaders } from '../../lib/webhooks/standard-webhooks.js';
 import { type CreditReport, reportFor } from '../../scripts/simulators/credit-bureau-report.js';
-import type { Bureau } from '../helpers/bureau.js';
+import { applicantWith, type Bureau, clean, inScoring } from '../helpers/bureau.js';
 import { fixture } from '../helpers/fixture.js';
 import { Client } from '../helpers/http.js';
-import { sampleApplication } from '../helpers/samples.js';
 import { waitFor } from '../helpers/wait.js';
 
 // Rotation: the API accepts both; the simulator signs with the older one, the test with the newer.
@@ -39,33 +36,14 @@ f.before(async () => {
   await f.worker('approval', { BUREAU_URL: bureau.url, BUREAU_MODE: 'async' });
 });
 
-let serial = 0;
-/** An applicant whose simulated report is clean (reports are a pure function of the identity). */
-function cleanApplicant(): { applicant: { name: string; email: string; phone: string; age: number }; report: CreditReport } {
-  for (;;) {
-    const a = { name: 'Ada Lovelace', email: `async-${serial++}@example.com`, phone: '+44 20 7946 0000', age: 36 };
-    const r = reportFor(a);
-    if (r.score >= 750 && r.defaults === 0 && r.identityMatch) return { applicant: a, report: r };
-  }
-}
-
 const doc = async (id: string) => (await f.t.c.applications.findOne({ _id: id }))!;
 const events = (type: string, id: string) => f.t.mongo.db.collection('events').countDocuments({ type, 'payload.applicationId': id });
 const errorEntry = (code: string) => f.t.c.errorLog.findOne({ code });
 
-/** Created through the API, then moved to scoring (as the OCR stage does): the approval worker picks it up. */
+/** An application the approval worker picks up next, whose bureau report approves. */
 async function scoring(): Promise<{ id: string; report: CreditReport }> {
-  const { applicant, report } = cleanApplicant();
-  const a = await reviewer.create(sampleApplication({ applicant }));
-  const ocr = {
-    documentId: '0'.repeat(24),
-    fields: { name: applicant.name, income: 90_000, idNumber: null },
-    mismatches: [],
-    text: '',
-    readAt: new Date(),
-  };
-  await changeApplication(f.t.ctx, await doc(a.id), { status: 'scoring', ocr }, { actor: WORKER_ACTORS.ocr }, 'system');
-  return { id: a.id, report };
+  const { applicant, report } = applicantWith(clean, 'async');
+  return { id: await inScoring(f.t.ctx, reviewer, applicant), report };
 }
 
 const inStatus = (id: string, status: string) =>

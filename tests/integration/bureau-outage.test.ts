@@ -5,14 +5,10 @@
 // the half-open probe closes the breaker and every application is decided.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { changeApplication } from '../../lib/domain/applications/commands.js';
-import { WORKER_ACTORS } from '../../lib/domain/pipeline/events.js';
 import { MAX_ATTEMPTS } from '../../lib/domain/pipeline/events.js';
-import { reportFor } from '../../scripts/simulators/credit-bureau-report.js';
-import type { Bureau } from '../helpers/bureau.js';
+import { applicantWith, type Bureau, inScoring } from '../helpers/bureau.js';
 import { fixture } from '../helpers/fixture.js';
 import type { Client } from '../helpers/http.js';
-import { sampleApplication } from '../helpers/samples.js';
 import { waitFor } from '../helpers/wait.js';
 
 const f = fixture('bureau-outage', { api: true });
@@ -42,23 +38,8 @@ test('an outage opens the breaker; approval events are rescheduled (not failed, 
   const ids: string[] = [];
   for (let i = 0; i < N; i++) {
     // Clean reports, so that every application ends approved once the bureau is back.
-    let applicant: { name: string; email: string; phone: string; age: number };
-    for (let k = 0; ; k++) {
-      applicant = { name: 'Ada Lovelace', email: `outage-${i}-${k}@example.com`, phone: '+44 20 7946 0000', age: 36 };
-      const r = reportFor(applicant);
-      if (r.score >= 700 && r.defaults === 0 && r.identityMatch) break;
-    }
-    const a = await reviewer.create(sampleApplication({ applicant }));
-    const ocr = {
-      documentId: '0'.repeat(24),
-      fields: { name: applicant.name, income: 90_000, idNumber: null },
-      mismatches: [],
-      text: '',
-      readAt: new Date(),
-    };
-    const doc = (await f.t.c.applications.findOne({ _id: a.id }))!;
-    await changeApplication(f.t.ctx, doc, { status: 'scoring', ocr }, { actor: WORKER_ACTORS.ocr }, 'system');
-    ids.push(a.id);
+    const { applicant } = applicantWith((r) => r.score >= 700 && r.defaults === 0 && r.identityMatch, `outage-${i}`);
+    ids.push(await inScoring(f.t.ctx, reviewer, applicant));
   }
 
   await waitFor(

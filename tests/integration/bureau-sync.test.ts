@@ -5,17 +5,13 @@
 // disbursement event published; the stored inputs reproduce the decision.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { changeApplication } from '../../lib/domain/applications/commands.js';
-import { WORKER_ACTORS } from '../../lib/domain/pipeline/events.js';
 import { assess } from '../../lib/domain/risk/assess.js';
 import { riskInputOf } from '../../lib/domain/risk/input.js';
 import { MODEL_VERSION } from '../../lib/domain/risk/types.js';
-import { type CreditReport, reportFor } from '../../scripts/simulators/credit-bureau-report.js';
-import type { Bureau } from '../helpers/bureau.js';
+import { applicantWith, type Bureau, clean, inScoring, type TestApplicant } from '../helpers/bureau.js';
 import { fixture } from '../helpers/fixture.js';
 import type { Client } from '../helpers/http.js';
 import { asPartner, loanRequest, testPartner, type TestPartner } from '../helpers/partners.js';
-import { sampleApplication } from '../helpers/samples.js';
 import { waitFor } from '../helpers/wait.js';
 
 const f = fixture('bureau-sync', { api: true });
@@ -30,30 +26,9 @@ f.before(async () => {
   await f.worker('approval', { BUREAU_URL: bureau.url, BUREAU_MODE: 'sync' });
 });
 
-let serial = 0;
-/** An applicant whose simulated report satisfies `want` (reports are a pure function of the identity). */
-function applicantWith(want: (r: CreditReport) => boolean, tag: string) {
-  for (;;) {
-    const a = { name: 'Ada Lovelace', email: `${tag}-${serial++}@example.com`, phone: '+44 20 7946 0000', age: 36 };
-    if (want(reportFor(a))) return { applicant: a, report: reportFor(a) };
-  }
-}
-
 const doc = async (id: string) => (await f.t.c.applications.findOne({ _id: id }))!;
 
-/** Created through the API, then moved to scoring with matching OCR fields as the OCR stage writes them. */
-async function scoring(applicant: ReturnType<typeof applicantWith>['applicant']): Promise<string> {
-  const a = await reviewer.create(sampleApplication({ applicant }));
-  const ocr = {
-    documentId: '0'.repeat(24),
-    fields: { name: applicant.name, income: 90_000, idNumber: null },
-    mismatches: [],
-    text: '',
-    readAt: new Date(),
-  };
-  await changeApplication(f.t.ctx, await doc(a.id), { status: 'scoring', ocr }, { actor: WORKER_ACTORS.ocr }, 'system');
-  return a.id;
-}
+const scoring = (applicant: TestApplicant) => inScoring(f.t.ctx, reviewer, applicant);
 
 const decided = (id: string) =>
   waitFor(
@@ -66,7 +41,7 @@ const decided = (id: string) =>
   );
 
 test('a clean bureau report approves: the report is stored, the model version recorded, the disbursement event published', async () => {
-  const { applicant, report } = applicantWith((r) => r.score >= 750 && r.defaults === 0 && r.identityMatch, 'clean');
+  const { applicant, report } = applicantWith(clean, 'clean');
   const id = await scoring(applicant);
   const d = await decided(id);
   assert.equal(d.status, 'approved', JSON.stringify(d.risk));
