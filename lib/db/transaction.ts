@@ -1,4 +1,4 @@
-import type { ClientSession, MongoClient } from 'mongodb';
+import { type ClientSession, MongoBulkWriteError, MongoError, type MongoClient } from 'mongodb';
 import { WRITE_CONCERN } from './mongo.js';
 
 /**
@@ -11,8 +11,28 @@ import { WRITE_CONCERN } from './mongo.js';
 export async function inTransaction<T>(client: MongoClient, fn: (session: ClientSession) => Promise<T>): Promise<T> {
   const session = client.startSession();
   try {
-    return await session.withTransaction(fn, { readConcern: { level: 'snapshot' }, writeConcern: WRITE_CONCERN });
+    return await session.withTransaction(
+      async (s) => {
+        try {
+          return await fn(s);
+        } catch (e) {
+          throw driverErrorOf(e);
+        }
+      },
+      { readConcern: { level: 'snapshot' }, writeConcern: WRITE_CONCERN },
+    );
   } finally {
     await session.endSession();
   }
+}
+
+/**
+ * A bulk write (insertMany, bulkWrite) that failed for a driver reason — the connection closed
+ * while the primary went away — throws a MongoBulkWriteError that keeps the driver's error only as
+ * `errorResponse`, without its labels: withTransaction would not see TransientTransactionError and
+ * would give up instead of retrying. The driver's own error is rethrown instead. A bulk write that
+ * failed on the server (e.g. a duplicate key) is kept as it is.
+ */
+export function driverErrorOf(e: unknown): unknown {
+  return e instanceof MongoBulkWriteError && e.errorResponse instanceof MongoError ? e.errorResponse : e;
 }

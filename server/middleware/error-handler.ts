@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { MongoError, MongoNetworkError, MongoServerSelectionError } from 'mongodb';
+import { driverErrorOf } from '../../lib/db/transaction.js';
 import { AppError, notFound } from '../../lib/errors.js';
 
 const TITLES: Record<number, string> = {
@@ -44,7 +45,7 @@ const ELECTION_CODES = new Set([10107, 13435, 13436, 11602, 189, 91, 11600, 1005
 
 /** The driver's errors a client can retry: no primary reachable, the connection dropped, or a labelled retryable failure. */
 function isRetryableMongoError(err: unknown): boolean {
-  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+  for (let e = driverErrorOf(err), depth = 0; e instanceof Error && depth < 5; e = driverErrorOf(e.cause), depth++) {
     if (e instanceof MongoServerSelectionError || e instanceof MongoNetworkError) return true;
     if (e instanceof MongoError) {
       if (e.hasErrorLabel('RetryableWriteError') || e.hasErrorLabel('TransientTransactionError')) return true;
