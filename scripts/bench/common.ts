@@ -142,3 +142,37 @@ export async function benchStack(
     throw e;
   }
 }
+
+/** A raw driver ceiling: operations (documents) per second and call latency (ms). */
+export interface Ceiling {
+  label: string;
+  docsPerS: number;
+  callsPerS: number;
+  p50: number;
+  p99: number;
+}
+
+/** `lanes` callers each awaiting `call` in a loop for `ms`; docs per second and call latency. */
+export async function ceiling(label: string, lanes: number, ms: number, perCall: number, call: () => Promise<unknown>): Promise<Ceiling> {
+  const lat: number[] = [];
+  const started = performance.now();
+  const end = started + ms;
+  await Promise.all(
+    Array.from({ length: lanes }, async () => {
+      while (performance.now() < end) {
+        const t = performance.now();
+        await call();
+        lat.push(performance.now() - t);
+      }
+    }),
+  );
+  const secs = (performance.now() - started) / 1000;
+  lat.sort((a, b) => a - b);
+  return {
+    label,
+    docsPerS: (lat.length * perCall) / secs,
+    callsPerS: lat.length / secs,
+    p50: percentile(lat, 0.5),
+    p99: percentile(lat, 0.99),
+  };
+}

@@ -2,7 +2,8 @@
 // Raw request rates with autocannon (artillery is too heavy a generator for this), per Node
 // binary: a bare node:http hello, a bare Express hello, one API instance's /health, the same
 // through nginx, and an authenticated GET of an application through nginx to 3 instances
-// (the full middleware stack + session read + MongoDB). Loopback only; every run is bounded by
+// (the full middleware stack + session read + MongoDB), and in the same run the raw driver's
+// findOne by _id at the same concurrency with the ratio. Loopback only; every run is bounded by
 // --duration. Compare Node 20 and 24:
 //   npm run bench:http -- --node "$(command -v node)" --node /tmp/node24/node_modules/node/bin/node
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -13,7 +14,8 @@ import { fakeApplication } from '../seed.js';
 import { ephemeralStack } from '../stack/ephemeral.js';
 import { freePort } from '../stack/ports.js';
 import { waitForHttp } from '../stack/supervisor.js';
-import { login, logger, measure, printRows, type Row, rowLine } from './common.js';
+import { MongoClient } from 'mongodb';
+import { type Ceiling, ceiling, login, logger, measure, printRows, type Row, rowLine } from './common.js';
 
 const { values } = parseArgs({
   options: {
@@ -27,6 +29,8 @@ const duration = Math.min(120, Number(values.duration));
 const connections = Math.min(1000, Number(values.connections));
 const say = logger('bench');
 const rows: Row[] = [];
+/** The raw driver's findOne by _id on the same mongod at the same concurrency, per Node binary. */
+const ceilings = new Map<string, Ceiling>();
 
 async function hit(node: string, target: string, url: string, headers: Record<string, string> = {}): Promise<void> {
   await measure(node, target, { url, connections, duration: 2, headers }); // warm-up (JIT, pools)
@@ -71,12 +75,34 @@ for (const bin of nodes) {
     await hit(version, 'API /health (1 instance, direct)', `${env.stack.apis[0]!.url}/health`);
     await hit(version, 'API /health via nginx (3 instances)', `${env.stack.url}/health`);
     await hit(version, 'GET application via nginx (session + MongoDB)', `${env.stack.url}/api/applications/${appId}`, { cookie });
+    // The ceiling: the raw driver's findOne by _id, from this process, at the same concurrency.
+    const client = new MongoClient(env.uri, { maxPoolSize: connections + 4, appName: 'bench-http-ceiling' });
+    await client.connect();
+    try {
+      const apps = client.db(env.dbName).collection<{ _id: string }>('applications');
+      const find = () => apps.findOne({ _id: appId });
+      await ceiling('warm-up', connections, 2000, 1, find);
+      const c = await ceiling(`findOne by _id, ${connections} in flight`, connections, duration * 1000, 1, find);
+      ceilings.set(version, c);
+      say(`ceiling ${c.label}: ${c.callsPerS.toFixed(0)} ops/s, p50 ${c.p50.toFixed(1)} ms, p99 ${c.p99.toFixed(1)} ms`);
+    } finally {
+      await client.close();
+    }
   } finally {
     await env.stop();
   }
 }
 
 printRows(`raw HTTP rates: autocannon, ${connections} connections, ${duration} s each, loopback, 2 cores shared with the generator`, rows);
+// The read path against its ceiling, measured in the same run (target ≥ 0.35×, p99 < 50 ms).
+for (const [version, c] of ceilings) {
+  const get = rows.find((r) => r.node === version && r.target.startsWith('GET application'));
+  if (!get) continue;
+  const ratio = get.rps / Math.max(1, c.callsPerS);
+  console.log(
+    `\n${version}: GET application via nginx ${get.rps.toFixed(0)} req/s (p99 ${get.p99.toFixed(1)} ms) ÷ raw findOne ${c.callsPerS.toFixed(0)} ops/s (p99 ${c.p99.toFixed(1)} ms) = ×${ratio.toFixed(2)}  [target ≥ ×0.35 with p99 < 50 ms: ${ratio >= 0.35 && get.p99 < 50 ? 'met' : 'NOT met'}]`,
+  );
+}
 if (nodes.length > 1) {
   const by = (n: string, t: string) => rows.find((r) => r.node === n && r.target === t)?.rps ?? 0;
   const [a, b] = [...new Set(rows.map((r) => r.node))];

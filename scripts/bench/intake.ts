@@ -25,7 +25,7 @@ import { type Collection, MongoClient } from 'mongodb';
 import { newTrackingId } from '../../lib/domain/applications/tracking-id.js';
 import type { ApplicationDoc } from '../../lib/domain/applications/types.js';
 import { createUser } from '../../lib/domain/users/users.js';
-import { benchStack, login, logger, measure, percentile, printRows, type Row, rowLine } from './common.js';
+import { benchStack, type Ceiling, ceiling, login, logger, measure, percentile, printRows, type Row, rowLine } from './common.js';
 
 const num = (flag: string, env: string, def: number, max: number): number => {
   const v = Number(process.env[env] ?? def);
@@ -101,14 +101,6 @@ function loanRequest() {
 }
 
 // ── raw driver ceilings ───────────────────────────────────────────────────────────────────────
-interface Ceiling {
-  label: string;
-  docsPerS: number;
-  callsPerS: number;
-  p50: number;
-  p99: number;
-}
-
 /** An application document as intake stores it (status scoring, intake fields), for the scratch collection. */
 function scratchDoc(): ApplicationDoc {
   const { loanId, application, ...terms } = loanRequest();
@@ -126,31 +118,6 @@ function scratchDoc(): ApplicationDoc {
     createdBy: actor,
     termsChangedBy: actor,
     intake: { partnerId: 'bench', loanId, idempotencyKey: loanId, fingerprint: randomBytes(32).toString('hex') },
-  };
-}
-
-/** `lanes` callers each awaiting `call` in a loop for `ms`; docs per second and call latency. */
-async function ceiling(label: string, lanes: number, ms: number, perCall: number, call: () => Promise<unknown>): Promise<Ceiling> {
-  const lat: number[] = [];
-  const started = performance.now();
-  const end = started + ms;
-  await Promise.all(
-    Array.from({ length: lanes }, async () => {
-      while (performance.now() < end) {
-        const t = performance.now();
-        await call();
-        lat.push(performance.now() - t);
-      }
-    }),
-  );
-  const secs = (performance.now() - started) / 1000;
-  lat.sort((a, b) => a - b);
-  return {
-    label,
-    docsPerS: (lat.length * perCall) / secs,
-    callsPerS: lat.length / secs,
-    p50: percentile(lat, 0.5),
-    p99: percentile(lat, 0.99),
   };
 }
 
