@@ -19,7 +19,6 @@
 // Every load is bounded by its duration (and every wait by a deadline); loopback only. The load
 // generator shares the 2 cores with everything else: figures are for comparison on one machine.
 import { randomBytes } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { type Collection, MongoClient } from 'mongodb';
 import { newTrackingId } from '../../lib/domain/applications/tracking-id.js';
