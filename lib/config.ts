@@ -207,6 +207,8 @@ const serverFields = baseSchema.extend({
   /** How long an instance may use a user's cached role / disabled / session epoch (0 = read every request). */
   USER_STATE_CACHE_MS: int(2000, 0).pipe(z.number().max(10_000)),
   SESSION_TOUCH_AFTER_SECONDS: int(60, 0),
+  /** Per-instance session cache, evicted by a change stream on `sessions`; 0 reads every session from MongoDB. */
+  SESSION_CACHE_MS: int(10_000, 0).pipe(z.number().max(60_000)),
   TRUST_PROXY_HOPS: int(1, 0),
   BODY_LIMIT_BYTES: int(128 * 1024, 1024),
   UPLOAD_LIMIT_BYTES: int(10 * 1024 * 1024, 1024),

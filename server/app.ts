@@ -46,6 +46,7 @@ export function createApp(d: ApiContext): Express {
     uploadsInFlight: () => uploads.inFlight(),
     mongo: d.client,
     sseConnections: () => d.statusChanges.counts(),
+    sessionCache: () => d.sessions.counts,
   });
   app.use(requestContext(d.log));
   // No upgrade-insecure-requests: TLS ends at the proxy, and plain-HTTP dev would break the ops page.

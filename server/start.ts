@@ -8,6 +8,7 @@ import { createLogger, type Logger } from '../lib/logger.js';
 import { ApplicationChanges } from '../lib/streams/application-changes.js';
 import { createApp } from './app.js';
 import type { ApiContext } from './context.js';
+import { sessionStore } from './middleware/session.js';
 
 export interface RunningApi {
   url: string;
@@ -60,6 +61,7 @@ function drainer(server: Server, ctx: ApiContext): () => Promise<void> {
       await new Promise<void>((res) => net.Server.prototype.close.call(server, () => res()));
       clearTimeout(force);
       await streams;
+      await ctx.sessions.close();
       await ctx.close().catch((e: unknown) => ctx.log.error({ err: e }, 'closing MongoDB failed'));
       ctx.log.info('stopped');
     })());
@@ -70,7 +72,12 @@ export async function startApi(
   log: Logger = createLogger({ level: cfg.LOG_LEVEL, name: 'api', instance: cfg.INSTANCE_ID }),
 ): Promise<RunningApi> {
   const base = await openContext(cfg, log, `creditdesk-api-${cfg.INSTANCE_ID}`);
-  const ctx: ApiContext = { ...base, lifecycle: { draining: false }, statusChanges: new ApplicationChanges(base.c, log) };
+  const ctx: ApiContext = {
+    ...base,
+    lifecycle: { draining: false },
+    statusChanges: new ApplicationChanges(base.c, log),
+    sessions: sessionStore(base, cfg),
+  };
   const server = createServer();
   server.keepAliveTimeout = cfg.KEEP_ALIVE_TIMEOUT_MS; // above the proxy's idle timeout, or it sees resets
   server.headersTimeout = cfg.KEEP_ALIVE_TIMEOUT_MS + 5000;
@@ -83,6 +90,7 @@ export async function startApi(
     return { url, ctx, stop };
   } catch (e) {
     await ctx.statusChanges.close();
+    await ctx.sessions.close();
     await ctx.close();
     throw e;
   }

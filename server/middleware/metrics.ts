@@ -67,11 +67,17 @@ export function isInternal(req: Request, networks: BlockList): boolean {
 /**
  * Prometheus metrics: process defaults plus a request-duration histogram by route template and
  * status class; with `mongo`, the driver's connection-pool gauges (lib/metrics/pool.ts); with
- * `sseConnections`, the open status streams by kind (sse_connections{stream}).
+ * `sseConnections`, the open status streams by kind (sse_connections{stream}); with `sessionCache`,
+ * the session cache's hits and misses (session_cache_reads_total{result}).
  */
 export function createMetrics(
   networks: BlockList,
-  gauges: { uploadsInFlight: () => number; mongo?: MongoClient; sseConnections?: () => Record<string, number> },
+  gauges: {
+    uploadsInFlight: () => number;
+    mongo?: MongoClient;
+    sseConnections?: () => Record<string, number>;
+    sessionCache?: () => { hit: number; miss: number };
+  },
 ) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -95,6 +101,19 @@ export function createMetrics(
         this.reset();
         for (const stream of ['application', 'partner', 'admin']) this.set({ stream }, 0);
         for (const [stream, n] of Object.entries(sse())) this.set({ stream }, n);
+      },
+    });
+  }
+  const sessions = gauges.sessionCache;
+  if (sessions) {
+    new Counter({
+      name: 'session_cache_reads_total',
+      help: 'session reads of authenticated requests: answered from the instance cache (hit) or from MongoDB (miss)',
+      registers: [registry],
+      labelNames: ['result'],
+      collect() {
+        this.reset();
+        for (const [result, n] of Object.entries(sessions())) this.inc({ result }, n);
       },
     });
   }

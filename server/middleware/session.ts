@@ -1,7 +1,8 @@
 import type { RequestHandler } from 'express';
 import session from 'express-session';
 import { MongoStore } from 'connect-mongo';
-import type { DomainContext } from '../../lib/domain/context.js';
+import type { ApiContext } from '../context.js';
+import { CachedSessionStore } from './session-cache.js';
 import type { ServerConfig } from '../../lib/config.js';
 import { type AccessState, AccessStateCache, SESSIONS_COLLECTION } from '../../lib/domain/users/sessions.js';
 import type { Role } from '../../lib/domain/users/types.js';
@@ -24,6 +25,28 @@ export const sessionCookieName = (cfg: Pick<ServerConfig, 'NODE_ENV'>) =>
   cfg.NODE_ENV === 'production' ? '__Host-creditdesk.sid' : 'creditdesk.sid';
 
 /**
+ * The instance's session store: connect-mongo on the process's one MongoClient (collection
+ * `sessions`; the TTL index is a migration), behind the per-instance cache of session-cache.ts.
+ * Idle timeout = the cookie's maxAge; the store is written at most once per `touchAfter` for an
+ * unchanged session.
+ */
+export function sessionStore(ctx: Pick<ApiContext, 'client' | 'db' | 'log'>, cfg: ServerConfig): CachedSessionStore {
+  const inner = MongoStore.create({
+    client: ctx.client,
+    dbName: cfg.MONGO_DB,
+    collectionName: SESSIONS_COLLECTION,
+    ttl: cfg.SESSION_IDLE_MINUTES * 60,
+    touchAfter: cfg.SESSION_TOUCH_AFTER_SECONDS,
+    autoRemove: 'disabled',
+    stringify: false,
+  });
+  return new CachedSessionStore(inner, ctx.db.collection(SESSIONS_COLLECTION), ctx.log, {
+    maxAgeMs: cfg.SESSION_CACHE_MS,
+    touchAfterMs: cfg.SESSION_TOUCH_AFTER_SECONDS * 1000,
+  });
+}
+
+/**
  * Sessions in MongoDB (collection `sessions`) through the process's one MongoClient, so any
  * instance serves any session and restarts lose nothing. Idle timeout = cookie maxAge, renewed on
  * activity (`rolling`); the store is written at most once per `touchAfter` for an unchanged
@@ -37,21 +60,13 @@ export const sessionCookieName = (cfg: Pick<ServerConfig, 'NODE_ENV'>) =>
  * After the session is loaded, the signed-in user's current access state is checked (see
  * `checkCurrentUser`), so this one middleware is all app.ts mounts.
  */
-export function sessionMiddleware(ctx: Pick<DomainContext, 'client' | 'c'>, cfg: ServerConfig): RequestHandler {
+export function sessionMiddleware(ctx: Pick<ApiContext, 'c' | 'sessions'>, cfg: ServerConfig): RequestHandler {
   const idleMs = cfg.SESSION_IDLE_MINUTES * 60_000;
   const production = cfg.NODE_ENV === 'production';
   const load = session({
     name: sessionCookieName(cfg),
     secret: cfg.SESSION_SECRETS,
-    store: MongoStore.create({
-      client: ctx.client,
-      dbName: cfg.MONGO_DB,
-      collectionName: SESSIONS_COLLECTION,
-      ttl: idleMs / 1000,
-      touchAfter: cfg.SESSION_TOUCH_AFTER_SECONDS,
-      autoRemove: 'disabled',
-      stringify: false,
-    }),
+    store: ctx.sessions,
     resave: false,
     saveUninitialized: false,
     rolling: true,

@@ -1,0 +1,227 @@
+// A per-instance cache in front of the MongoDB session store, so an authenticated request costs one
+// database round trip (its own query) instead of two (the session, then its query).
+//
+// Correctness comes from ONE change stream per instance on `sessions` (keys only): every update,
+// replace or delete of a session — a logout, "log out everywhere", a password change, a role
+// change, the TTL monitor, a write by another instance — evicts that session here as soon as the
+// change is majority-committed. The cache is used only while that stream is open: before it opens,
+// after an error and until it is reopened, every request reads the store (and the cache is
+// emptied). A read that overlaps an eviction of the same session is not cached (it may have read
+// the old document). As a last bound, an entry is served for at most `maxAgeMs` and never past the
+// session cookie's expiry.
+//
+// So a session change made on any instance takes effect on every instance within the change
+// stream's delay (milliseconds on a healthy replica set; tests/integration/session-cache.test.ts),
+// and never later than `maxAgeMs` (SESSION_CACHE_MS) even if the stream silently stalls.
+import { MongoServerError, type ChangeStream, type Collection, type ResumeToken } from 'mongodb';
+import session, { type SessionData, type Store } from 'express-session';
+import type { Logger } from '../../lib/logger.js';
+
+type Callback = (err?: unknown) => void;
+type GetCallback = (err: unknown, session?: SessionData | null) => void;
+
+interface Entry {
+  session: SessionData;
+  until: number;
+}
+
+export interface SessionCacheOptions {
+  /** Longest an entry is served without a read (0: no cache at all). */
+  maxAgeMs: number;
+  /** connect-mongo's touchAfter, in ms: a touch after this long writes, so the cached copy is stale. */
+  touchAfterMs: number;
+  /** Most sessions kept; the oldest go first. */
+  maxEntries?: number;
+  restartDelayMs?: number;
+  /** Longest a destroy() waits for the stream to deliver its delete. */
+  observeTimeoutMs?: number;
+}
+
+/** Change stream errors after which the resume token cannot be used again. */
+const HISTORY_LOST = new Set([280, 286]);
+
+export class CachedSessionStore extends session.Store {
+  private readonly entries = new Map<string, Entry>();
+  /** sid → sequence number of its latest eviction (reads that started before it are not cached). */
+  private readonly evictions = new Map<string, number>();
+  private seq = 0;
+  /** Bumped whenever the stream fails or the eviction log is reset: reads started before are not cached. */
+  private generation = 0;
+  private open = false;
+  private closed = false;
+  private stream: ChangeStream | undefined;
+  private token: ResumeToken | undefined;
+  private running: Promise<void> | undefined;
+  private readonly maxEntries: number;
+  private readonly restartDelayMs: number;
+  private readonly observeTimeoutMs: number;
+  /** sid → destroy() calls waiting for the stream to deliver its delete. */
+  private readonly observers = new Map<string, Set<() => void>>();
+  /** Reads answered from the cache and from the store (the session_cache_reads metric). */
+  readonly counts = { hit: 0, miss: 0 };
+
+  constructor(
+    private readonly inner: Store,
+    private readonly sessions: Collection,
+    private readonly log: Logger,
+    private readonly o: SessionCacheOptions,
+  ) {
+    super();
+    this.maxEntries = o.maxEntries ?? 50_000;
+    this.restartDelayMs = o.restartDelayMs ?? 1000;
+    this.observeTimeoutMs = o.observeTimeoutMs ?? 1000;
+    // express-session stops serving sessions while its store reports a disconnect.
+    inner.on('disconnect', () => this.emit('disconnect'));
+    inner.on('connect', () => this.emit('connect'));
+    if (o.maxAgeMs > 0) this.running = this.run();
+  }
+
+  override get(sid: string, cb: GetCallback): void {
+    const now = Date.now();
+    const hit = this.open ? this.entries.get(sid) : undefined;
+    if (hit && hit.until > now) {
+      this.counts.hit++;
+      cb(null, structuredClone(hit.session));
+      return;
+    }
+    if (hit) this.entries.delete(sid);
+    this.counts.miss++;
+    const startSeq = this.seq;
+    const startGen = this.generation;
+    const cacheable = this.open;
+    this.inner.get(sid, (err, s) => {
+      if (!err && s && cacheable && this.open && startGen === this.generation && (this.evictions.get(sid) ?? -1) <= startSeq) {
+        this.remember(sid, s, now);
+      }
+      cb(err, s);
+    });
+  }
+
+  override set(sid: string, s: SessionData, cb?: Callback): void {
+    this.evict(sid);
+    this.inner.set(sid, s, (err) => {
+      this.evict(sid); // a read that raced the write is not kept
+      cb?.(err);
+    });
+  }
+
+  /**
+   * Deletes the session, and answers once this instance's change stream has seen the delete (at
+   * most `observeTimeoutMs`): every instance's stream gets it from mongod at the same moment, so by
+   * the time the client sees its logout answered, the other instances have evicted the session too.
+   */
+  override destroy(sid: string, cb?: Callback): void {
+    this.evict(sid);
+    const seen = this.open ? this.observe(sid) : undefined;
+    this.inner.destroy(sid, (err) => {
+      this.evict(sid);
+      if (err || !seen) {
+        seen?.cancel();
+        cb?.(err);
+        return;
+      }
+      void seen.done.then(() => cb?.());
+    });
+  }
+
+  override touch(sid: string, s: SessionData, cb?: () => void): void {
+    // The store writes a touch only once per touchAfter (by the session's lastModified); after such
+    // a write the cached copy's lastModified is old, and every request would write again.
+    const last = (s as { lastModified?: Date }).lastModified;
+    const writes = !(last instanceof Date) || Date.now() - last.getTime() >= this.o.touchAfterMs;
+    if (!this.inner.touch) return void cb?.();
+    this.inner.touch(sid, s, () => {
+      if (writes) this.evict(sid);
+      cb?.();
+    });
+  }
+
+  /** Stops the change stream (shutdown). */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.open = false;
+    for (const waiters of this.observers.values()) for (const observed of waiters) observed();
+    await this.stream?.close().catch(() => {});
+    await this.running;
+  }
+
+  /** Resolves when the stream delivers a change of `sid`, or after observeTimeoutMs. */
+  private observe(sid: string): { done: Promise<void>; cancel: () => void } {
+    let finish!: () => void;
+    const done = new Promise<void>((res) => {
+      finish = res;
+    });
+    const waiters = this.observers.get(sid) ?? new Set<() => void>();
+    this.observers.set(sid, waiters);
+    const cancel = () => {
+      clearTimeout(timer);
+      waiters.delete(finish);
+      if (waiters.size === 0 && this.observers.get(sid) === waiters) this.observers.delete(sid);
+      finish();
+    };
+    const timer = setTimeout(cancel, this.observeTimeoutMs);
+    timer.unref();
+    waiters.add(finish);
+    return { done: done.then(cancel), cancel };
+  }
+
+  private remember(sid: string, s: SessionData, now: number): void {
+    const expires = s.cookie?.expires ? new Date(s.cookie.expires).getTime() : Number.POSITIVE_INFINITY;
+    const until = Math.min(now + this.o.maxAgeMs, expires);
+    if (until <= now) return;
+    this.entries.delete(sid);
+    if (this.entries.size >= this.maxEntries) {
+      const oldest = this.entries.keys().next();
+      if (!oldest.done) this.entries.delete(oldest.value);
+    }
+    this.entries.set(sid, { session: structuredClone(s), until });
+  }
+
+  private evict(sid: string): void {
+    this.entries.delete(sid);
+    this.seq++;
+    if (this.evictions.size >= this.maxEntries) {
+      // Forget the eviction log; reads in flight are then not cached.
+      this.evictions.clear();
+      this.generation++;
+    }
+    this.evictions.set(sid, this.seq);
+  }
+
+  /** Serves from the cache only while the stream is open; any failure empties the cache until it reopens. */
+  private async run(): Promise<void> {
+    while (!this.closed) {
+      const stream = this.sessions.watch(
+        [{ $match: { operationType: { $in: ['insert', 'update', 'replace', 'delete'] } } }, { $project: { documentKey: 1 } }],
+        this.token ? { resumeAfter: this.token } : {},
+      );
+      this.stream = stream;
+      try {
+        while (!this.closed) {
+          const event = await stream.tryNext(); // the first call establishes the cursor
+          this.token = stream.resumeToken ?? this.token;
+          if (!this.open && !this.closed) {
+            this.open = true;
+            this.log.debug('session cache: change stream open');
+          }
+          const key = (event as { documentKey?: { _id?: unknown } } | null)?.documentKey?._id;
+          if (typeof key === 'string') {
+            this.evict(key);
+            for (const observed of this.observers.get(key) ?? []) observed();
+          }
+        }
+      } catch (err) {
+        if (this.closed) break;
+        this.open = false;
+        this.entries.clear();
+        this.generation++;
+        const lost = err instanceof MongoServerError && HISTORY_LOST.has(Number(err.code));
+        if (lost) this.token = undefined;
+        this.log.warn({ err }, 'session cache: change stream failed; reading every session from the store until it reopens');
+        await new Promise((r) => setTimeout(r, this.restartDelayMs).unref());
+      } finally {
+        await stream.close().catch(() => {});
+      }
+    }
+  }
+}
