@@ -38,6 +38,9 @@ export function createApp(d: ApiContext): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', d.cfg.TRUST_PROXY_HOPS);
   app.set('query parser', 'simple'); // flat strings only: no ?a[$gt]= objects
+  // No ETag on API answers: nothing revalidates them (updates are versioned), and it is a SHA-1 of
+  // every body. The console's static files keep theirs (express.static has its own).
+  app.set('etag', false);
 
   // /metrics and /health details answer only straight from INTERNAL_NETWORKS (never through nginx).
   const internal = internalNetworks(d.cfg.INTERNAL_NETWORKS);
