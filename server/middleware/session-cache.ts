@@ -62,7 +62,7 @@ export class CachedSessionStore extends session.Store {
 
   constructor(
     private readonly inner: Store,
-    private readonly sessions: Collection,
+    private readonly sessions: Collection<{ _id: string }>,
     private readonly log: Logger,
     private readonly o: SessionCacheOptions,
   ) {
@@ -106,22 +106,30 @@ export class CachedSessionStore extends session.Store {
   }
 
   /**
-   * Deletes the session, and answers once this instance's change stream has seen the delete (at
-   * most `observeTimeoutMs`): every instance's stream gets it from mongod at the same moment, so by
-   * the time the client sees its logout answered, the other instances have evicted the session too.
+   * Deletes the session, and — when there was one to delete — answers once this instance's change
+   * stream has seen the delete (at most `observeTimeoutMs`): every instance's stream gets it from
+   * mongod at the same moment, so by the time the client sees its logout answered, the other
+   * instances have evicted the session too. (A login regenerates a session that was never stored:
+   * nothing is deleted and nothing is waited for.) The delete is connect-mongo's own: by `_id`,
+   * with the client's write concern.
    */
   override destroy(sid: string, cb?: Callback): void {
     this.evict(sid);
     const seen = this.open ? this.observe(sid) : undefined;
-    this.inner.destroy(sid, (err) => {
-      this.evict(sid);
-      if (err || !seen) {
+    this.sessions.deleteOne({ _id: sid }).then(
+      (r) => {
+        this.evict(sid);
+        if (!seen || r.deletedCount === 0) {
+          seen?.cancel();
+          return void cb?.();
+        }
+        void seen.done.then(() => cb?.());
+      },
+      (err: unknown) => {
         seen?.cancel();
         cb?.(err);
-        return;
-      }
-      void seen.done.then(() => cb?.());
-    });
+      },
+    );
   }
 
   override touch(sid: string, s: SessionData, cb?: () => void): void {

@@ -40,7 +40,7 @@ export function sessionStore(ctx: Pick<ApiContext, 'client' | 'db' | 'log'>, cfg
     autoRemove: 'disabled',
     stringify: false,
   });
-  return new CachedSessionStore(inner, ctx.db.collection(SESSIONS_COLLECTION), ctx.log, {
+  return new CachedSessionStore(inner, ctx.db.collection<{ _id: string }>(SESSIONS_COLLECTION), ctx.log, {
     maxAgeMs: cfg.SESSION_CACHE_MS,
     touchAfterMs: cfg.SESSION_TOUCH_AFTER_SECONDS * 1000,
   });
