@@ -1,8 +1,10 @@
 // A role's backlog (the autoscaling signal): due pending + running events of its types, the oldest
 // due age, from one covered scan of the `claim` index; the KEDA query (backlogFilter) counts the same set.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { Registry } from 'prom-client';
+import { parseAllDocuments } from 'yaml';
 import {
   backlogFilter,
   backlogLoad,
@@ -16,6 +18,7 @@ import {
 } from '../../lib/queue/index.js';
 import { registerBacklogGauges } from '../../lib/queue/metrics.js';
 import { activeStatsPipeline } from '../../lib/queue/stats.js';
+import { ROLE_EVENT_TYPES } from '../../workers/role-events.js';
 import { fixture } from '../helpers/fixture.js';
 
 const f = fixture('queue_backlog');
@@ -74,4 +77,36 @@ test('the backlog aggregation is a covered scan of the claim index; the KEDA que
   const plan = JSON.stringify(count.queryPlanner.winningPlan);
   assert.match(plan, /"indexName":"claim"/);
   assert.doesNotMatch(plan, /COLLSCAN/);
+});
+
+/** The parts of the deploy/k8s manifests this test reads. */
+interface Manifest {
+  kind: string;
+  metadata: { name: string };
+  spec: {
+    scaleTargetRef?: { name: string };
+    triggers?: { type: string; metadata: { collection: string; query: string } }[];
+    metrics?: { external: { metric: { name: string; selector: { matchLabels: Record<string, string> } } } }[];
+    template?: { spec: { containers: { env: { name: string; value?: string }[] }[] } };
+  };
+}
+const manifests = (file: string): Manifest[] =>
+  parseAllDocuments(readFileSync(`deploy/k8s/${file}`, 'utf8')).map((d) => {
+    assert.deepEqual(d.errors, [], file);
+    return d.toJSON() as Manifest;
+  });
+
+test('deploy/k8s scales each role on this backlog: KEDA counts backlogFilter, the HPAs read queue_role_backlog{role}', () => {
+  const [keda, hpas, deployments] = [manifests('keda.yaml'), manifests('hpa.yaml'), manifests('workers.yaml')];
+  for (const [role, types] of Object.entries(ROLE_EVENT_TYPES)) {
+    const name = `creditdesk-worker-${role}`;
+    const trigger = keda.find((d) => d.kind === 'ScaledObject' && d.spec.scaleTargetRef?.name === name)?.spec.triggers?.[0];
+    assert.equal(trigger?.type, 'mongodb', role);
+    assert.equal(trigger.metadata.collection, 'events');
+    assert.deepEqual(JSON.parse(trigger.metadata.query), backlogFilter(types), `${role}: the KEDA query is the backlog's`);
+    const metric = hpas.find((d) => d.spec.scaleTargetRef?.name === name)?.spec.metrics?.[0]?.external.metric;
+    assert.deepEqual(metric, { name: 'queue_role_backlog', selector: { matchLabels: { role } } });
+    const env = deployments.find((d) => d.metadata.name === name)?.spec.template?.spec.containers[0]?.env;
+    assert.equal(env?.find((e) => e.name === 'WORKER_ROLES')?.value, role);
+  }
 });
