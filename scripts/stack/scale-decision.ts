@@ -50,7 +50,8 @@ const secs = (ms: number) => `${+(ms / 1000).toFixed(1)} s`;
 export function decideScale(p: ScalePolicy, b: Backlog, current: number, now: number, m: ScaleMemory): ScaleDecision {
   const load = backlogLoad(b);
   const clamp = (n: number) => Math.min(p.max, Math.max(p.min, n));
-  const need = clamp(Math.ceil(load / p.jobsPerProcess));
+  const raw = Math.ceil(load / p.jobsPerProcess);
+  const need = clamp(raw);
   const fewer = clamp(Math.ceil(load / (p.jobsPerProcess * (1 - p.hysteresis))));
   const stale = p.maxDueAgeMs > 0 && b.due > 0 && b.oldestDueAgeMs > p.maxDueAgeMs;
   const perProcess = `${p.jobsPerProcess} per process`;
@@ -62,7 +63,7 @@ export function decideScale(p: ScalePolicy, b: Backlog, current: number, now: nu
   if (upWanted > current) {
     const why =
       need > current
-        ? `load ${load} needs ${need} at ${perProcess}`
+        ? `load ${load} needs ${raw} at ${perProcess}${raw > p.max ? `, capped at the maximum ${p.max}` : ''}`
         : `the oldest due event has waited ${secs(b.oldestDueAgeMs)} (over ${secs(p.maxDueAgeMs)})`;
     if (now - m.lastChangeAt < p.upCooldownMs)
       return { desired: current, reason: `${why}; scale-up cool-down (${secs(p.upCooldownMs)} after a change)`, lowSince: undefined };

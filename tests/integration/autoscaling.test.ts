@@ -99,7 +99,9 @@ test('a burst behind a slow bureau scales approval to its maximum and back to on
   await waitFor(`${MAX} approval processes`, () => running().length === MAX, { timeoutMs: 30_000, intervalMs: 50, died });
   assert.ok(
     lines.some((l) =>
-      /^autoscale approval: [12] → 3 processes; backlog \d+ \(\d+ due \+ \d+ running\), oldest due [\d.]+ s: load \d+ needs 3/.test(l),
+      /^autoscale approval: [12] → 3 processes; backlog \d+ \(\d+ due \+ \d+ running\), oldest due [\d.]+ s: load \d+ needs \d+ at 4 per process/.test(
+        l,
+      ),
     ),
     `a scale-up to the maximum, naming the backlog and why:\n${lines.join('\n')}`,
   );

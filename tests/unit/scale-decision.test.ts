@@ -24,7 +24,9 @@ test("the brief's rule: one process per 50 waiting events, at most 10", () => {
   assert.equal(decideScale(policy, backlog(50), 1, T, fresh).desired, 1);
   assert.equal(decideScale(policy, backlog(51), 1, T, fresh).desired, 2);
   assert.equal(decideScale(policy, backlog(230), 1, T, fresh).desired, 5, 'straight to what the load needs, not one per poll');
-  assert.equal(decideScale(policy, backlog(100_000), 1, T, fresh).desired, 10, 'never above max');
+  const capped = decideScale(policy, backlog(100_000), 1, T, fresh);
+  assert.equal(capped.desired, 10, 'never above max');
+  assert.equal(capped.reason, 'load 100000 needs 2000 at 50 per process, capped at the maximum 10');
 });
 
 test('running events count: a burst claimed at once keeps its processes', () => {
