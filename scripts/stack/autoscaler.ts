@@ -127,6 +127,8 @@ export class Autoscaler {
   }
 
   private scaleRole(r: RoleState, b: Backlog, now: number): void {
+    const ended = r.children.filter((c) => ENDED.has(c.state));
+    for (const c of ended) this.o.log(`autoscale ${r.scaling.role}: ${c.name} ended on its own (${c.state}); no longer counted`);
     r.children = r.children.filter((c) => !ENDED.has(c.state));
     const from = r.children.length;
     const d = decideScale(r.scaling.policy, b, from, now, r);

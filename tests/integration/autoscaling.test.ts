@@ -4,7 +4,7 @@
 // grows the role to its maximum; the backlog drains; the count returns to the minimum, the retired
 // processes drained (exit 0, never a SIGKILL: a process is retired while its events are still in
 // flight, and those finish there); and every event completed exactly once: one attempt, no lease
-// taken over, one bureau request per application. The metric the Kubernetes path scales on
+// taken over, one bureau request per application, the added processes among the callers. The metric the Kubernetes path scales on
 // (queue_role_backlog) is served by the role's first process and follows the backlog.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,7 +14,7 @@ import { test } from 'node:test';
 import { EVENT } from '../../lib/domain/pipeline/events.js';
 import { startStack, type Stack } from '../../scripts/stack/stack.js';
 import { generateSecret } from '../../lib/webhooks/standard-webhooks.js';
-import { applicantWith, clean, inScoring } from '../helpers/bureau.js';
+import { applicantWith, type BureauRequest, clean, inScoring } from '../helpers/bureau.js';
 import { TEST_PARTNER_SECRET, TEST_SECRET } from '../helpers/env.js';
 import { fixture } from '../helpers/fixture.js';
 import { freePortRange, freePorts } from '../helpers/stack.js';
@@ -145,8 +145,13 @@ test('a burst behind a slow bureau scales approval to its maximum and back to on
     [],
     'an event ran twice (a process was killed or abandoned its events)',
   );
-  const bureauAfter = (await (await fetch(`${bureauUrl}/_sim/stats`)).json()) as { calls: number; probes: number };
+  const bureauAfter = (await (await fetch(`${bureauUrl}/_sim/stats`)).json()) as { calls: number };
   assert.equal(bureauAfter.calls - bureauBefore.calls, BURST, 'one bureau report per application');
+  // The added processes shared the work (each asked the bureau: X-Sim-Caller is the process's INSTANCE_ID).
+  const { items } = (await (await fetch(`${bureauUrl}/_sim/requests?after=${bureauBefore.calls}`)).json()) as {
+    items: BureauRequest[];
+  };
+  assert.deepEqual([...new Set(items.map((r) => r.caller))].sort(), ['worker-approval', 'worker-approval-2', 'worker-approval-3']);
   const decided = await f.t.c.applications.countDocuments({ _id: { $in: ids }, risk: { $exists: true }, status: { $ne: 'scoring' } });
   assert.equal(decided, BURST);
 });
