@@ -377,7 +377,7 @@ const workerScale = (def: string) =>
   z
     .string()
     .default(def)
-    .pipe(z.string().regex(/^\d{1,2}:\d{1,2}(:\d{1,6})?$/, 'must be min:max or min:max:eventsPerProcess, e.g. 1:3 or 1:3:50'))
+    .pipe(z.string().regex(/^\d{1,2}:\d{1,2}(:[1-9]\d{0,5})?$/, 'must be min:max or min:max:eventsPerProcess, e.g. 1:3 or 1:3:50'))
     .transform((v) => {
       const [min = 1, max = 1, perProcess] = v.split(':').map(Number);
       return { min, max, ...(perProcess ? { jobsPerProcess: perProcess } : {}) };
