@@ -151,6 +151,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       ),
     ]);
   const common = { MONGO_URI: o.mongoUri, MONGO_DB: o.dbName, ...o.env };
+  let autoscaler: Autoscaler | undefined;
   try {
     const workerEnv: Record<string, string> = { ...common, ...(o.workerMongoUri ? { MONGO_URI: o.workerMongoUri } : {}) };
     const roles = o.workerRoles ?? [];
@@ -231,13 +232,12 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     const workers = Object.values(byRole).flat();
     await up([...apis.map((a) => a.child), ...workers]);
     log(`${apis.length} API instances ready on ports ${o.apiPorts.join(', ')}`);
+    const scaled = scaledRoles(roles, o.autoscale);
     if (roles.length)
       log(
-        `workers ready: ${roles.map((r, i) => (ports[i] ? `${r} (metrics on http://127.0.0.1:${ports[i]}/metrics)` : r)).join(', ')}; ${o.autoscale ? 'scaled with the backlog' : 'one process per role'}`,
+        `workers ready: ${roles.map((r, i) => (ports[i] ? `${r} (metrics on http://127.0.0.1:${ports[i]}/metrics)` : r)).join(', ')}; ${scaled.length ? 'scaled with the backlog' : 'one process per role'}`,
       );
-    // Roles whose min equals their max just run that many processes.
-    const scaled = Object.values(o.autoscale?.roles ?? {}).some((p) => p && p.max > p.min);
-    const autoscaler = o.autoscale && scaled ? await startAutoscaler(o, o.autoscale, sup, byRole, startWorker, log) : undefined;
+    if (scaled.length && o.autoscale) autoscaler = await startAutoscaler(o, o.autoscale.intervalMs, scaled, sup, byRole, startWorker, log);
 
     const nginxDir = join(o.runDir, 'nginx');
     const url = `http://127.0.0.1:${o.nginxPort}`;
@@ -264,35 +264,41 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       await autoscaler?.stop();
       await sup.stopAll();
     };
-    sup.on('crash-loop', () => void autoscaler?.stop());
-    return { url, apis, nginx, workers, supervisor: sup, ...(autoscaler ? { autoscaler } : {}), stop };
+    const started = autoscaler;
+    sup.on('crash-loop', () => void started?.stop());
+    return { url, apis, nginx, workers, supervisor: sup, ...(started ? { autoscaler: started } : {}), stop };
   } catch (e) {
+    await autoscaler?.stop();
     await sup.stopAll();
     throw e;
   }
 }
 
-/** The autoscaler over the roles `a` names, with its own MongoDB connection (closed when it stops). */
+/** The roles to autoscale: those that run here and have room between their min and max (min = max: that many, unscaled). */
+function scaledRoles(roles: readonly string[], a: AutoscaleOptions | undefined): RoleScaling[] {
+  return roles.flatMap((role) => {
+    const policy = a?.roles[role];
+    if (!policy || policy.max <= policy.min) return [];
+    const types = ROLE_EVENT_TYPES[role as WorkerRole];
+    if (!types) throw new Error(`cannot autoscale the unknown worker role ${role}`);
+    return [{ role, types, policy }];
+  });
+}
+
+/** The autoscaler over `roles`, with its own MongoDB connection (closed when it stops). */
 async function startAutoscaler(
   o: StackOptions,
-  a: AutoscaleOptions,
+  intervalMs: number,
+  roles: RoleScaling[],
   supervisor: Supervisor,
   initial: Record<string, Child[]>,
   spawn: (role: string, name: string) => Child,
   log: (m: string) => void,
 ): Promise<Autoscaler> {
-  const scaled = Object.entries(a.roles).filter(
-    (e): e is [string, ScalePolicy] => e[1] !== undefined && e[1].max > e[1].min && initial[e[0]] !== undefined,
-  );
-  const roles: RoleScaling[] = scaled.map(([role, policy]) => {
-    const types = ROLE_EVENT_TYPES[role as WorkerRole];
-    if (!types) throw new Error(`cannot autoscale the unknown worker role ${role}`);
-    return { role, types, policy };
-  });
   const mongo = await connectMongo(o.workerMongoUri ?? o.mongoUri, o.dbName, 'creditdesk-autoscaler');
-  const autoscaler = new Autoscaler({ supervisor, db: mongo.db, roles, initial, spawn, intervalMs: a.intervalMs, log, close: mongo.close });
+  const autoscaler = new Autoscaler({ supervisor, db: mongo.db, roles, initial, spawn, intervalMs, log, close: mongo.close });
   log(
-    `autoscaling ${roles.map((r) => `${r.role} ${r.policy.min}–${r.policy.max} (${r.policy.jobsPerProcess} events per process)`).join(', ')}; backlog read every ${a.intervalMs} ms`,
+    `autoscaling ${roles.map((r) => `${r.role} ${r.policy.min}–${r.policy.max} (${r.policy.jobsPerProcess} events per process)`).join(', ')}; backlog read every ${intervalMs} ms`,
   );
   return autoscaler.start();
 }
