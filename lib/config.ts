@@ -374,6 +374,17 @@ export const embeddedMongoSchema = z.object({
 export const embeddedMongoUri = (port: number, replicas = 1) =>
   `mongodb://${Array.from({ length: replicas }, (_, i) => `127.0.0.1:${port + i}`).join(',')}/?replicaSet=rs0`;
 const optionalPort = z.preprocess(unsetIfEmpty, z.coerce.number().int().min(1).max(65535).optional());
+/** WORKER_SCALE_<ROLE>: `min:max` or `min:max:eventsPerProcess` (1 ≤ min ≤ max ≤ 16); min = max: no autoscaling. */
+const workerScale = (def: string) =>
+  z
+    .string()
+    .default(def)
+    .pipe(z.string().regex(/^\d{1,2}:\d{1,2}(:[1-9]\d{0,5})?$/, 'must be min:max or min:max:eventsPerProcess, e.g. 1:3 or 1:3:50'))
+    .transform((v) => {
+      const [min = 1, max = 1, perProcess] = v.split(':').map(Number);
+      return { min, max, ...(perProcess ? { jobsPerProcess: perProcess } : {}) };
+    })
+    .refine((s) => s.min >= 1 && s.max >= s.min && s.max <= 16, 'needs 1 ≤ min ≤ max ≤ 16');
 
 /**
  * The local launcher (`npm start`, scripts/start.ts): where the stack listens, which MongoDB it
@@ -402,6 +413,16 @@ export const launcherSchema = z
     RESTART_BACKOFF_CAP_MS: int(10_000, 1),
     CRASH_LOOP_EXITS: int(5, 1),
     CRASH_LOOP_WINDOW_MS: int(60_000, 1000),
+    /** Worker autoscaling (scripts/stack/autoscaler.ts): processes per role between min and max, from the backlog. */
+    WORKER_SCALE_OCR: workerScale('1:2'),
+    WORKER_SCALE_APPROVAL: workerScale('1:2'),
+    WORKER_SCALE_DISBURSEMENT: workerScale('1:2'),
+    WORKER_SCALE_JOBS_PER_PROCESS: int(50, 1),
+    WORKER_SCALE_INTERVAL_MS: int(2000, 100).pipe(z.number().max(60_000)),
+    WORKER_SCALE_HYSTERESIS: z.coerce.number().min(0).max(0.9).default(0.25),
+    WORKER_SCALE_UP_COOLDOWN_MS: int(5000, 0),
+    WORKER_SCALE_DOWN_COOLDOWN_MS: int(60_000, 0),
+    WORKER_SCALE_MAX_DUE_AGE_MS: int(30_000, 0),
   })
   .superRefine((c, ctx) => {
     const last = c.API_BASE_PORT + c.API_INSTANCES - 1;

@@ -3,8 +3,9 @@
 // scripts/mongod/auth.ts) unless MONGO_URI is set, migrations, the first admin, then under one supervisor
 // (scripts/stack): the payment-gateway simulator, the credit-bureau simulator (BUREAU_SIMULATOR_PORT,
 // BUREAU_MODE; it signs its callbacks with a whsec_ secret generated once into
-// DATA_DIR/bureau-webhook-secret, which the API instances verify), API_INSTANCES API instances, one worker process
-// per role, and nginx in front on NGINX_PORT. Settings come from launcherSchema in lib/config.ts
+// DATA_DIR/bureau-webhook-secret, which the API instances verify), API_INSTANCES API instances, the worker
+// processes of each role (WORKER_SCALE_<ROLE>=min:max: min at start, more with the backlog up to max,
+// scripts/stack/autoscaler.ts), and nginx in front on NGINX_PORT. Settings come from launcherSchema in lib/config.ts
 // (documented in .env.example).
 //
 // Supervision: a child that exits unexpectedly (crash, kill -9, even a clean drain nobody asked
@@ -36,6 +37,7 @@ import { migrateExclusively } from '../lib/migrations/exclusive.js';
 import { ensureLocalAuth, localDataDir } from './mongod/auth.js';
 import { launchEmbeddedMongo } from './mongod/embedded.js';
 import type { RunningMongo } from './mongod/launch.js';
+import type { ScalePolicy } from './stack/scale-decision.js';
 import { assertPortsFree, stackPorts, startStack, WORKER_ROLES, type Stack, type StackOptions } from './stack/stack.js';
 
 const cfg = loadConfigOrExit(launcherSchema, 'start');
@@ -86,6 +88,26 @@ async function firstAdmin(uri: string): Promise<string> {
   }
 }
 
+/** Worker autoscaling from WORKER_SCALE_* (roles whose min equals their max run that many processes, unscaled). */
+function autoscale(): Pick<StackOptions, 'autoscale'> {
+  const scale = { ocr: cfg.WORKER_SCALE_OCR, approval: cfg.WORKER_SCALE_APPROVAL, disbursement: cfg.WORKER_SCALE_DISBURSEMENT };
+  const roles = Object.fromEntries(
+    Object.entries(scale).map(([role, s]): [string, ScalePolicy] => [
+      role,
+      {
+        min: s.min,
+        max: s.max,
+        jobsPerProcess: s.jobsPerProcess ?? cfg.WORKER_SCALE_JOBS_PER_PROCESS,
+        hysteresis: cfg.WORKER_SCALE_HYSTERESIS,
+        upCooldownMs: cfg.WORKER_SCALE_UP_COOLDOWN_MS,
+        downCooldownMs: cfg.WORKER_SCALE_DOWN_COOLDOWN_MS,
+        maxDueAgeMs: cfg.WORKER_SCALE_MAX_DUE_AGE_MS,
+      },
+    ]),
+  );
+  return { autoscale: { roles, intervalMs: cfg.WORKER_SCALE_INTERVAL_MS } };
+}
+
 let mongodStarting: Promise<RunningMongo> | undefined;
 let starting: Promise<Stack> | undefined;
 const abort = new AbortController();
@@ -131,6 +153,7 @@ try {
     paymentGatewayPort: cfg.PAYMENT_GATEWAY_PORT,
     bureau: { port: cfg.BUREAU_SIMULATOR_PORT, webhookSecret: bureauWebhookSecret(), mode: cfg.BUREAU_MODE },
     workerHttpBasePort: cfg.WORKER_HTTP_BASE_PORT,
+    ...autoscale(),
     restart: {
       baseDelayMs: cfg.RESTART_BACKOFF_BASE_MS,
       maxDelayMs: cfg.RESTART_BACKOFF_CAP_MS,

@@ -1,6 +1,7 @@
 // Optional per-process HTTP endpoint (WORKER_HTTP_PORT > 0): /health for liveness and /metrics
 // for Prometheus (in-flight and processed jobs per role, plus the process defaults; with the
-// process's MongoDB: queue gauges per type from one cached aggregate and the driver's pool gauges;
+// process's MongoDB: queue gauges per type from one cached aggregate, every role's backlog (the
+// autoscaling signal) from another, and the driver's pool gauges;
 // the process's queue counters, lock waits and fences, vendor calls/breaker/retry budget and
 // outbound call latency).
 import { createServer, type Server } from 'node:http';
@@ -11,8 +12,10 @@ import type { WorkerHandle } from '../lib/queue/index.js';
 import { registerLockMetrics } from '../lib/locks/index.js';
 import { registerOutboundLatency, registerVendorMetrics } from '../lib/metrics/vendors.js';
 import { type DutyStats, registerReconcileMetrics } from '../lib/domain/pipeline/reconcile-metrics.js';
-import { cachedQueueStats, registerQueueCounters, registerQueueGauges } from '../lib/queue/metrics.js';
+import { groupBacklog } from '../lib/queue/backlog.js';
+import { cachedFor, cachedQueueStats, registerBacklogGauges, registerQueueCounters, registerQueueGauges } from '../lib/queue/metrics.js';
 import type { VendorClient } from '../lib/vendors/call-vendor.js';
+import { ROLE_EVENT_TYPES } from './role-events.js';
 
 /** How long one queue-stats aggregate serves the queue gauges (scrapes in between reuse it). */
 export const QUEUE_STATS_CACHE_MS = 5000;
@@ -50,6 +53,11 @@ export function startHealthServer(
   if (mongo) {
     instrumentPool(mongo.client, registry);
     registerQueueGauges(registry, cachedQueueStats(mongo.db, QUEUE_STATS_CACHE_MS));
+    // Every role's backlog (the autoscaling signal), whichever roles this process runs.
+    registerBacklogGauges(
+      registry,
+      cachedFor(() => groupBacklog(mongo.db, ROLE_EVENT_TYPES), QUEUE_STATS_CACHE_MS),
+    );
     if (mongo.reconcile) registerReconcileMetrics(registry, mongo.reconcile.stuck, mongo.reconcile.duty);
   }
   new Gauge({

@@ -38,6 +38,7 @@ export {
   STOP_CLAIM_WAIT_MS,
 } from './worker.js';
 export { queueStats, ACTIVE_STATS_PIPELINE, COMPLETED_RECOVERIES_PIPELINE, type QueueStats, type TypeStats } from './stats.js';
+export { groupBacklog, backlogFilter, backlogLoad, EMPTY_BACKLOG, type Backlog } from './backlog.js';
 export { pauseType, resumeType, pausedTypes } from './controls.js';
 export {
   listDeadLetters,

@@ -2,46 +2,70 @@
 //  - Gauges: pending events, the oldest pending event's age, dead letters and recoveries per event
 //    type. Every gauge reads ONE cached queueStats aggregate per process (at most one aggregation
 //    per `maxAgeMs`, concurrent scrapes share the one in flight), never a query per scrape per type.
+//    The role backlog gauges (the autoscaling signal) read one cached groupBacklog the same way.
 //  - Counters: what THIS process did with the events it claimed (claims, completions, failures that
 //    will be retried, dead letters, recoveries of expired leases, lease losses), per type, counted
 //    by runEvent (run-event.ts) through countRun.
 import type { Db } from 'mongodb';
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { type Backlog, backlogLoad } from './backlog.js';
 import { LeaseLostError } from './errors.js';
 import { queueStats, type QueueStats } from './stats.js';
 import type { EventDoc } from './types.js';
 
-/** queueStats(db), reused for `maxAgeMs`; one aggregation at a time (callers share it). */
-export function cachedQueueStats(db: Db, maxAgeMs: number): () => Promise<QueueStats> {
-  let last: { at: number; stats: Promise<QueueStats> } | undefined;
+/** `load()`'s result reused for `maxAgeMs`; one call at a time (callers share it); a failure is not cached. */
+export function cachedFor<T>(load: () => Promise<T>, maxAgeMs: number): () => Promise<T> {
+  let last: { at: number; value: Promise<T> } | undefined;
   return () => {
     const now = Date.now();
     if (!last || now - last.at >= maxAgeMs) {
-      const stats = queueStats(db);
-      last = { at: now, stats };
+      const value = load();
+      last = { at: now, value };
       // A failed aggregation is not cached: the next scrape tries again.
-      stats.catch(() => {
-        if (last?.stats === stats) last = undefined;
+      value.catch(() => {
+        if (last?.value === value) last = undefined;
       });
     }
-    return last.stats;
+    return last.value;
   };
+}
+
+/** queueStats(db), reused for `maxAgeMs`; one aggregation at a time (callers share it). */
+export function cachedQueueStats(db: Db, maxAgeMs: number): () => Promise<QueueStats> {
+  return cachedFor(() => queueStats(db), maxAgeMs);
+}
+
+/** Gauges labelled by `label`, one series per key of the record `source` returns at each scrape. */
+function recordGauge<T>(registry: Registry, label: string, source: () => Promise<Record<string, T>>) {
+  return (name: string, help: string, value: (t: T) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: [label],
+      registers: [registry],
+      async collect() {
+        const all = await source();
+        this.reset();
+        for (const [key, t] of Object.entries(all)) this.set({ [label]: key }, value(t));
+      },
+    });
+}
+
+/**
+ * Registers queue_role_backlog (due + running events of the role's types: the autoscaling signal,
+ * backlog.ts) and queue_role_oldest_due_age_seconds, labelled by role. A process exports the
+ * figures of every role it is given (they are the queue's, not the process's): a Kubernetes HPA
+ * reads them as an external metric per role (deploy/k8s).
+ */
+export function registerBacklogGauges(registry: Registry, backlog: () => Promise<Record<string, Backlog>>): void {
+  const gauge = recordGauge(registry, 'role', backlog);
+  gauge('queue_role_backlog', "events of the role's types that are due or running: what its processes are scaled on", backlogLoad);
+  gauge('queue_role_oldest_due_age_seconds', "age of the role's oldest due pending event (server clock)", (b) => b.oldestDueAgeMs / 1000);
 }
 
 /** Registers queue_pending, queue_oldest_pending_age_seconds and queue_dead, labelled by type. */
 export function registerQueueGauges(registry: Registry, stats: () => Promise<QueueStats>): void {
-  const gauge = (name: string, help: string, value: (t: QueueStats['types'][string]) => number) =>
-    new Gauge({
-      name,
-      help,
-      labelNames: ['type'],
-      registers: [registry],
-      async collect() {
-        const s = await stats();
-        this.reset();
-        for (const [type, t] of Object.entries(s.types)) this.set({ type }, value(t));
-      },
-    });
+  const gauge = recordGauge(registry, 'type', async () => (await stats()).types);
   gauge('queue_pending', 'events waiting to run (retries waiting included), per type', (t) => t.pending);
   gauge(
     'queue_oldest_pending_age_seconds',

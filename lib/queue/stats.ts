@@ -23,20 +23,50 @@ export interface QueueStats extends Omit<TypeStats, 'oldestPendingAgeMs'> {
 
 const empty = (): TypeStats => ({ pending: 0, processing: 0, completed: 0, failed: 0, dead: 0, oldestPendingAgeMs: 0, recovered: 0 });
 
-export const ACTIVE_STATS_PIPELINE = [
-  { $match: { state: { $in: ['pending', 'processing', 'dead'] } } },
-  { $project: { _id: 0, state: 1, type: 1, runAt: 1, attempts: 1, recoveries: 1 } },
-  {
-    $group: {
-      _id: { type: '$type', state: '$state' },
-      n: { $sum: 1 },
-      retrying: { $sum: { $cond: [{ $gt: ['$attempts', 0] }, 1, 0] } },
-      recovered: { $sum: '$recoveries' },
-      oldestRunAt: { $min: '$runAt' },
-      now: { $first: '$$NOW' },
+const ACTIVE_STATES = ['pending', 'processing', 'dead'] as const;
+type ActiveState = (typeof ACTIVE_STATES)[number];
+
+/**
+ * The covered aggregation over the live states, per type and state: counts, retries waiting,
+ * recoveries, how many are due (runAt ≤ $$NOW: for pending events, ready to be claimed now) and
+ * the earliest runAt. `types` narrows it to some event types (a worker role's: backlog.ts); the
+ * `claim` index bounds both `state` and `type`, so the narrowed scan stays covered.
+ */
+export function activeStatsPipeline(states: readonly ActiveState[] = ACTIVE_STATES, types?: readonly string[]) {
+  return [
+    { $match: { state: { $in: [...states] }, ...(types ? { type: { $in: [...types] } } : {}) } },
+    { $project: { _id: 0, state: 1, type: 1, runAt: 1, attempts: 1, recoveries: 1 } },
+    {
+      $group: {
+        _id: { type: '$type', state: '$state' },
+        n: { $sum: 1 },
+        retrying: { $sum: { $cond: [{ $gt: ['$attempts', 0] }, 1, 0] } },
+        recovered: { $sum: '$recoveries' },
+        due: { $sum: { $cond: [{ $lte: ['$runAt', '$$NOW'] }, 1, 0] } },
+        oldestRunAt: { $min: '$runAt' },
+        now: { $first: '$$NOW' },
+      },
     },
-  },
-];
+  ];
+}
+export const ACTIVE_STATS_PIPELINE = activeStatsPipeline();
+
+/** One row of activeStatsPipeline: one type in one state. */
+export interface ActiveStatsRow {
+  _id: { type: string; state: ActiveState };
+  n: number;
+  retrying: number;
+  recovered: number;
+  due: number;
+  oldestRunAt: Date | null;
+  now: Date;
+}
+
+/** Runs activeStatsPipeline on the `claim` index (a covered scan). */
+export function activeStats(db: Db, states?: readonly ActiveState[], types?: readonly string[]): Promise<ActiveStatsRow[]> {
+  return eventsCollection(db).aggregate<ActiveStatsRow>(activeStatsPipeline(states, types), { hint: CLAIM_INDEX }).toArray();
+}
+
 export const COMPLETED_RECOVERIES_PIPELINE = [
   { $match: { state: 'completed', recoveries: { $gt: 0 } } },
   { $project: { _id: 0, type: 1, recoveries: 1 } },
@@ -50,16 +80,7 @@ export const COMPLETED_RECOVERIES_PIPELINE = [
 export async function queueStats(db: Db): Promise<QueueStats> {
   const events = eventsCollection(db);
   const [active, completedTypes, completedRecoveries] = await Promise.all([
-    events
-      .aggregate<{
-        _id: { type: string; state: 'pending' | 'processing' | 'dead' };
-        n: number;
-        retrying: number;
-        recovered: number;
-        oldestRunAt: Date | null;
-        now: Date;
-      }>(ACTIVE_STATS_PIPELINE, { hint: CLAIM_INDEX })
-      .toArray(),
+    activeStats(db),
     events.distinct('type', { state: 'completed' }) as Promise<string[]>,
     events.aggregate<{ _id: string; recovered: number }>(COMPLETED_RECOVERIES_PIPELINE, { hint: RECOVERED_INDEX }).toArray(),
   ]);

@@ -1,7 +1,8 @@
 // The local stack without MongoDB, under one Supervisor: the payment-gateway simulator (when the
 // disbursement role runs and a port is given), the credit-bureau simulator (when the approval role
 // runs and `bureau` is given: it calls back through nginx), N API instances (server/main.ts) and the workers
-// (workers/main.ts, one process per role) started together, then nginx in front, rendered from
+// (workers/main.ts, one process per role, or per role between a min and a max scaled with its
+// backlog when `autoscale` is given: autoscaler.ts) started together, then nginx in front, rendered from
 // the canonical nginx.conf. Each child counts as up once its readiness URL answers (API /ready,
 // worker /health when it has a port, gateway /payments, /nginx-health); a child that exits before
 // that fails the start with the end of its log. Used by `npm start` (with a restart policy), the
@@ -12,6 +13,11 @@
 import { join } from 'node:path';
 import { nginxArgs, resolveNginx, testConf, writeLocalConf } from '../nginx/nginx.js';
 import { portInUse } from '../mongod/launch.js';
+import type { WorkerRole } from '../../lib/config.js';
+import { connectMongo } from '../../lib/db/mongo.js';
+import { ROLE_EVENT_TYPES } from '../../workers/role-events.js';
+import { Autoscaler, type RoleScaling } from './autoscaler.js';
+import type { ScalePolicy } from './scale-decision.js';
 import { Supervisor, tail, type Child, type RestartPolicy } from './supervisor.js';
 
 export const WORKER_ROLES = ['ocr', 'approval', 'disbursement'] as const;
@@ -57,8 +63,19 @@ export interface StackOptions {
   onCrashLoop?: (message: string) => void;
   /** How long a child may take to stop before SIGKILL (default 15 s; keep it above SHUTDOWN_TIMEOUT_MS). */
   stopTimeoutMs?: number;
+  /**
+   * Scale the roles named here between their min and max processes with their backlog
+   * (autoscaler.ts); the others run one process. Without it, one process per role.
+   */
+  autoscale?: AutoscaleOptions;
   /** Aborting stops what was started so far and makes startStack throw. */
   signal?: AbortSignal;
+}
+
+export interface AutoscaleOptions {
+  roles: Partial<Record<string, ScalePolicy>>;
+  /** How often the backlog is read. */
+  intervalMs: number;
 }
 
 export interface Api {
@@ -71,7 +88,10 @@ export interface Stack {
   url: string;
   apis: Api[];
   nginx: Child;
+  /** The workers started with the stack (each role's first process, or its minimum when autoscaled). */
   workers: Child[];
+  /** Present when `autoscale` was given: status() per role. */
+  autoscaler?: Autoscaler;
   supervisor: Supervisor;
   /** Stops nginx, then the API instances and workers (SIGTERM, drain), then the gateway; SIGKILL after the deadline. */
   stop(): Promise<void>;
@@ -131,6 +151,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       ),
     ]);
   const common = { MONGO_URI: o.mongoUri, MONGO_DB: o.dbName, ...o.env };
+  let autoscaler: Autoscaler | undefined;
   try {
     const workerEnv: Record<string, string> = { ...common, ...(o.workerMongoUri ? { MONGO_URI: o.workerMongoUri } : {}) };
     const roles = o.workerRoles ?? [];
@@ -186,25 +207,37 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       return { name, port, url, child };
     });
     const ports = workerHttpPorts(o);
-    const workers = roles.map((role, i) =>
+    /** One worker process of `role`; only a role's first process gets an HTTP port (extra ones have none, so ports never collide). */
+    const startWorker = (role: string, name: string, port?: number) =>
       sup.node(
-        `worker-${role}`,
+        name,
         'workers/main.ts',
         {
           ...workerEnv,
           WORKER_ROLES: role,
-          INSTANCE_ID: `worker-${role}`,
-          ...(ports[i] ? { WORKER_HTTP_HOST: '127.0.0.1', WORKER_HTTP_PORT: String(ports[i]) } : {}),
+          INSTANCE_ID: name,
+          ...(port ? { WORKER_HTTP_HOST: '127.0.0.1', WORKER_HTTP_PORT: String(port) } : {}),
         },
-        { group: 'app', ...(ports[i] ? { readyUrl: `http://127.0.0.1:${ports[i]}/health` } : {}) },
-      ),
+        { group: 'app', ...(port ? { readyUrl: `http://127.0.0.1:${port}/health` } : {}) },
+      );
+    // `worker-<role>`, then (an autoscaled role's minimum above 1) `worker-<role>-2`, … .
+    const byRole: Record<string, Child[]> = Object.fromEntries(
+      roles.map((role, i) => [
+        role,
+        Array.from({ length: o.autoscale?.roles[role]?.min ?? 1 }, (_, n) =>
+          n === 0 ? startWorker(role, `worker-${role}`, ports[i]) : startWorker(role, `worker-${role}-${n + 1}`),
+        ),
+      ]),
     );
+    const workers = Object.values(byRole).flat();
     await up([...apis.map((a) => a.child), ...workers]);
     log(`${apis.length} API instances ready on ports ${o.apiPorts.join(', ')}`);
+    const scaled = scaledRoles(roles, o.autoscale);
     if (roles.length)
       log(
-        `workers ready: ${roles.map((r, i) => (ports[i] ? `${r} (metrics on http://127.0.0.1:${ports[i]}/metrics)` : r)).join(', ')}; one process per role`,
+        `workers ready: ${roles.map((r, i) => (ports[i] ? `${r} (metrics on http://127.0.0.1:${ports[i]}/metrics)` : r)).join(', ')}; ${scaled.length ? 'scaled with the backlog' : 'one process per role'}`,
       );
+    if (scaled.length && o.autoscale) autoscaler = await startAutoscaler(o, o.autoscale.intervalMs, scaled, sup, byRole, startWorker, log);
 
     const nginxDir = join(o.runDir, 'nginx');
     const url = `http://127.0.0.1:${o.nginxPort}`;
@@ -225,9 +258,47 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       { stopSignal: 'SIGQUIT', group: 'nginx', readyUrl: `${url}/nginx-health`, readyTimeoutMs: 15_000 },
     );
     await up([nginx]);
-    return { url, apis, nginx, workers, supervisor: sup, stop: () => sup.stopAll() };
+    const stop = async () => {
+      // The autoscaler first: no process is started or retired once stopAll runs (a retiring
+      // process is awaited, so it never gets a second SIGTERM in the middle of its drain).
+      await autoscaler?.stop();
+      await sup.stopAll();
+    };
+    const started = autoscaler;
+    sup.on('crash-loop', () => void started?.stop());
+    return { url, apis, nginx, workers, supervisor: sup, ...(started ? { autoscaler: started } : {}), stop };
   } catch (e) {
+    await autoscaler?.stop();
     await sup.stopAll();
     throw e;
   }
+}
+
+/** The roles to autoscale: those that run here and have room between their min and max (min = max: that many, unscaled). */
+function scaledRoles(roles: readonly string[], a: AutoscaleOptions | undefined): RoleScaling[] {
+  return roles.flatMap((role) => {
+    const policy = a?.roles[role];
+    if (!policy || policy.max <= policy.min) return [];
+    const types = ROLE_EVENT_TYPES[role as WorkerRole];
+    if (!types) throw new Error(`cannot autoscale the unknown worker role ${role}`);
+    return [{ role, types, policy }];
+  });
+}
+
+/** The autoscaler over `roles`, with its own MongoDB connection (closed when it stops). */
+async function startAutoscaler(
+  o: StackOptions,
+  intervalMs: number,
+  roles: RoleScaling[],
+  supervisor: Supervisor,
+  initial: Record<string, Child[]>,
+  spawn: (role: string, name: string) => Child,
+  log: (m: string) => void,
+): Promise<Autoscaler> {
+  const mongo = await connectMongo(o.workerMongoUri ?? o.mongoUri, o.dbName, 'creditdesk-autoscaler');
+  const autoscaler = new Autoscaler({ supervisor, db: mongo.db, roles, initial, spawn, intervalMs, log, close: mongo.close });
+  log(
+    `autoscaling ${roles.map((r) => `${r.role} ${r.policy.min}–${r.policy.max} (${r.policy.jobsPerProcess} events per process)`).join(', ')}; backlog read every ${intervalMs} ms`,
+  );
+  return autoscaler.start();
 }
