@@ -29,6 +29,9 @@ const SEED_STATUSES: Status[] = ['submitted', 'submitted', 'submitted', 'under_r
 const pick = <T>(a: readonly T[]) => a[Math.floor(Math.random() * a.length)]!;
 const between = (lo: number, hi: number) => Math.round(lo + Math.random() * (hi - lo));
 
+/** Who seeded documents name as their creator and last editor (as the API records a real one). */
+const SEEDER = { id: 'seed', email: 'seed@creditdesk.local' };
+
 export function fakeApplication(now = Date.now()): ApplicationDoc {
   const first = pick(FIRST);
   const last = pick(LAST);
@@ -50,7 +53,8 @@ export function fakeApplication(now = Date.now()): ApplicationDoc {
     version: 1,
     createdAt: created,
     updatedAt: created,
-    updatedBy: { id: 'seed', email: 'seed@creditdesk.local' },
+    createdBy: SEEDER,
+    updatedBy: SEEDER,
   };
 }
 

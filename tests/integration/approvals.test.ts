@@ -193,6 +193,7 @@ describe('four-eyes', () => {
     const creator = { id: 'u-old-creator', email: 'old-creator@test.local' };
     const editor = { id: 'u-old-editor', email: 'old-editor@test.local' };
     const legacy = { ...fakeApplication(), status: 'under_review' as const, version: 3 };
+    delete legacy.createdBy; // stored before the field existed
     await f.t.c.applications.insertOne(legacy);
     const entry = (actor: typeof creator, action: string, toVersion: number, changes: Record<string, { from: unknown; to: unknown }>) => ({
       entity: 'application' as const,
