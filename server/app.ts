@@ -49,7 +49,7 @@ export function createApp(d: ApiContext): Express {
     uploadsInFlight: () => uploads.inFlight(),
     mongo: d.client,
     sseConnections: () => d.statusChanges.counts(),
-    sessionCache: () => d.sessions.counts,
+    sessionCache: () => d.sessions.store.counts,
   });
   app.use(requestContext(d.log));
   // No upgrade-insecure-requests: TLS ends at the proxy, and plain-HTTP dev would break the ops page.

@@ -1,7 +1,7 @@
 import type { ServerConfig } from '../lib/config.js';
 import type { Context } from '../lib/context.js';
 import type { ApplicationChanges } from '../lib/streams/application-changes.js';
-import type { CachedSessionStore } from './middleware/session-cache.js';
+import type { Sessions } from './middleware/session.js';
 
 /** The API process's context: the process context plus the instance's lifecycle state. */
 export interface ApiContext extends Context<ServerConfig> {
@@ -9,6 +9,6 @@ export interface ApiContext extends Context<ServerConfig> {
   lifecycle: { draining: boolean };
   /** The instance's one change stream of application status changes, fanned out to SSE clients. */
   statusChanges: ApplicationChanges;
-  /** The session store (MongoDB behind a per-instance cache evicted by a change stream on `sessions`). */
-  sessions: CachedSessionStore;
+  /** The session store and the users' access-state cache (per-instance, evicted by change streams). */
+  sessions: Sessions;
 }

@@ -8,7 +8,7 @@ import { createLogger, type Logger } from '../lib/logger.js';
 import { ApplicationChanges } from '../lib/streams/application-changes.js';
 import { createApp } from './app.js';
 import type { ApiContext } from './context.js';
-import { sessionStore } from './middleware/session.js';
+import { sessionCaches } from './middleware/session.js';
 
 export interface RunningApi {
   url: string;
@@ -76,7 +76,7 @@ export async function startApi(
     ...base,
     lifecycle: { draining: false },
     statusChanges: new ApplicationChanges(base.c, log),
-    sessions: sessionStore(base, cfg),
+    sessions: sessionCaches(base, cfg),
   };
   const server = createServer();
   server.keepAliveTimeout = cfg.KEEP_ALIVE_TIMEOUT_MS; // above the proxy's idle timeout, or it sees resets

@@ -13,8 +13,9 @@
 // So a session change made on any instance takes effect on every instance within the change
 // stream's delay (milliseconds on a healthy replica set; tests/integration/session-cache.test.ts),
 // and never later than `maxAgeMs` (SESSION_CACHE_MS) even if the stream silently stalls.
-import { MongoServerError, type ChangeStream, type Collection, type ResumeToken } from 'mongodb';
+import type { Collection } from 'mongodb';
 import session, { type SessionData, type Store } from 'express-session';
+import { KeyWatch } from '../../lib/db/key-watch.js';
 import type { Logger } from '../../lib/logger.js';
 
 type Callback = (err?: unknown) => void;
@@ -37,23 +38,11 @@ export interface SessionCacheOptions {
   observeTimeoutMs?: number;
 }
 
-/** Change stream errors after which the resume token cannot be used again. */
-const HISTORY_LOST = new Set([280, 286]);
-
 export class CachedSessionStore extends session.Store {
   private readonly entries = new Map<string, Entry>();
-  /** sid → sequence number of its latest eviction (reads that started before it are not cached). */
-  private readonly evictions = new Map<string, number>();
-  private seq = 0;
-  /** Bumped whenever the stream fails or the eviction log is reset: reads started before are not cached. */
-  private generation = 0;
-  private open = false;
-  private closed = false;
-  private stream: ChangeStream | undefined;
-  private token: ResumeToken | undefined;
-  private running: Promise<void> | undefined;
+  /** The change stream on `sessions`; the cache serves only while it is open. */
+  private readonly watch: KeyWatch<{ _id: string }>;
   private readonly maxEntries: number;
-  private readonly restartDelayMs: number;
   private readonly observeTimeoutMs: number;
   /** sid → destroy() calls waiting for the stream to deliver its delete. */
   private readonly observers = new Map<string, Set<() => void>>();
@@ -63,17 +52,30 @@ export class CachedSessionStore extends session.Store {
   constructor(
     private readonly inner: Store,
     private readonly sessions: Collection<{ _id: string }>,
-    private readonly log: Logger,
+    log: Logger,
     private readonly o: SessionCacheOptions,
   ) {
     super();
     this.maxEntries = o.maxEntries ?? 50_000;
-    this.restartDelayMs = o.restartDelayMs ?? 1000;
     this.observeTimeoutMs = o.observeTimeoutMs ?? 1000;
     // express-session stops serving sessions while its store reports a disconnect.
     inner.on('disconnect', () => this.emit('disconnect'));
     inner.on('connect', () => this.emit('connect'));
-    if (o.maxAgeMs > 0) this.running = this.run();
+    this.watch = new KeyWatch(sessions, log, {
+      label: 'session cache',
+      maxRemembered: this.maxEntries,
+      ...(o.restartDelayMs === undefined ? {} : { restartDelayMs: o.restartDelayMs }),
+    });
+    this.watch.onChange((sid) => {
+      this.entries.delete(sid);
+      for (const observed of this.observers.get(sid) ?? []) observed();
+    });
+    this.watch.onReset(() => this.entries.clear());
+    if (o.maxAgeMs > 0) this.watch.start();
+  }
+
+  private get open(): boolean {
+    return this.watch.open;
   }
 
   override get(sid: string, cb: GetCallback): void {
@@ -86,13 +88,9 @@ export class CachedSessionStore extends session.Store {
     }
     if (hit) this.entries.delete(sid);
     this.counts.miss++;
-    const startSeq = this.seq;
-    const startGen = this.generation;
-    const cacheable = this.open;
+    const ticket = this.watch.ticket();
     this.inner.get(sid, (err, s) => {
-      if (!err && s && cacheable && this.open && startGen === this.generation && (this.evictions.get(sid) ?? -1) <= startSeq) {
-        this.remember(sid, s, now);
-      }
+      if (!err && s && this.watch.unchangedSince(sid, ticket)) this.remember(sid, s, now);
       cb(err, s);
     });
   }
@@ -146,11 +144,8 @@ export class CachedSessionStore extends session.Store {
 
   /** Stops the change stream (shutdown). */
   async close(): Promise<void> {
-    this.closed = true;
-    this.open = false;
     for (const waiters of this.observers.values()) for (const observed of waiters) observed();
-    await this.stream?.close().catch(() => {});
-    await this.running;
+    await this.watch.close();
   }
 
   /** Resolves when the stream delivers a change of `sid`, or after observeTimeoutMs. */
@@ -185,51 +180,9 @@ export class CachedSessionStore extends session.Store {
     this.entries.set(sid, { session: structuredClone(s), until });
   }
 
+  /** A write of this process: the cached copy goes, and a read that raced the write is not kept. */
   private evict(sid: string): void {
     this.entries.delete(sid);
-    this.seq++;
-    if (this.evictions.size >= this.maxEntries) {
-      // Forget the eviction log; reads in flight are then not cached.
-      this.evictions.clear();
-      this.generation++;
-    }
-    this.evictions.set(sid, this.seq);
-  }
-
-  /** Serves from the cache only while the stream is open; any failure empties the cache until it reopens. */
-  private async run(): Promise<void> {
-    while (!this.closed) {
-      const stream = this.sessions.watch(
-        [{ $match: { operationType: { $in: ['insert', 'update', 'replace', 'delete'] } } }, { $project: { documentKey: 1 } }],
-        this.token ? { resumeAfter: this.token } : {},
-      );
-      this.stream = stream;
-      try {
-        while (!this.closed) {
-          const event = await stream.tryNext(); // the first call establishes the cursor
-          this.token = stream.resumeToken ?? this.token;
-          if (!this.open && !this.closed) {
-            this.open = true;
-            this.log.debug('session cache: change stream open');
-          }
-          const key = (event as { documentKey?: { _id?: unknown } } | null)?.documentKey?._id;
-          if (typeof key === 'string') {
-            this.evict(key);
-            for (const observed of this.observers.get(key) ?? []) observed();
-          }
-        }
-      } catch (err) {
-        if (this.closed) break;
-        this.open = false;
-        this.entries.clear();
-        this.generation++;
-        const lost = err instanceof MongoServerError && HISTORY_LOST.has(Number(err.code));
-        if (lost) this.token = undefined;
-        this.log.warn({ err }, 'session cache: change stream failed; reading every session from the store until it reopens');
-        await new Promise((r) => setTimeout(r, this.restartDelayMs).unref());
-      } finally {
-        await stream.close().catch(() => {});
-      }
-    }
+    this.watch.touched(sid);
   }
 }

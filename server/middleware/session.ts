@@ -3,6 +3,7 @@ import session from 'express-session';
 import { MongoStore } from 'connect-mongo';
 import type { ApiContext } from '../context.js';
 import { CachedSessionStore } from './session-cache.js';
+import { KeyWatch } from '../../lib/db/key-watch.js';
 import type { ServerConfig } from '../../lib/config.js';
 import { type AccessState, AccessStateCache, SESSIONS_COLLECTION } from '../../lib/domain/users/sessions.js';
 import type { Role } from '../../lib/domain/users/types.js';
@@ -24,13 +25,23 @@ declare module 'express-session' {
 export const sessionCookieName = (cfg: Pick<ServerConfig, 'NODE_ENV'>) =>
   cfg.NODE_ENV === 'production' ? '__Host-creditdesk.sid' : 'creditdesk.sid';
 
+/** The instance's two session caches, each evicted by its own change stream; `close` stops both streams. */
+export interface Sessions {
+  /** The session store (express-session's). */
+  store: CachedSessionStore;
+  /** Users' current role, disabled flag and session epoch, checked on every request. */
+  access: AccessStateCache;
+  close(): Promise<void>;
+}
+
 /**
- * The instance's session store: connect-mongo on the process's one MongoClient (collection
- * `sessions`; the TTL index is a migration), behind the per-instance cache of session-cache.ts.
- * Idle timeout = the cookie's maxAge; the store is written at most once per `touchAfter` for an
- * unchanged session.
+ * The instance's sessions: connect-mongo on the process's one MongoClient (collection `sessions`;
+ * the TTL index is a migration) behind the per-instance cache of session-cache.ts, and the users'
+ * access-state cache, evicted by a change stream on `users` (with it an entry may live as long as
+ * a session entry, SESSION_CACHE_MS; without it USER_STATE_CACHE_MS). Idle timeout = the cookie's
+ * maxAge; the store is written at most once per `touchAfter` for an unchanged session.
  */
-export function sessionStore(ctx: Pick<ApiContext, 'client' | 'db' | 'log'>, cfg: ServerConfig): CachedSessionStore {
+export function sessionCaches(ctx: Pick<ApiContext, 'client' | 'db' | 'c' | 'log'>, cfg: ServerConfig): Sessions {
   const inner = MongoStore.create({
     client: ctx.client,
     dbName: cfg.MONGO_DB,
@@ -40,10 +51,16 @@ export function sessionStore(ctx: Pick<ApiContext, 'client' | 'db' | 'log'>, cfg
     autoRemove: 'disabled',
     stringify: false,
   });
-  return new CachedSessionStore(inner, ctx.db.collection<{ _id: string }>(SESSIONS_COLLECTION), ctx.log, {
+  const store = new CachedSessionStore(inner, ctx.db.collection<{ _id: string }>(SESSIONS_COLLECTION), ctx.log, {
     maxAgeMs: cfg.SESSION_CACHE_MS,
     touchAfterMs: cfg.SESSION_TOUCH_AFTER_SECONDS * 1000,
   });
+  const users = cfg.SESSION_CACHE_MS > 0 ? new KeyWatch(ctx.c.users, ctx.log, { label: 'user access cache' }).start() : undefined;
+  const access = new AccessStateCache(ctx.c, cfg.USER_STATE_CACHE_MS, {
+    ...(users ? { watch: users } : {}),
+    watchedTtlMs: cfg.SESSION_CACHE_MS,
+  });
+  return { store, access, close: async () => void (await Promise.all([store.close(), users?.close()])) };
 }
 
 /**
@@ -60,20 +77,20 @@ export function sessionStore(ctx: Pick<ApiContext, 'client' | 'db' | 'log'>, cfg
  * After the session is loaded, the signed-in user's current access state is checked (see
  * `checkCurrentUser`), so this one middleware is all app.ts mounts.
  */
-export function sessionMiddleware(ctx: Pick<ApiContext, 'c' | 'sessions'>, cfg: ServerConfig): RequestHandler {
+export function sessionMiddleware(ctx: Pick<ApiContext, 'sessions'>, cfg: ServerConfig): RequestHandler {
   const idleMs = cfg.SESSION_IDLE_MINUTES * 60_000;
   const production = cfg.NODE_ENV === 'production';
   const load = session({
     name: sessionCookieName(cfg),
     secret: cfg.SESSION_SECRETS,
-    store: ctx.sessions,
+    store: ctx.sessions.store,
     resave: false,
     saveUninitialized: false,
     rolling: true,
     proxy: cfg.TRUST_PROXY_HOPS > 0,
     cookie: { httpOnly: true, sameSite: 'strict', secure: production ? true : 'auto', maxAge: idleMs, path: '/' },
   });
-  const check = checkCurrentUser(new AccessStateCache(ctx.c, cfg.USER_STATE_CACHE_MS));
+  const check = checkCurrentUser(ctx.sessions.access);
   return (req, res, next) => load(req, res, (err?: unknown) => (err ? next(err) : check(req, res, next)));
 }
 

@@ -80,3 +80,16 @@ test('"log out everywhere" (a password change) ends every cached session on ever
   );
   assert.ok(Date.now() - started < REVOCATION_BOUND_MS);
 });
+
+test('a change to the user document (here a role changed in the database) ends the cached session within the bound', async () => {
+  const user = await f.user('reviewer', 'cache-role@test.local');
+  const onA = await loggedIn(a.url, user);
+  const onB = sameSessionOn(b.url, onA);
+  for (let i = 0; i < 3; i++) assert.equal((await onB.get('/api/auth/me')).status, 200); // the user's access state is cached on B
+  // Outside the API (no session is deleted): only the change stream on `users` can tell B in time.
+  await f.t.c.users.updateOne({ email: user.email }, { $set: { role: 'viewer' } });
+  await waitFor('B to end the session of a user whose role changed', async () => (await onB.get('/api/auth/me')).status === 401, {
+    timeoutMs: REVOCATION_BOUND_MS,
+    died: f.procs.died,
+  });
+});

@@ -3,8 +3,9 @@
 // against. connect-mongo keeps sessions in the `sessions` collection with the session object stored
 // as a document (`session.user.id`).
 import { type Db, ObjectId } from 'mongodb';
+import type { KeyWatch } from '../../db/key-watch.js';
 import type { Collections } from '../collections.js';
-import type { Role } from './types.js';
+import type { Role, UserDoc } from './types.js';
 
 export const SESSIONS_COLLECTION = 'sessions';
 
@@ -22,32 +23,44 @@ export interface AccessState {
 }
 
 /**
- * A short per-instance cache of users' access state: each request sees a role change, a disable
- * or a revocation made on any instance within `ttlMs` (deleting the sessions makes it immediate;
- * this bound covers a session written back by a request that was already running). At most `max`
- * users are kept; the oldest go first.
+ * A per-instance cache of users' access state. With a `watch` (a change stream on `users`,
+ * lib/db/key-watch.ts) an entry is evicted the moment the user document changes and may live
+ * `watchedTtlMs`; while the stream is down (or without one) an entry lives `ttlMs`, so each
+ * request sees a role change, a disable or a revocation made on any instance within `ttlMs` at
+ * worst (deleting the sessions makes it immediate; this bound covers a session written back by a
+ * request that was already running). At most `max` users are kept; the oldest go first.
  */
 export class AccessStateCache {
-  private readonly entries = new Map<string, { at: number; state: AccessState | null }>();
+  /** `watched`: read while the stream was open and unchanged since, so the stream covers it. */
+  private readonly entries = new Map<string, { at: number; state: AccessState | null; watched: boolean }>();
 
   constructor(
     private readonly c: Collections,
     readonly ttlMs: number,
-    private readonly max = 10_000,
-  ) {}
+    private readonly o: { watch?: KeyWatch<UserDoc>; watchedTtlMs?: number; max?: number } = {},
+  ) {
+    o.watch?.onChange((id) => this.entries.delete(id));
+    o.watch?.onReset(() => this.entries.clear());
+  }
 
   /** The user's current state, or null when the user no longer exists; `fresh` skips the cache. */
   async get(userId: string, fresh = false): Promise<AccessState | null> {
     const now = Date.now();
     const hit = this.entries.get(userId);
-    if (hit && !fresh && now - hit.at < this.ttlMs) return hit.state;
+    const watch = this.o.watch;
+    const ttl = hit?.watched && watch?.open ? Math.max(this.ttlMs, this.o.watchedTtlMs ?? 0) : this.ttlMs;
+    if (hit && !fresh && now - hit.at < ttl) return hit.state;
+    const ticket = watch?.ticket();
     const state = await this.load(userId);
     this.entries.delete(userId);
-    if (this.entries.size >= this.max) {
+    if (this.entries.size >= (this.o.max ?? 10_000)) {
       const oldest = this.entries.keys().next();
       if (!oldest.done) this.entries.delete(oldest.value);
     }
-    if (this.ttlMs > 0) this.entries.set(userId, { at: now, state });
+    const watched = watch !== undefined && ticket !== undefined && watch.unchangedSince(userId, ticket);
+    // Changed while it was read: not kept. Read without the stream: kept for ttlMs only.
+    const stale = watch?.open === true && !watched;
+    if (this.ttlMs > 0 && !stale) this.entries.set(userId, { at: now, state, watched });
     return state;
   }
 
