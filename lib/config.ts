@@ -4,7 +4,7 @@
 // development tools under scripts/ (mongod and nginx resolvers, test runner, benchmarks,
 // simulators) read a few variables of their own, listed at the end of .env.example.
 import { isIP } from 'node:net';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { z } from 'zod';
 import { secretKey } from './webhooks/standard-webhooks.js';
 
@@ -216,6 +216,21 @@ const serverFields = baseSchema.extend({
   LOGIN_MAX_INFLIGHT_PER_ACCOUNT: int(2, 1),
   LOGIN_DELAY_BASE_MS: int(1000, 0),
   LOGIN_DELAY_CAP_MS: int(60_000, 0),
+  /** argon2 verifications (logins, password changes) running at once on this instance (ADR 0028); default 2 × cores. */
+  LOGIN_MAX_CONCURRENT_VERIFICATIONS: int(2 * availableParallelism(), 1).pipe(z.number().max(256)),
+  /** Logins that may wait for a verification slot; beyond it, or after LOGIN_VERIFY_WAIT_MS, 503 + Retry-After. */
+  LOGIN_VERIFY_QUEUE_MAX: int(2 * availableParallelism(), 0).pipe(z.number().max(1000)),
+  LOGIN_VERIFY_WAIT_MS: int(1000, 0).pipe(z.number().max(10_000)),
+  /** Load shedding (server/middleware/load-shedding.ts, ADR 0028): 503 + Retry-After while the instance is overloaded. */
+  LOAD_SHED_ENABLED: bool(true),
+  /** Smoothed event-loop lag above which the instance counts as overloaded… */
+  LOAD_SHED_LAG_MS: int(250, 1).pipe(z.number().max(60_000)),
+  /** …once it stayed above it this long (it stops shedding when the lag falls below half the threshold). */
+  LOAD_SHED_MIN_OVERLOAD_MS: int(1500, 0).pipe(z.number().max(60_000)),
+  /** A request that waited this long between nginx (X-Request-Start) and this instance is shed on its own. */
+  LOAD_SHED_QUEUE_MS: int(2000, 1).pipe(z.number().max(60_000)),
+  /** The Retry-After (seconds) of a shed answer. */
+  LOAD_SHED_RETRY_AFTER_S: int(2, 1).pipe(z.number().max(60)),
   PAGE_LIMIT_MAX: int(100, 1),
   LIST_TOTAL_CACHE_MS: int(1000, 0),
   BATCH_UPDATE_MAX: int(500, 1),
