@@ -1,5 +1,6 @@
 // Load shedding (issue 12, ADR 0028) on real API processes: a request that queued too long
-// (X-Request-Start, as nginx stamps it) is answered 503 + Retry-After with a problem body and
+// (X-Request-Start, as nginx stamps it; end to end through real nginx in front of an instance held
+// up with SIGSTOP) is answered 503 + Retry-After with a problem body and
 // writes nothing, while /health, /ready and sign-in still answer; an event loop held up
 // (SIGSTOP/SIGCONT of the process, no test hook in the product) makes the instance shed until
 // its lag recovers; concurrent logins beyond the verification semaphore (1 slot, no queue) get
@@ -16,7 +17,8 @@ import type { ServerProc } from '../helpers/app-processes.js';
 import { PASSWORD } from '../helpers/users.js';
 import { waitFor } from '../helpers/wait.js';
 
-const f = fixture('shedding');
+// The stack: real nginx in front of one instance whose queue-time limit is 500 ms.
+const f = fixture('shedding', { stack: { instances: 1, env: { LOAD_SHED_QUEUE_MS: '500' } } });
 /** Default thresholds (the queue-time rule at 1 s). */
 let queued: ServerProc;
 /** The lag rule made sensitive: 100 ms smoothed lag, no minimum duration. */
@@ -89,6 +91,26 @@ describe('queue time (X-Request-Start)', () => {
     await waitFor('the shedding summary line', () => queued.output().includes('shedding load (503 + Retry-After)'), {
       died: f.procs.died,
     });
+  });
+});
+
+describe('through nginx', () => {
+  test('nginx stamps X-Request-Start: a request that waited behind a held-up instance is shed; /health is not', async () => {
+    const c = await f.client('reviewer'); // through nginx
+    const api = f.stack.apis[0]!.child.proc;
+    api.kill('SIGSTOP');
+    let list: Promise<Res>;
+    let health: Promise<Res>;
+    try {
+      list = c.get('/api/applications');
+      health = new Client(f.url).get('/health');
+      await sleep(1500); // both wait in the instance's socket, stamped by nginx when it sent them on
+    } finally {
+      api.kill('SIGCONT');
+    }
+    assertShed(await list, 'queue_time', 'queued behind the held-up instance');
+    assert.equal((await health).status, 200, '/health is never shed');
+    assert.equal((await c.get('/api/applications')).status, 200, 'served again once it keeps up');
   });
 });
 
