@@ -216,11 +216,14 @@ const serverFields = baseSchema.extend({
   LOGIN_MAX_INFLIGHT_PER_ACCOUNT: int(2, 1),
   LOGIN_DELAY_BASE_MS: int(1000, 0),
   LOGIN_DELAY_CAP_MS: int(60_000, 0),
-  /** argon2 verifications (logins, password changes) running at once on this instance (ADR 0028); default 2 × cores. */
-  LOGIN_MAX_CONCURRENT_VERIFICATIONS: int(2 * availableParallelism(), 1).pipe(z.number().max(256)),
-  /** Logins that may wait for a verification slot; beyond it, or after LOGIN_VERIFY_WAIT_MS, 503 + Retry-After. */
-  LOGIN_VERIFY_QUEUE_MAX: int(2 * availableParallelism(), 0).pipe(z.number().max(1000)),
-  LOGIN_VERIFY_WAIT_MS: int(1000, 0).pipe(z.number().max(10_000)),
+  /**
+   * Logins and password changes verifying a password at once on this instance (ADR 0028): 2 × cores,
+   * at most 4 (argon2 runs on libuv's pool of 4 threads; more would only queue there, unbounded).
+   */
+  LOGIN_MAX_CONCURRENT_VERIFICATIONS: int(Math.min(2 * availableParallelism(), 4), 1).pipe(z.number().max(256)),
+  /** Logins that may wait for a slot, each at most LOGIN_VERIFY_WAIT_MS; beyond either, 503 + Retry-After (never a time-out). */
+  LOGIN_VERIFY_QUEUE_MAX: int(100, 0).pipe(z.number().max(10_000)),
+  LOGIN_VERIFY_WAIT_MS: int(3000, 0).pipe(z.number().max(10_000)),
   /** Load shedding (server/middleware/load-shedding.ts, ADR 0028): 503 + Retry-After while the instance is overloaded. */
   LOAD_SHED_ENABLED: bool(true),
   /** Smoothed event-loop lag above which the instance counts as overloaded… */
