@@ -10,7 +10,10 @@
 // Never shed: /health and /ready (nginx and supervisors probe them), /metrics (internal scrapes),
 // sign-in and sign-out (logins are bounded by their own verification semaphore below, so admins
 // can still sign in during overload), vendor webhooks (machine callbacks with a retry budget that
-// finish work already in progress). Open SSE streams are never cut; opening a new one is shed.
+// finish work already in progress), and the operators' control plane: the ops console (/ops/) and
+// /api/admin/* (its streams, intake pause, breakers: what an operator uses during the overload;
+// a browser's EventSource gives up for good on a 503). Open SSE streams are never cut; opening a
+// new status stream (partners, application pages) is shed: its client reconnects later.
 // The middleware runs first, before the request logger and body parsing: a shed costs a few
 // microseconds, writes nothing, logs nothing per request (a summary at most once a second).
 import { randomUUID } from 'node:crypto';
@@ -35,7 +38,7 @@ const VALID_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Paths never shed (lower case, without a trailing slash: Express routes /HEALTH/ to /health too). */
 const EXEMPT = new Set(['/health', '/ready', '/metrics', '/api/auth/login', '/api/auth/logout']);
-const EXEMPT_PREFIX = '/api/webhooks/';
+const EXEMPT_PREFIXES = ['/api/webhooks/', '/api/admin/', '/ops/'];
 
 type Cfg = Pick<
   ServerConfig,
@@ -60,7 +63,7 @@ export interface LoadShedding {
 
 function isExempt(path: string): boolean {
   const p = (path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path).toLowerCase();
-  return EXEMPT.has(p) || p.startsWith(EXEMPT_PREFIX) || p === EXEMPT_PREFIX.slice(0, -1);
+  return EXEMPT.has(p) || EXEMPT_PREFIXES.some((x) => p.startsWith(x) || p === x.slice(0, -1));
 }
 
 /**

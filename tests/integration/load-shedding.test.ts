@@ -73,7 +73,7 @@ describe('queue time (X-Request-Start)', () => {
     assert.equal((await admin.post('/api/applications', sampleApplication())).status, 201);
   });
 
-  test('/health, /ready, /metrics and sign-in are never shed', async () => {
+  test("/health, /ready, /metrics, sign-in and the operators' console (/ops/, /api/admin/*) are never shed", async () => {
     const anon = new Client(queued.url);
     for (const path of ['/health', '/ready']) {
       const r = await anon.req('GET', path, undefined, stale());
@@ -85,6 +85,9 @@ describe('queue time (X-Request-Start)', () => {
     const u = await f.user('reviewer');
     const r = await anon.req('POST', '/api/auth/login', { email: u.email, password: PASSWORD }, stale());
     assert.equal(r.status, 200, `login: ${JSON.stringify(r.body)}`);
+    const vendors = await admin.req('GET', '/api/admin/vendors', undefined, stale());
+    assert.equal(vendors.status, 200, `/api/admin/vendors: ${JSON.stringify(vendors.body)}`);
+    assert.equal((await fetch(`${queued.url}/ops/`, { headers: stale() })).status, 200, '/ops/');
   });
 
   test('shedding is logged (at most a summary line a second), not one line per request', async () => {
