@@ -230,6 +230,8 @@ const serverFields = baseSchema.extend({
   LOAD_SHED_LAG_MS: int(250, 1).pipe(z.number().max(60_000)),
   /** …once it stayed above it this long (it stops shedding when the lag falls below half the threshold). */
   LOAD_SHED_MIN_OVERLOAD_MS: int(1500, 0).pipe(z.number().max(60_000)),
+  /** While the lag says overloaded, requests are still let in up to this many in flight on the instance (a lone slow tick never sheds). */
+  LOAD_SHED_MIN_IN_FLIGHT: int(32, 0).pipe(z.number().max(100_000)),
   /** A request that waited this long between nginx (X-Request-Start) and this instance is shed on its own. */
   LOAD_SHED_QUEUE_MS: int(2000, 1).pipe(z.number().max(60_000)),
   /** The Retry-After (seconds) of a shed answer. */

@@ -3,7 +3,10 @@
 //  - event-loop lag: a timer every 100 ms measures how late it fires; the lag is smoothed (EWMA),
 //    and the instance counts as overloaded once the smoothed lag stayed at or above
 //    LOAD_SHED_LAG_MS for LOAD_SHED_MIN_OVERLOAD_MS (a single GC pause or slow tick never sheds).
-//    It stops shedding when the smoothed lag falls below half the threshold (hysteresis).
+//    It stops shedding when the smoothed lag falls below half the threshold (hysteresis). While
+//    lagging it still lets requests in up to LOAD_SHED_MIN_IN_FLIGHT in flight: a process starved
+//    by its neighbours (tests on a busy box) with a handful of requests is not overloaded by them,
+//    and an overloaded one keeps serving at that concurrency instead of shedding everything.
 //  - queue time: nginx stamps each proxied request with `X-Request-Start: t=<epoch seconds>`; a
 //    request that already waited LOAD_SHED_QUEUE_MS before this instance read it is shed on its
 //    own (its client is likely about to give up; serving it only delays the ones behind it).
@@ -39,12 +42,15 @@ const VALID_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Paths never shed (lower case, without a trailing slash: Express routes /HEALTH/ to /health too). */
 const EXEMPT = new Set(['/health', '/ready', '/metrics', '/api/auth/login', '/api/auth/logout']);
 const EXEMPT_PREFIXES = ['/api/webhooks/', '/api/admin/', '/ops/'];
+/** Status streams (Server-Sent Events): open for hours, so not counted in flight. */
+const STREAM = /\/events\/?$/i;
 
 type Cfg = Pick<
   ServerConfig,
   | 'LOAD_SHED_ENABLED'
   | 'LOAD_SHED_LAG_MS'
   | 'LOAD_SHED_MIN_OVERLOAD_MS'
+  | 'LOAD_SHED_MIN_IN_FLIGHT'
   | 'LOAD_SHED_QUEUE_MS'
   | 'LOAD_SHED_RETRY_AFTER_S'
   | 'LOGIN_MAX_CONCURRENT_VERIFICATIONS'
@@ -57,8 +63,8 @@ export interface LoadShedding {
   middleware: RequestHandler;
   /** Runs `fn` (a password verification) in one of the instance's verification slots, or throws 503 + Retry-After. */
   verify<T>(fn: () => Promise<T>): Promise<T>;
-  /** Whether the lag signal says overloaded, and the smoothed lag (ms). */
-  state(): { overloaded: boolean; lagMs: number };
+  /** Whether the lag signal says overloaded, the smoothed lag (ms), requests in flight (status streams not counted). */
+  state(): { overloaded: boolean; lagMs: number; inFlight: number };
 }
 
 function isExempt(path: string): boolean {
@@ -165,7 +171,11 @@ export function loadShedding(cfg: Cfg, log: Logger, registry: Registry): LoadShe
     const total = pending.event_loop_lag + pending.queue_time + pending.login_busy;
     if (total === 0 && overloaded === loggedOverloaded) return;
     const fields = { lagMs: Math.round(detector.lagMs), shed: { ...pending } };
-    if (overloaded && !loggedOverloaded) log.warn(fields, 'load shedding started: event-loop lag over LOAD_SHED_LAG_MS');
+    if (overloaded && !loggedOverloaded)
+      log.warn(
+        fields,
+        'load shedding started: event-loop lag over LOAD_SHED_LAG_MS (requests beyond LOAD_SHED_MIN_IN_FLIGHT in flight are shed)',
+      );
     else if (!overloaded && loggedOverloaded) log.info(fields, 'load shedding stopped');
     else log.warn(fields, 'shedding load (503 + Retry-After)');
     loggedOverloaded = overloaded;
@@ -177,7 +187,7 @@ export function loadShedding(cfg: Cfg, log: Logger, registry: Registry): LoadShe
 
   new Gauge({
     name: 'load_shedding_active',
-    help: '1 while the event-loop lag signal sheds requests on this instance',
+    help: '1 while the event-loop lag is over LOAD_SHED_LAG_MS: requests beyond LOAD_SHED_MIN_IN_FLIGHT in flight are shed',
     registers: [registry],
     collect() {
       this.set(detector.overloaded ? 1 : 0);
@@ -193,14 +203,23 @@ export function loadShedding(cfg: Cfg, log: Logger, registry: Registry): LoadShe
   });
 
   const retryAfter = cfg.LOAD_SHED_RETRY_AFTER_S;
+  // Requests let in and not answered yet; status streams (…/events) stay open for hours: not counted.
+  let inFlight = 0;
   const middleware: RequestHandler = (req, res, next) => {
     if (!cfg.LOAD_SHED_ENABLED || isExempt(req.path)) return next();
     const waited = queueTimeMs(req.headers['x-request-start']);
+    const lagging = detector.overloaded && inFlight >= cfg.LOAD_SHED_MIN_IN_FLIGHT;
     const reason: ShedReason | undefined =
-      waited !== undefined && waited >= cfg.LOAD_SHED_QUEUE_MS ? 'queue_time' : detector.overloaded ? 'event_loop_lag' : undefined;
-    if (!reason) return next();
-    count(reason);
-    answerShed(req, res, reason, retryAfter);
+      waited !== undefined && waited >= cfg.LOAD_SHED_QUEUE_MS ? 'queue_time' : lagging ? 'event_loop_lag' : undefined;
+    if (reason) {
+      count(reason);
+      return answerShed(req, res, reason, retryAfter);
+    }
+    if (!STREAM.test(req.path)) {
+      inFlight++;
+      res.once('close', () => inFlight--); // 'close' follows 'finish', and comes alone when the client went away
+    }
+    next();
   };
 
   const slots = new Semaphore({
@@ -223,5 +242,5 @@ export function loadShedding(cfg: Cfg, log: Logger, registry: Registry): LoadShe
     }
   };
 
-  return { middleware, verify, state: () => ({ overloaded: detector.overloaded, lagMs: detector.lagMs }) };
+  return { middleware, verify, state: () => ({ overloaded: detector.overloaded, lagMs: detector.lagMs, inFlight }) };
 }

@@ -21,17 +21,21 @@ import { waitFor } from '../helpers/wait.js';
 const f = fixture('shedding', { stack: { instances: 1, env: { LOAD_SHED_QUEUE_MS: '500' } } });
 /** Default thresholds (the queue-time rule at 1 s). */
 let queued: ServerProc;
-/** The lag rule made sensitive: 100 ms smoothed lag, no minimum duration. */
+/** The lag rule made sensitive: 100 ms smoothed lag, no minimum duration, no minimum in flight. */
 let lagging: ServerProc;
+/** The same, but with the default minimum in flight (32): a starved process with few requests sheds nothing. */
+let starved: ServerProc;
 /** One verification slot, no wait queue. */
 let logins: ServerProc;
 let admin: Client;
 
 f.before(async () => {
-  const [p1, p2, p3] = await freePorts(3);
-  [queued, lagging, logins] = await Promise.all([
+  const [p1, p2, p3, p4] = await freePorts(4);
+  const sensitive = { LOAD_SHED_LAG_MS: '100', LOAD_SHED_MIN_OVERLOAD_MS: '0' };
+  [queued, lagging, starved, logins] = await Promise.all([
     f.server(p1!, { LOAD_SHED_QUEUE_MS: '1000' }),
-    f.server(p2!, { LOAD_SHED_LAG_MS: '100', LOAD_SHED_MIN_OVERLOAD_MS: '0' }),
+    f.server(p2!, { ...sensitive, LOAD_SHED_MIN_IN_FLIGHT: '0' }),
+    f.server(p4!, sensitive),
     f.server(p3!, { LOGIN_MAX_CONCURRENT_VERIFICATIONS: '1', LOGIN_VERIFY_QUEUE_MAX: '0' }),
   ]);
   admin = await f.client('admin', queued.url);
@@ -56,6 +60,7 @@ const metric = async (url: string, reason: string) => {
   const m = new RegExp(`^http_requests_shed_total\\{reason="${reason}"\\} (\\d+)$`, 'm').exec(text);
   return Number(m?.[1] ?? Number.NaN);
 };
+const sheddingActive = async (url: string) => /^load_shedding_active 1$/m.test(await (await fetch(`${url}/metrics`)).text());
 
 describe('queue time (X-Request-Start)', () => {
   test('a request that waited longer than LOAD_SHED_QUEUE_MS is shed with 503 + Retry-After; a fresh one is served', async () => {
@@ -147,6 +152,26 @@ describe('event-loop lag', () => {
       const out = lagging.output();
       return out.includes('load shedding started') && out.includes('load shedding stopped');
     });
+  });
+
+  test('a lagging process with fewer requests in flight than LOAD_SHED_MIN_IN_FLIGHT (32) sheds none of them', async () => {
+    const c = await f.client('reviewer', starved.url);
+    // Requests made while /metrics says the lag signal is on, before and after them.
+    const during = await waitFor(
+      'requests answered while the lag signal was on',
+      async () => {
+        starved.signal('SIGSTOP');
+        await sleep(1500);
+        starved.signal('SIGCONT');
+        if (!(await sheddingActive(starved.url))) return undefined;
+        const statuses = [];
+        for (let i = 0; i < 5; i++) statuses.push((await c.get('/api/applications')).status);
+        return (await sheddingActive(starved.url)) ? statuses : undefined;
+      },
+      { died: f.procs.died, timeoutMs: 60_000, intervalMs: 100 },
+    );
+    assert.deepEqual(during, [200, 200, 200, 200, 200]);
+    assert.equal(await metric(starved.url, 'event_loop_lag'), 0);
   });
 });
 
