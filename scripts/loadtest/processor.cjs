@@ -43,6 +43,7 @@ function refusal(res) {
 function track(req, res, context, ee, next) {
   const s = res.statusCode;
   const refused = refusal(res);
+  context.vars.refused = Boolean(refused); // the last answer was a refusal (retryLogin)
   if (!refused && res.timings?.phases?.firstByte !== undefined)
     ee.emit('histogram', 'creditdesk.answered_ms', res.timings.phases.firstByte);
   if (s >= 200 && s < 300) ee.emit('counter', 'creditdesk.ok', 1);
@@ -82,7 +83,7 @@ const LOGIN_ATTEMPTS = 10;
 /** whileTrue of the login loop: signed in, or out of attempts (then counted as given up). */
 function retryLogin(context, next) {
   if (context.vars.csrf) return next(false);
-  if ((context.vars.loginAttempts || 0) < LOGIN_ATTEMPTS && context.vars.retryAfterMs) return next(true);
+  if ((context.vars.loginAttempts || 0) < LOGIN_ATTEMPTS && context.vars.refused) return next(true);
   return next(false);
 }
 /** ifTrue of the work requests (called with the vars): only a signed-in admin works. */
