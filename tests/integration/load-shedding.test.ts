@@ -122,17 +122,22 @@ describe('through nginx', () => {
   });
 });
 
+/** Holds the process for 1.5 s (SIGSTOP, SIGCONT): its lag timer fires that late once it runs again. */
+async function holdUp(p: ServerProc): Promise<void> {
+  p.signal('SIGSTOP');
+  await sleep(1500);
+  p.signal('SIGCONT');
+}
+
 describe('event-loop lag', () => {
   test('an instance whose event loop was held up sheds until its lag recovers; /health still answers', async () => {
     const c = await f.client('reviewer', lagging.url);
     const anon = new Client(lagging.url);
-    // Hold the process (its timers fire late once it runs again), then ask until it sheds.
+    // Hold the process up, then ask until it sheds.
     const shed = await waitFor(
       'a request shed for event-loop lag',
       async () => {
-        lagging.signal('SIGSTOP');
-        await sleep(1500);
-        lagging.signal('SIGCONT');
+        await holdUp(lagging);
         for (let i = 0; i < 20; i++) {
           const r = await c.get('/api/applications');
           const h = await anon.get('/health');
@@ -160,9 +165,7 @@ describe('event-loop lag', () => {
     const during = await waitFor(
       'requests answered while the lag signal was on',
       async () => {
-        starved.signal('SIGSTOP');
-        await sleep(1500);
-        starved.signal('SIGCONT');
+        await holdUp(starved);
         if (!(await sheddingActive(starved.url))) return undefined;
         const statuses = [];
         for (let i = 0; i < 5; i++) statuses.push((await c.get('/api/applications')).status);
