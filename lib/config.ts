@@ -4,7 +4,7 @@
 // development tools under scripts/ (mongod and nginx resolvers, test runner, benchmarks,
 // simulators) read a few variables of their own, listed at the end of .env.example.
 import { isIP } from 'node:net';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { z } from 'zod';
 import { secretKey } from './webhooks/standard-webhooks.js';
 
@@ -218,6 +218,26 @@ const serverFields = baseSchema.extend({
   LOGIN_MAX_INFLIGHT_PER_ACCOUNT: int(2, 1),
   LOGIN_DELAY_BASE_MS: int(1000, 0),
   LOGIN_DELAY_CAP_MS: int(60_000, 0),
+  /**
+   * Logins and password changes verifying a password at once on this instance (ADR 0028): 2 × cores,
+   * at most 4 (argon2 runs on libuv's pool of 4 threads; more would only queue there, unbounded).
+   */
+  LOGIN_MAX_CONCURRENT_VERIFICATIONS: int(Math.min(2 * availableParallelism(), 4), 1).pipe(z.number().max(256)),
+  /** Logins that may wait for a slot, each at most LOGIN_VERIFY_WAIT_MS; beyond either, 503 + Retry-After (never a time-out). */
+  LOGIN_VERIFY_QUEUE_MAX: int(100, 0).pipe(z.number().max(10_000)),
+  LOGIN_VERIFY_WAIT_MS: int(3000, 0).pipe(z.number().max(10_000)),
+  /** Load shedding (server/middleware/load-shedding.ts, ADR 0028): 503 + Retry-After while the instance is overloaded. */
+  LOAD_SHED_ENABLED: bool(true),
+  /** Smoothed event-loop lag above which the instance counts as overloaded… */
+  LOAD_SHED_LAG_MS: int(250, 1).pipe(z.number().max(60_000)),
+  /** …once it stayed above it this long (it stops shedding when the lag falls below half the threshold). */
+  LOAD_SHED_MIN_OVERLOAD_MS: int(1500, 0).pipe(z.number().max(60_000)),
+  /** While the lag says overloaded, requests are still let in up to this many in flight on the instance (a lone slow tick never sheds). */
+  LOAD_SHED_MIN_IN_FLIGHT: int(32, 0).pipe(z.number().max(100_000)),
+  /** A request that waited this long between nginx (X-Request-Start) and this instance is shed on its own. */
+  LOAD_SHED_QUEUE_MS: int(2000, 1).pipe(z.number().max(60_000)),
+  /** The Retry-After (seconds) of a shed answer. */
+  LOAD_SHED_RETRY_AFTER_S: int(2, 1).pipe(z.number().max(60)),
   PAGE_LIMIT_MAX: int(100, 1),
   LIST_TOTAL_CACHE_MS: int(1000, 0),
   BATCH_UPDATE_MAX: int(500, 1),

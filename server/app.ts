@@ -10,6 +10,7 @@ import { requireCsrf } from './middleware/auth.js';
 import { requireParsedBodyType } from './middleware/content-type.js';
 import { errorHandler, notFoundHandler } from './middleware/error-handler.js';
 import { createMetrics, internalNetworks } from './middleware/metrics.js';
+import { loadShedding } from './middleware/load-shedding.js';
 import { refuseWhilePaused } from './middleware/intake-pause.js';
 import { recordIntakeErrors } from './middleware/record-intake-errors.js';
 import { requirePartnerKey } from './middleware/partner-auth.js';
@@ -51,6 +52,9 @@ export function createApp(d: ApiContext): Express {
     sseConnections: () => d.statusChanges.counts(),
     sessionCache: () => d.sessions.store.counts,
   });
+  // First: an overloaded instance answers 503 + Retry-After before any other work (ADR 0028).
+  const shedding = loadShedding(d.cfg, d.log, metrics.registry);
+  app.use(shedding.middleware);
   app.use(requestContext(d.log));
   // No upgrade-insecure-requests: TLS ends at the proxy, and plain-HTTP dev would break the ops page.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
@@ -113,7 +117,7 @@ export function createApp(d: ApiContext): Express {
   api.use(express.json({ limit: d.cfg.BODY_LIMIT_BYTES, strict: true }));
   api.use(requireParsedBodyType); // 415 for a body the route would not parse (server/middleware/content-type.ts)
   api.use(sessionMiddleware(d, d.cfg), enforceAbsoluteTimeout(d.cfg), requireCsrf);
-  api.use('/auth', authRoutes(d));
+  api.use('/auth', authRoutes(d, shedding));
   api.use('/applications', applicationRoutes(d));
   api.use('/applications', documentRoutes(d, uploads));
   api.use('/applications', statusEvents.admin); // SSE: GET /api/applications/:id/events

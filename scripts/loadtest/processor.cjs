@@ -2,6 +2,13 @@
 // The runner (run.ts) writes the scenario data (admin pool, target ids, timing) to the JSON file
 // named by LOADTEST_DATA. Every response is classified into custom counters:
 //   creditdesk.ok (2xx) · creditdesk.conflict (409) · creditdesk.unexpected (any other status)
+//   creditdesk.shed (the API's load-shedding 503 + Retry-After, ADR 0028; per request name in
+//   creditdesk.shed.<name>) · creditdesk.edge_refused (nginx's own 502/503 + Retry-After: no
+//   instance took the request) · the histogram creditdesk.answered_ms (time to first byte of
+//   every answer that was not such a refusal)
+// A refused request is not an error: the virtual user waits Retry-After before its next request
+// (think() waits at least that long) and carries on; a refused login is retried after Retry-After
+// up to LOGIN_ATTEMPTS times, then the virtual user ends without working (creditdesk.login.gave_up).
 // and the intake scenario's own counters (intake.*, below).
 'use strict';
 const { readFileSync } = require('node:fs');
@@ -21,12 +28,31 @@ function parseBody(res) {
   }
 }
 
-/** Classifies every response; 409 is a conflict (expected under concurrency), not an error. */
-function track(req, res, _context, ee, next) {
+/** A refusal with Retry-After: the API shed the request (its problem type says so) or nginx had no instance for it. */
+function refusal(res) {
   const s = res.statusCode;
+  const retryAfter = Number(res.headers['retry-after']);
+  if ((s !== 503 && s !== 502) || !(retryAfter > 0)) return undefined;
+  const type = parseBody(res)?.type || '';
+  if (s === 503 && /\/problems\/(overloaded|login_busy)$/.test(type)) return { kind: 'shed', retryAfter };
+  if (type === 'about:blank') return { kind: 'edge_refused', retryAfter };
+  return undefined;
+}
+
+/** Classifies every response; 409 is a conflict (expected under concurrency), not an error; a refusal (above) is counted apart. */
+function track(req, res, context, ee, next) {
+  const s = res.statusCode;
+  const refused = refusal(res);
+  context.vars.refused = Boolean(refused); // the last answer was a refusal (retryLogin)
+  if (!refused && res.timings?.phases?.firstByte !== undefined)
+    ee.emit('histogram', 'creditdesk.answered_ms', res.timings.phases.firstByte);
   if (s >= 200 && s < 300) ee.emit('counter', 'creditdesk.ok', 1);
   else if (s === 409) ee.emit('counter', 'creditdesk.conflict', 1);
-  else {
+  else if (refused) {
+    ee.emit('counter', `creditdesk.${refused.kind}`, 1);
+    ee.emit('counter', `creditdesk.${refused.kind}.${req.name || 'other'}`, 1);
+    context.vars.retryAfterMs = refused.retryAfter * 1000;
+  } else {
     ee.emit('counter', 'creditdesk.unexpected', 1);
     ee.emit('counter', `creditdesk.unexpected.${s}.${req.name || req.url.split('?')[0].replace(/LOAN-\w+/, ':id')}`, 1);
   }
@@ -46,7 +72,33 @@ function pickAdmin(context, _events, done) {
 function loggedIn(req, res, context, ee, next) {
   const body = parseBody(res);
   if (res.statusCode === 200 && body && body.csrfToken) context.vars.csrf = body.csrfToken;
+  context.vars.loginAttempts = (context.vars.loginAttempts || 0) + 1;
+  if (context.vars.csrf) ee.emit('counter', 'creditdesk.login.ok', 1);
+  else if (refusal(res)) ee.emit('counter', 'creditdesk.login.refused', 1);
   return track(req, res, context, ee, next);
+}
+
+/** Logins per virtual user while refused with Retry-After (admins-overload). */
+const LOGIN_ATTEMPTS = 10;
+/** whileTrue of the login loop: signed in, or out of attempts (then counted as given up). */
+function retryLogin(context, next) {
+  if (context.vars.csrf) return next(false);
+  if ((context.vars.loginAttempts || 0) < LOGIN_ATTEMPTS && context.vars.refused) return next(true);
+  return next(false);
+}
+/** ifTrue of the work requests (called with the vars): only a signed-in admin works. */
+function signedIn(vars) {
+  return Boolean(vars.csrf);
+}
+/** ifTrue of the update: signed in and the application was opened (its version known; an open that was shed leaves none). */
+function canUpdate(vars) {
+  return Boolean(vars.csrf) && vars.version !== undefined;
+}
+/** Waits the Retry-After of the last refusal, if any (between login attempts). */
+function honourRetryAfter(context, _events, done) {
+  const ms = context.vars.retryAfterMs || 0;
+  context.vars.retryAfterMs = 0;
+  setTimeout(done, ms);
 }
 
 function withCsrf(req, context, _ee, next) {
@@ -54,15 +106,29 @@ function withCsrf(req, context, _ee, next) {
   return next();
 }
 
-/** Random think time in [0.5, 1.5] × THINK_MS (set by the runner; the smoke run uses a short one). */
-function think(_context, _events, done) {
+/** Random think time in [0.5, 1.5] × THINK_MS (set by the runner; the smoke run uses a short one), at least a refusal's Retry-After. */
+function think(context, _events, done) {
   const base = Number(data.thinkMs || 0);
-  setTimeout(done, base * (0.5 + Math.random()));
+  const retryAfter = context.vars.retryAfterMs || 0;
+  context.vars.retryAfterMs = 0;
+  setTimeout(done, Math.max(retryAfter, base * (0.5 + Math.random())));
 }
 
 function moreWork(context, next) {
   context.vars.iteration = (context.vars.iteration || 0) + 1;
   return next(context.vars.iteration < data.iterations); // artillery checks whileTrue after each pass
+}
+
+/** admins-overload: moreWork, for a signed-in admin only (one that never signed in stops after the first, empty pass). */
+function moreWorkSignedIn(context, next) {
+  if (!context.vars.csrf) return next(false);
+  return moreWork(context, next);
+}
+
+/** A virtual user of admins-overload that never signed in (every attempt refused) ends here: counted. */
+function countGaveUp(context, events, done) {
+  if (!context.vars.csrf) events.emit('counter', 'creditdesk.login.gave_up', 1);
+  return done();
 }
 
 // --- admins: list with filters and pagination → open one → update it with its version ---------
@@ -291,6 +357,12 @@ module.exports = {
   track,
   pickAdmin,
   loggedIn,
+  retryLogin,
+  signedIn,
+  canUpdate,
+  honourRetryAfter,
+  countGaveUp,
+  moreWorkSignedIn,
   withCsrf,
   think,
   moreWork,

@@ -42,6 +42,11 @@ export interface LoadSummary {
   errors: number;
   errorRate: number;
   errorDetail: Counters;
+  /** Load shedding (ADR 0028): requests the API shed and nginx refused (503/502 + Retry-After), by request name. */
+  shed: { api: number; edge: number; byRequest: Counters };
+  /** Time to first byte of the answered requests (every answer but a refusal), ms. */
+  answered: { count: number; p50: number; p95: number; p99: number } | null;
+  logins: { ok: number; refused: number; gaveUp: number };
   checks: Check[];
   passed: boolean;
   reportFile: string;
@@ -72,6 +77,12 @@ export function summarize(scenario: string, smoke: boolean, r: ArtilleryReport, 
     Object.entries(a.counters)
       .filter(([k]) => k.startsWith('errors.'))
       .reduce((s, [, v]) => s + v, 0);
+  const byRequest: Counters = {};
+  for (const [k, v] of Object.entries(a.counters)) {
+    const m = k.match(/^creditdesk\.(shed|edge_refused)\.(.+)$/);
+    if (m) byRequest[`${m[2]} (${m[1] === 'shed' ? 'API' : 'nginx'})`] = v;
+  }
+  const ans = a.summaries['creditdesk.answered_ms'];
   const endpoints: LoadSummary['endpoints'] = {};
   for (const [k, s] of Object.entries(a.summaries)) {
     const m = k.match(/^plugins\.metrics-by-endpoint\.response_time\.(.+)$/);
@@ -95,6 +106,9 @@ export function summarize(scenario: string, smoke: boolean, r: ArtilleryReport, 
     errors,
     errorRate: requests ? errors / requests : 0,
     errorDetail,
+    shed: { api: n('creditdesk.shed'), edge: n('creditdesk.edge_refused'), byRequest },
+    answered: ans ? { count: ans.count, p50: ans.p50 ?? ans.median ?? 0, p95: ans.p95, p99: ans.p99 } : null,
+    logins: { ok: n('creditdesk.login.ok'), refused: n('creditdesk.login.refused'), gaveUp: n('creditdesk.login.gave_up') },
     checks,
     passed: checks.every((c) => c.ok),
     reportFile,
@@ -112,6 +126,13 @@ export function printSummary(s: LoadSummary): void {
     line(`  ${name}`, `${String(e.count).padStart(6)} req  p50 ${f1(e.p50)}  p95 ${f1(e.p95)}  p99 ${f1(e.p99)}`);
   line('responses', `${s.ok} ok, ${s.conflicts} conflicts (409), ${s.errors} errors (${(s.errorRate * 100).toFixed(3)} %)`);
   for (const [k, v] of Object.entries(s.errorDetail)) line('  error', `${k}: ${v}`);
+  if (s.shed.api + s.shed.edge > 0 || s.scenario.endsWith('-overload')) {
+    line('shed (503, Retry-After)', `${s.shed.api} by the API, ${s.shed.edge} refused by nginx`);
+    for (const [k, v] of Object.entries(s.shed.byRequest)) line('  shed', `${k}: ${v}`);
+    if (s.answered)
+      line('answered (ms)', `${s.answered.count} req  p50 ${f1(s.answered.p50)}  p95 ${f1(s.answered.p95)}  p99 ${f1(s.answered.p99)}`);
+    line('logins', `${s.logins.ok} signed in, ${s.logins.refused} attempts refused (Retry-After), ${s.logins.gaveUp} gave up`);
+  }
   for (const c of s.checks) line(c.ok ? '  ✔ check' : '  ✖ check', `${c.name} — ${c.detail}`);
   line('raw results', s.reportFile);
   console.log(`  ${s.passed ? 'PASSED' : 'FAILED'}\n`);

@@ -81,7 +81,7 @@ try {
 
   const report = JSON.parse(readFileSync(reportFile, 'utf8')) as ArtilleryReport;
   const counters = report.aggregate.counters;
-  const checks = await verify(name, d, counters, env.c);
+  const checks = await verify(name, d, counters, env.c, smoke);
   const s0 = summarize(name, smoke, report, [], reportFile);
   checks.unshift({
     name: 'no virtual user failed',

@@ -6,6 +6,7 @@ import { changeOwnPassword, changePasswordInput } from '../../lib/domain/users/a
 import { recordLoginFailure, recordLoginSuccess, reserveLoginAttempt, type ThrottleLimits } from '../../lib/domain/users/login-throttle.js';
 import { type UserView, verifyCredentials } from '../../lib/domain/users/users.js';
 import type { ApiContext } from '../context.js';
+import type { LoadShedding } from '../middleware/load-shedding.js';
 import { actor } from '../middleware/auth.js';
 import { sessionCookieName } from '../middleware/session.js';
 import { routes } from '../openapi/operation.js';
@@ -28,7 +29,8 @@ async function startSession(req: Request, user: Pick<UserView, 'id' | 'email' | 
   return req.session.csrfToken;
 }
 
-export function authRoutes(d: ApiContext): Router {
+/** `gate` bounds the argon2 verifications running at once on this instance (503 + Retry-After beyond, ADR 0028). */
+export function authRoutes(d: ApiContext, gate: Pick<LoadShedding, 'verify'>): Router {
   const r = Router();
   const t = routes(r);
   const limits: ThrottleLimits = {
@@ -49,7 +51,8 @@ export function authRoutes(d: ApiContext): Router {
   };
   r.use(['/login', '/password'], overTls);
 
-  // The throttle's reservation is taken before the password is verified (429 when over a limit).
+  // A verification slot of this instance first (503 + Retry-After when they are all busy: nothing
+  // written), then the throttle's reservation before the password is verified (429 when over a limit).
   t.post(
     '/login',
     {
@@ -63,19 +66,23 @@ export function authRoutes(d: ApiContext): Router {
         401: { description: 'invalid email or password' },
         403: { description: 'production over plain HTTP' },
         429: { description: 'too many failures for the account or address (Retry-After)' },
+        503: { description: 'every password-verification slot of the instance is busy, or the database is unavailable (Retry-After)' },
       },
     },
     async ({ body: { email, password } }, req, res) => {
-      const reservation = await reserveLoginAttempt(d.c, email, req.ip ?? 'unknown', limits);
-      const verified = await verifyCredentials(d.c, email, password).catch(async (e: unknown) => {
-        await recordLoginFailure(d.c, reservation, limits);
-        throw e;
+      const verified = await gate.verify(async () => {
+        const reservation = await reserveLoginAttempt(d.c, email, req.ip ?? 'unknown', limits);
+        const v = await verifyCredentials(d.c, email, password).catch(async (e: unknown) => {
+          await recordLoginFailure(d.c, reservation, limits);
+          throw e;
+        });
+        if (!v) {
+          await recordLoginFailure(d.c, reservation, limits);
+          throw unauthorized('invalid email or password');
+        }
+        await recordLoginSuccess(d.c, reservation);
+        return v;
       });
-      if (!verified) {
-        await recordLoginFailure(d.c, reservation, limits);
-        throw unauthorized('invalid email or password');
-      }
-      await recordLoginSuccess(d.c, reservation);
       const csrfToken = await startSession(req, verified.user, verified.epoch);
       req.log.info({ userId: verified.user.id }, 'login');
       res.json({ user: verified.user, csrfToken });
@@ -102,15 +109,18 @@ export function authRoutes(d: ApiContext): Router {
       const me = req.session?.user;
       if (!me) throw unauthorized();
       if (input.currentPassword === input.newPassword) throw badRequest('the new password must differ from the current one');
-      const reservation = await reserveLoginAttempt(d.c, me.email, req.ip ?? 'unknown', limits);
-      let epoch: number;
-      try {
-        ({ epoch } = await changeOwnPassword(d, me.id, input, { actor: actor(req), requestId: String(req.id) }));
-      } catch (e) {
-        await recordLoginFailure(d.c, reservation, limits);
-        throw e;
-      }
-      await recordLoginSuccess(d.c, reservation);
+      // In a verification slot (503 when all are busy, before any reservation is taken), like a login.
+      const epoch = await gate.verify(async () => {
+        const reservation = await reserveLoginAttempt(d.c, me.email, req.ip ?? 'unknown', limits);
+        const changed = await changeOwnPassword(d, me.id, input, { actor: actor(req), requestId: String(req.id) }).catch(
+          async (e: unknown) => {
+            await recordLoginFailure(d.c, reservation, limits);
+            throw e;
+          },
+        );
+        await recordLoginSuccess(d.c, reservation);
+        return changed.epoch;
+      });
       const csrfToken = await startSession(req, me, epoch);
       req.log.info({ userId: me.id }, 'password changed');
       res.json({ user: { id: me.id, email: me.email, role: me.role }, csrfToken });
