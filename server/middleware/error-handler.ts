@@ -79,7 +79,8 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
     err instanceof AppError
       ? err
       : (fromMongoError(err) ?? fromFrameworkError(err) ?? new AppError(500, 'internal', 'an unexpected error occurred'));
-  if (e.status === 503 && e.code === 'database_unavailable') req.log.warn({ err }, 'request failed: database unavailable (503)');
+  // A 503 is a known, retryable condition (database electing, logins busy, paused), not a fault.
+  if (e.status === 503) req.log.warn({ code: e.code }, `request refused: ${e.code} (503)`);
   else if (e.status >= 500) req.log.error({ err }, 'request failed');
   const retry = e.extra.retryAfterSeconds;
   if (typeof retry === 'number') res.setHeader('Retry-After', String(retry));

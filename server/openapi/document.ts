@@ -109,7 +109,9 @@ function standardProblems(op: AnyOperation, method: string): Record<string, Json
   }
   if (op.security === 'partner') out['429'] = problemResponse("over the partner's rate limit (Retry-After, RateLimit, RateLimit-Policy)");
   out['500'] = problemResponse('unexpected error (no details are sent)');
-  out['503'] = problemResponse('MongoDB is electing a primary or unreachable, or the instance is draining: retry after Retry-After');
+  out['503'] = problemResponse(
+    'MongoDB is electing a primary or unreachable, the instance is draining, or it is overloaded (load shedding, `reason`): retry after Retry-After',
+  );
   return out;
 }
 
