@@ -208,7 +208,7 @@ const serverFields = baseSchema.extend({
   USER_STATE_CACHE_MS: int(2000, 0).pipe(z.number().max(10_000)),
   SESSION_TOUCH_AFTER_SECONDS: int(60, 0),
   /** Per-instance session cache, evicted by a change stream on `sessions`; 0 reads every session from MongoDB. */
-  SESSION_CACHE_MS: int(10_000, 0).pipe(z.number().max(60_000)),
+  SESSION_CACHE_MS: int(60_000, 0).pipe(z.number().max(300_000)),
   TRUST_PROXY_HOPS: int(1, 0),
   BODY_LIMIT_BYTES: int(128 * 1024, 1024),
   UPLOAD_LIMIT_BYTES: int(10 * 1024 * 1024, 1024),
