@@ -262,6 +262,7 @@ describe('a real Prometheus scraping the app', () => {
       [
         'ApiErrorRateHigh',
         'ApiLatencyP95High',
+        'ApiSheddingLoad',
         'DeadLettersGrowing',
         'EventLoopLagHigh',
         'IntakeRateLimitedHigh',

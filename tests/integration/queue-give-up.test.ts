@@ -150,8 +150,11 @@ test('(e) the lease lost on the last attempt: the worker that takes over gives u
   assert.equal(runs.length, 1, 'the handler ran once: on the only attempt, whose lease was lost');
   const ev = (await event(id))!;
   assert.equal(ev.deadReason, 'attempts_exhausted');
-  assert.equal(ev.attempts, 2);
-  assert.equal(ev.recoveries, 1);
+  // Usually 2 (the run, then the take-over that gives up). On a loaded machine the giving-up
+  // worker's own 1 s lease can lapse before its give-up commits, and a third claim gives up
+  // instead: every claim after the first is a recovery, and the handler still ran only once.
+  assert.ok(ev.attempts >= 2, `attempts ${ev.attempts}`);
+  assert.equal(ev.recoveries, ev.attempts - 1);
   const m = await markers(id);
   assert.equal(m.length, 1);
   assert.equal(m[0]!.reason, 'attempts_exhausted');
