@@ -51,8 +51,23 @@ export function authRoutes(d: ApiContext, gate: Pick<LoadShedding, 'verify'>): R
   };
   r.use(['/login', '/password'], overTls);
 
-  // A verification slot of this instance first (503 + Retry-After when they are all busy: nothing
-  // written), then the throttle's reservation before the password is verified (429 when over a limit).
+  /**
+   * A password check: in a verification slot of this instance first (503 + Retry-After when they
+   * are all busy: nothing written), then under the throttle's reservation (429 when over a limit);
+   * a check that throws counts as a failure for the account and the address, one that returns
+   * clears them.
+   */
+  const throttledCheck = <T>(email: string, ip: string | undefined, check: () => Promise<T>): Promise<T> =>
+    gate.verify(async () => {
+      const reservation = await reserveLoginAttempt(d.c, email, ip ?? 'unknown', limits);
+      const out = await check().catch(async (e: unknown) => {
+        await recordLoginFailure(d.c, reservation, limits);
+        throw e;
+      });
+      await recordLoginSuccess(d.c, reservation);
+      return out;
+    });
+
   t.post(
     '/login',
     {
@@ -70,17 +85,9 @@ export function authRoutes(d: ApiContext, gate: Pick<LoadShedding, 'verify'>): R
       },
     },
     async ({ body: { email, password } }, req, res) => {
-      const verified = await gate.verify(async () => {
-        const reservation = await reserveLoginAttempt(d.c, email, req.ip ?? 'unknown', limits);
-        const v = await verifyCredentials(d.c, email, password).catch(async (e: unknown) => {
-          await recordLoginFailure(d.c, reservation, limits);
-          throw e;
-        });
-        if (!v) {
-          await recordLoginFailure(d.c, reservation, limits);
-          throw unauthorized('invalid email or password');
-        }
-        await recordLoginSuccess(d.c, reservation);
+      const verified = await throttledCheck(email, req.ip, async () => {
+        const v = await verifyCredentials(d.c, email, password);
+        if (!v) throw unauthorized('invalid email or password');
         return v;
       });
       const csrfToken = await startSession(req, verified.user, verified.epoch);
@@ -109,18 +116,10 @@ export function authRoutes(d: ApiContext, gate: Pick<LoadShedding, 'verify'>): R
       const me = req.session?.user;
       if (!me) throw unauthorized();
       if (input.currentPassword === input.newPassword) throw badRequest('the new password must differ from the current one');
-      // In a verification slot (503 when all are busy, before any reservation is taken), like a login.
-      const epoch = await gate.verify(async () => {
-        const reservation = await reserveLoginAttempt(d.c, me.email, req.ip ?? 'unknown', limits);
-        const changed = await changeOwnPassword(d, me.id, input, { actor: actor(req), requestId: String(req.id) }).catch(
-          async (e: unknown) => {
-            await recordLoginFailure(d.c, reservation, limits);
-            throw e;
-          },
-        );
-        await recordLoginSuccess(d.c, reservation);
-        return changed.epoch;
-      });
+      // In a verification slot and counted by the throttle, like a login.
+      const { epoch } = await throttledCheck(me.email, req.ip, () =>
+        changeOwnPassword(d, me.id, input, { actor: actor(req), requestId: String(req.id) }),
+      );
       const csrfToken = await startSession(req, me, epoch);
       req.log.info({ userId: me.id }, 'password changed');
       res.json({ user: { id: me.id, email: me.email, role: me.role }, csrfToken });
