@@ -72,11 +72,13 @@ export async function startApi(
   log: Logger = createLogger({ level: cfg.LOG_LEVEL, name: 'api', instance: cfg.INSTANCE_ID }),
 ): Promise<RunningApi> {
   const base = await openContext(cfg, log, `creditdesk-api-${cfg.INSTANCE_ID}`);
+  const sessions = sessionCaches(base, cfg);
   const ctx: ApiContext = {
     ...base,
     lifecycle: { draining: false },
     statusChanges: new ApplicationChanges(base.c, log),
-    sessions: sessionCaches(base, cfg),
+    sessions,
+    sessionsEnding: (sids) => sessions.store.sessionsEnding(sids),
   };
   const server = createServer();
   server.keepAliveTimeout = cfg.KEEP_ALIVE_TIMEOUT_MS; // above the proxy's idle timeout, or it sees resets

@@ -11,6 +11,12 @@ export interface DomainContext {
   db: Db;
   c: Collections;
   hooks: ApplicationHooks;
+  /**
+   * Called with the ids of sessions about to be deleted (before the delete); the promise it
+   * returns settles once this process's session cache has dropped them (the API's; absent
+   * elsewhere). So a use case that ends sessions answers only when they are gone everywhere.
+   */
+  sessionsEnding?: (sids: string[]) => Promise<void>;
 }
 
 /** Who asked, for the audit trail and log correlation. */

@@ -142,6 +142,15 @@ export class CachedSessionStore extends session.Store {
     });
   }
 
+  /**
+   * Call BEFORE deleting these sessions: settles once the stream has delivered a change of each
+   * (at most `observeTimeoutMs`), at once when the cache is off or its stream is down.
+   */
+  sessionsEnding(sids: string[]): Promise<void> {
+    if (!this.open) return Promise.resolve();
+    return Promise.all(sids.map((sid) => this.observe(sid).done)).then(() => undefined);
+  }
+
   /** Stops the change stream (shutdown). */
   async close(): Promise<void> {
     for (const waiters of this.observers.values()) for (const observed of waiters) observed();

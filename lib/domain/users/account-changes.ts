@@ -90,7 +90,7 @@ export async function changeUser(d: DomainContext, id: string, change: UserChang
     );
     return { ...before, ...next, sessionEpoch: toEpoch };
   });
-  await deleteSessionsOf(d.db, id);
+  await deleteSessionsOf(d, id);
   return toUserView(after);
 }
 
@@ -99,7 +99,7 @@ export async function revokeSessions(d: DomainContext, id: string, meta: Meta): 
   const before = await d.c.users.findOneAndUpdate({ _id: new ObjectId(id) }, { $inc: { sessionEpoch: 1 } });
   if (!before) throw notFound(`no user ${id}`);
   const fromEpoch = before.sessionEpoch ?? 0;
-  const revoked = await deleteSessionsOf(d.db, id);
+  const revoked = await deleteSessionsOf(d, id);
   await recordAudit(d.c, [
     {
       entity: 'user',
@@ -134,7 +134,7 @@ export async function changeOwnPassword(
   const before = await d.c.users.findOneAndUpdate({ _id: user._id }, { $set: { passwordHash }, $inc: { sessionEpoch: 1 } });
   if (!before) throw notFound(`no user ${id}`);
   const fromEpoch = before.sessionEpoch ?? 0;
-  await deleteSessionsOf(d.db, id);
+  await deleteSessionsOf(d, id);
   await recordAudit(d.c, [
     {
       entity: 'user',

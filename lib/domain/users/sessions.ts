@@ -2,16 +2,26 @@
 // view of each user's current access (role, disabled, session epoch) that every request is checked
 // against. connect-mongo keeps sessions in the `sessions` collection with the session object stored
 // as a document (`session.user.id`).
-import { type Db, ObjectId } from 'mongodb';
+import { ObjectId } from 'mongodb';
 import type { KeyWatch } from '../../db/key-watch.js';
 import type { Collections } from '../collections.js';
+import type { DomainContext } from '../context.js';
 import type { Role, UserDoc } from './types.js';
 
 export const SESSIONS_COLLECTION = 'sessions';
 
-/** Deletes every stored session of `userId` (all instances read the store, so this logs them out at once). */
-export async function deleteSessionsOf(db: Db, userId: string): Promise<number> {
-  const r = await db.collection(SESSIONS_COLLECTION).deleteMany({ 'session.user.id': userId });
+/**
+ * Deletes every stored session of `userId`, and returns once the process's session cache has
+ * dropped them (`sessionsEnding`; every instance's cache hears of the deletes at the same moment),
+ * so the user is logged out everywhere when this returns.
+ */
+export async function deleteSessionsOf(d: Pick<DomainContext, 'db' | 'sessionsEnding'>, userId: string): Promise<number> {
+  const sessions = d.db.collection<{ _id: string }>(SESSIONS_COLLECTION);
+  const ending = d.sessionsEnding
+    ? d.sessionsEnding((await sessions.find({ 'session.user.id': userId }, { projection: { _id: 1 } }).toArray()).map((x) => x._id))
+    : undefined;
+  const r = await sessions.deleteMany({ 'session.user.id': userId });
+  await ending;
   return r.deletedCount;
 }
 
