@@ -72,13 +72,11 @@ test('"log out everywhere" (a password change) ends every cached session on ever
   const newPassword = 'an-entirely-new-passphrase-42';
   const changed = await first.post('/api/auth/password', { currentPassword: user.password, newPassword });
   assert.equal(changed.status, 200, JSON.stringify(changed.body));
-  const started = Date.now();
   await waitFor(
     'the other sessions to end on both instances',
     async () => (await second.get('/api/auth/me')).status === 401 && (await secondOnA.get('/api/auth/me')).status === 401,
     { timeoutMs: REVOCATION_BOUND_MS, died: f.procs.died },
   );
-  assert.ok(Date.now() - started < REVOCATION_BOUND_MS);
 });
 
 test('a change to the user document (here a role changed in the database) ends the cached session within the bound', async () => {
