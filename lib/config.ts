@@ -226,6 +226,8 @@ const serverFields = baseSchema.extend({
   /** Logins that may wait for a slot, each at most LOGIN_VERIFY_WAIT_MS; beyond either, 503 + Retry-After (never a time-out). */
   LOGIN_VERIFY_QUEUE_MAX: int(100, 0).pipe(z.number().max(10_000)),
   LOGIN_VERIFY_WAIT_MS: int(3000, 0).pipe(z.number().max(10_000)),
+  /** Nice value of the libuv pool threads (argon2 verifications): above the event loop's 0 so a burst of sign-ins cannot starve it (0 = unchanged). */
+  THREADPOOL_NICE: int(10, 0).pipe(z.number().max(19)),
   /** Load shedding (server/middleware/load-shedding.ts, ADR 0028): 503 + Retry-After while the instance is overloaded. */
   LOAD_SHED_ENABLED: bool(true),
   /** Smoothed event-loop lag above which the instance counts as overloaded… */

@@ -1,6 +1,7 @@
 // API process entry: config → startApi → drain on SIGTERM/SIGINT. The wiring is in start.ts.
 import { loadConfigOrExit, serverSchema } from '../lib/config.js';
 import { createLogger } from '../lib/logger.js';
+import { lowerThreadPoolPriority } from '../lib/process/thread-pool-priority.js';
 import { initTracing, shutdownTracing } from '../lib/tracing.js';
 import { startApi } from './start.js';
 
@@ -19,6 +20,12 @@ process.on('uncaughtException', (err) => {
   process.exit(1);
 });
 
+// Password verifications run at a lower priority than the event loop (lib/process/thread-pool-priority.ts).
+const reniced = await lowerThreadPoolPriority(cfg.THREADPOOL_NICE).catch((err: unknown) => {
+  log.warn({ err }, 'could not lower the thread pool priority (THREADPOOL_NICE); running without');
+  return 0;
+});
+if (reniced > 0) log.info({ threads: reniced, nice: cfg.THREADPOOL_NICE }, 'thread pool at lower priority than the event loop');
 const api = await startApi(cfg, log).catch((e: Error) => {
   log.fatal({ err: e }, e.message);
   process.exit(1);

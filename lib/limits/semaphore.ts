@@ -31,13 +31,18 @@ export class Semaphore {
     return { active: this.active, waiting: this.waiters.length };
   }
 
-  /** A slot (its release function), or `undefined` when refused: every slot taken and the queue full, or the wait ran out. */
-  acquire(): Promise<Release | undefined> {
+  /**
+   * A slot (its release function), or `undefined` when refused: every slot taken and the queue
+   * full, or the wait ran out. `waitMs` shortens the wait (never lengthens it): a caller that
+   * already waited elsewhere gets only what is left of its budget; 0 = a free slot or nothing.
+   */
+  acquire(waitMs = this.limits.waitMs): Promise<Release | undefined> {
     if (this.active < this.limits.max) {
       this.active++;
       return Promise.resolve(this.releaser());
     }
-    if (this.waiters.length >= this.limits.queueMax) return Promise.resolve(undefined);
+    const wait = Math.min(waitMs, this.limits.waitMs);
+    if (this.waiters.length >= this.limits.queueMax || wait <= 0) return Promise.resolve(undefined);
     return new Promise((resolve) => {
       const waiter: Waiter = {
         grant: resolve,
@@ -45,7 +50,7 @@ export class Semaphore {
           const i = this.waiters.indexOf(waiter);
           if (i >= 0) this.waiters.splice(i, 1);
           resolve(undefined);
-        }, this.limits.waitMs),
+        }, wait),
       };
       this.waiters.push(waiter);
     });

@@ -1,10 +1,12 @@
-// `npm run loadtest -- <admins|conflict-storm|ingestion|intake> [--smoke] [--node /path/to/node] [--instances 3]`
+// `npm run loadtest -- <admins|conflict-storm|ingestion|intake> [--smoke] [--node /path/to/node] [--instances 3] [--access-log]`
 // Brings up its own stack (mongod + API instances + nginx on free loopback ports, see
 // scripts/stack/ephemeral.ts), seeds the scenario's data, runs artillery through nginx, checks
 // correctness, prints a one-screen summary and tears everything down. Raw artillery results go
 // to results/<scenario>-<time>.json. Exit code 0 only when every threshold and check passed.
 //   --smoke: small counts for CI; correctness only (timing thresholds off, no timed assertions).
 //   --node:  run the API instances on another Node binary (Node 20 vs 24 comparison).
+//   --access-log: keep nginx's JSON access log (request and upstream times of every request) in
+//            results/<scenario>-<time>.access.log, to see where a slow or timed-out request waited.
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,11 +18,16 @@ import { prepare, SCENARIOS, stackEnv, verify, type ScenarioData, type ScenarioN
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { smoke: { type: 'boolean', default: false }, node: { type: 'string' }, instances: { type: 'string', default: '3' } },
+  options: {
+    smoke: { type: 'boolean', default: false },
+    node: { type: 'string' },
+    instances: { type: 'string', default: '3' },
+    'access-log': { type: 'boolean', default: false },
+  },
 });
 const name = positionals[0] as ScenarioName;
 if (!SCENARIOS.includes(name)) {
-  console.error(`usage: npm run loadtest -- <${SCENARIOS.join('|')}> [--smoke] [--node /path/to/node] [--instances 3]`);
+  console.error(`usage: npm run loadtest -- <${SCENARIOS.join('|')}> [--smoke] [--node /path/to/node] [--instances 3] [--access-log]`);
   process.exit(2);
 }
 const smoke = values.smoke!;
@@ -31,6 +38,7 @@ const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const reportFile = join(results, `${name}${smoke ? '-smoke' : ''}-${stamp}.json`);
 const dataFile = join(results, `${name}-${stamp}.data.json`);
 const logFile = join(results, `${name}${smoke ? '-smoke' : ''}-${stamp}.artillery.log`);
+const accessLog = values['access-log'] ? join(results, `${name}${smoke ? '-smoke' : ''}-${stamp}.access.log`) : undefined;
 
 let data: ScenarioData | undefined;
 say(`${name}${smoke ? ' (smoke)' : ''}: starting mongod, ${values.instances} API instances and nginx…`);
@@ -40,6 +48,7 @@ const env = await ephemeralStack({
   env: stackEnv(name),
   log: say,
   ...(values.node ? { nodeBin: values.node } : {}),
+  ...(accessLog ? { nginxAccessLog: accessLog } : {}),
   prepare: async (c) => {
     data = await prepare(name, smoke, c);
   },

@@ -61,8 +61,13 @@ type Cfg = Pick<
 export interface LoadShedding {
   /** The shedder: mount it first. */
   middleware: RequestHandler;
-  /** Runs `fn` (a password verification) in one of the instance's verification slots, or throws 503 + Retry-After. */
-  verify<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` (a password verification) in one of the instance's verification slots, or throws
+   * 503 + Retry-After. `req`'s queue time (X-Request-Start) counts against LOGIN_VERIFY_WAIT_MS: a
+   * sign-in that already waited in front of the instance waits only for the rest of it for a slot,
+   * so its client gets an answer, not a time-out.
+   */
+  verify<T>(req: Request, fn: () => Promise<T>): Promise<T>;
   /** Whether the lag signal says overloaded, the smoothed lag (ms), requests in flight (status streams not counted). */
   state(): { overloaded: boolean; lagMs: number; inFlight: number };
 }
@@ -168,7 +173,7 @@ export function loadShedding(cfg: Cfg, log: Logger, registry: Registry): LoadShe
     const now = Date.now();
     if (now - lastLogAt < LOG_EVERY_MS) return;
     const overloaded = detector.overloaded;
-    const total = pending.event_loop_lag + pending.queue_time + pending.login_busy;
+    const total = REASONS.reduce((n, r) => n + pending[r], 0);
     if (total === 0 && overloaded === loggedOverloaded) return;
     const fields = { lagMs: Math.round(detector.lagMs), shed: { ...pending } };
     if (overloaded && !loggedOverloaded)
@@ -227,8 +232,9 @@ export function loadShedding(cfg: Cfg, log: Logger, registry: Registry): LoadShe
     queueMax: cfg.LOGIN_VERIFY_QUEUE_MAX,
     waitMs: cfg.LOGIN_VERIFY_WAIT_MS,
   });
-  const verify = async <T>(fn: () => Promise<T>): Promise<T> => {
-    const release: Release | undefined = await slots.acquire();
+  const verify = async <T>(req: Request, fn: () => Promise<T>): Promise<T> => {
+    const waited = queueTimeMs(req.headers['x-request-start']) ?? 0;
+    const release: Release | undefined = await slots.acquire(cfg.LOGIN_VERIFY_WAIT_MS - waited);
     if (!release) {
       count('login_busy');
       throw new AppError(503, 'login_busy', 'too many sign-ins are being checked on this instance; retry shortly', {

@@ -57,9 +57,9 @@ export function authRoutes(d: ApiContext, gate: Pick<LoadShedding, 'verify'>): R
    * a check that throws counts as a failure for the account and the address, one that returns
    * clears them.
    */
-  const throttledCheck = <T>(email: string, ip: string | undefined, check: () => Promise<T>): Promise<T> =>
-    gate.verify(async () => {
-      const reservation = await reserveLoginAttempt(d.c, email, ip ?? 'unknown', limits);
+  const throttledCheck = <T>(req: Request, email: string, check: () => Promise<T>): Promise<T> =>
+    gate.verify(req, async () => {
+      const reservation = await reserveLoginAttempt(d.c, email, req.ip ?? 'unknown', limits);
       const out = await check().catch(async (e: unknown) => {
         await recordLoginFailure(d.c, reservation, limits);
         throw e;
@@ -85,7 +85,7 @@ export function authRoutes(d: ApiContext, gate: Pick<LoadShedding, 'verify'>): R
       },
     },
     async ({ body: { email, password } }, req, res) => {
-      const verified = await throttledCheck(email, req.ip, async () => {
+      const verified = await throttledCheck(req, email, async () => {
         const v = await verifyCredentials(d.c, email, password);
         if (!v) throw unauthorized('invalid email or password');
         return v;
@@ -117,7 +117,7 @@ export function authRoutes(d: ApiContext, gate: Pick<LoadShedding, 'verify'>): R
       if (!me) throw unauthorized();
       if (input.currentPassword === input.newPassword) throw badRequest('the new password must differ from the current one');
       // In a verification slot and counted by the throttle, like a login.
-      const { epoch } = await throttledCheck(me.email, req.ip, () =>
+      const { epoch } = await throttledCheck(req, me.email, () =>
         changeOwnPassword(d, me.id, input, { actor: actor(req), requestId: String(req.id) }),
       );
       const csrfToken = await startSession(req, me, epoch);

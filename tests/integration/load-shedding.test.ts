@@ -4,8 +4,11 @@
 // writes nothing, while /health, /ready and sign-in still answer; an event loop held up
 // (SIGSTOP/SIGCONT of the process, no test hook in the product) makes the instance shed until
 // its lag recovers; concurrent logins beyond the verification semaphore (1 slot, no queue) get
-// 503 + Retry-After, never a time-out, and leave no login counter behind.
+// 503 + Retry-After, never a time-out, and leave no login counter behind; the thread pool that
+// verifies passwords runs below the event loop's priority (THREADPOOL_NICE), so a burst of
+// sign-ins cannot starve the loop that answers and sheds everything else.
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import { databaseSnapshot } from '../helpers/db.js';
@@ -35,7 +38,7 @@ f.before(async () => {
   [queued, lagging, starved, logins] = await Promise.all([
     f.server(p1!, { LOAD_SHED_QUEUE_MS: '1000' }),
     f.server(p2!, { ...sensitive, LOAD_SHED_MIN_IN_FLIGHT: '0' }),
-    f.server(p4!, sensitive),
+    f.server(p4!, { ...sensitive, THREADPOOL_NICE: '0' }),
     f.server(p3!, { LOGIN_MAX_CONCURRENT_VERIFICATIONS: '1', LOGIN_VERIFY_QUEUE_MAX: '0' }),
   ]);
   admin = await f.client('admin', queued.url);
@@ -210,5 +213,26 @@ describe('login verification slots', () => {
     // Retry-After honoured one by one: each refused admin signs in.
     for (const { email } of refused) assert.equal((await new Client(logins.url).login(email, PASSWORD)).status, 200, email);
     assert.ok((await metric(logins.url, 'login_busy')) >= refused.length, 'counted in http_requests_shed_total');
+  });
+});
+
+describe('thread pool priority', () => {
+  /** Nice value of each thread of the process, by thread name (/proc/<pid>/task/<tid>/stat, field 19). */
+  const niceByThread = (pid: number) =>
+    readdirSync(`/proc/${pid}/task`).map((tid) => {
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const fields = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return { name, nice: Number(fields[16]) };
+    });
+
+  test('the libuv pool (argon2 verifications) runs at nice 10 by default, the event loop at 0; THREADPOOL_NICE=0 leaves the pool alone', () => {
+    const lowered = niceByThread(queued.pid!);
+    const pool = lowered.filter((t) => t.name === 'libuv-worker');
+    assert.ok(pool.length >= 1, `pool threads: ${JSON.stringify(lowered)}`);
+    for (const t of pool) assert.equal(t.nice, 10, JSON.stringify(lowered));
+    for (const t of lowered.filter((x) => x.name !== 'libuv-worker')) assert.equal(t.nice, 0, `${t.name} keeps its priority`);
+    const unchanged = niceByThread(starved.pid!);
+    assert.ok(unchanged.some((t) => t.name === 'libuv-worker'));
+    for (const t of unchanged) assert.equal(t.nice, 0, JSON.stringify(unchanged));
   });
 });
