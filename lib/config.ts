@@ -362,6 +362,8 @@ export const workerSchema = baseSchema
     RECONCILE_RUN_RETENTION_DAYS: int(7, 1).pipe(z.number().max(365)),
     /** Automatic approvals of amounts above this wait for a person's second approval. */
     DUAL_APPROVAL_ABOVE: int(100_000, 0),
+    /** Production only: lets the approval role run without BUREAU_URL (decisions on declared figures and documents alone), on purpose. */
+    APPROVAL_WITHOUT_BUREAU: bool(false),
   })
   .superRefine((c, ctx) => {
     bureauChecks(c, ctx);
@@ -373,6 +375,15 @@ export const workerSchema = baseSchema
         code: 'custom',
         path: ['PAYMENT_GATEWAY_URL'],
         message: 'must be an https:// URL of the payment gateway when NODE_ENV=production and the disbursement role runs',
+      });
+    // Nor does it approve loans without a credit check because a variable was forgotten: deciding on
+    // the declared figures alone is an explicit choice in production.
+    if (c.NODE_ENV === 'production' && c.WORKER_ROLES.includes('approval') && !c.BUREAU_URL && !c.APPROVAL_WITHOUT_BUREAU)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['BUREAU_URL'],
+        message:
+          'must be the credit bureau URL when NODE_ENV=production and the approval role runs (to decide on declared figures and documents only, on purpose: APPROVAL_WITHOUT_BUREAU=true)',
       });
   });
 

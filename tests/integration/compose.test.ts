@@ -60,7 +60,7 @@ const INCLUDE = /^\s*include creditdesk\.d\/\*\.conf;$/m;
 const interpolate = (v: string, given: Record<string, string>) =>
   v.replace(/\$\{([A-Z0-9_]+)(?::?-([^}]*)|:?\?[^}]*)?\}/g, (_m, name: string, def?: string) => given[name] ?? def ?? '');
 const SECRET = 'compose-test-secret-0123456789abcdef0123456789';
-const GIVEN = { SESSION_SECRETS: SECRET, PAYMENT_GATEWAY_URL: 'https://gateway.example/v1' };
+const GIVEN = { SESSION_SECRETS: SECRET, PAYMENT_GATEWAY_URL: 'https://gateway.example/v1', BUREAU_URL: 'https://bureau.example' };
 
 /** deploy/secrets.sh run once into a temp dir: what compose would read from deploy/secrets/. */
 const secretsDir = join(mkdtempSync(join(tmpdir(), 'creditdesk-compose-secrets-')), 'secrets');
@@ -250,6 +250,16 @@ describe('docker-compose.yml', () => {
         () => parseEnv(workerSchema, containerEnv(s, { ...GIVEN, PAYMENT_GATEWAY_URL: url })),
         /PAYMENT_GATEWAY_URL must be an https:\/\//,
       );
+  });
+
+  test('production approval needs a credit bureau unless deciding without one is declared', () => {
+    const s = services['worker-approval']!;
+    assert.match(s.environment!.BUREAU_URL!, /^\$\{BUREAU_URL\?/, 'compose refuses to start with BUREAU_URL unset');
+    assert.equal(s.environment!.NODE_ENV, 'production');
+    assert.equal(parseEnv(workerSchema, containerEnv(s)).BUREAU_URL, 'https://bureau.example');
+    assert.throws(() => parseEnv(workerSchema, containerEnv(s, { ...GIVEN, BUREAU_URL: '' })), /BUREAU_URL must be the credit bureau URL/);
+    const declared = parseEnv(workerSchema, containerEnv(s, { ...GIVEN, BUREAU_URL: '', APPROVAL_WITHOUT_BUREAU: 'true' }));
+    assert.equal(declared.APPROVAL_WITHOUT_BUREAU, true);
   });
 
   test('commands run the built entry points of one image: API, workers per role, migrations', () => {
