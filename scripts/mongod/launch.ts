@@ -86,6 +86,8 @@ export interface SpawnOptions {
   keyFile?: string;
   /** The replica set's name (default rs0). */
   replSet?: string;
+  /** enableTestCommands: MongoDB's fault injection (the failCommand fail point). Tests only. */
+  testCommands?: boolean;
 }
 
 /**
@@ -111,6 +113,7 @@ export function spawnMongod(o: SpawnOptions): ChildProcess {
       '--setParameter',
       'ttlMonitorSleepSecs=5',
       ...(o.keyFile ? ['--keyFile', o.keyFile] : []),
+      ...(o.testCommands ? ['--setParameter', 'enableTestCommands=1'] : []),
     ]),
     { stdio: ['ignore', logFd, logFd], detached: true },
   );

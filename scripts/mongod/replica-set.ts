@@ -30,6 +30,8 @@ export interface ReplicaSetOptions {
   log?: (m: string) => void;
   /** How long to wait for the preferred primary and healthy members (default 90 s). */
   timeoutMs?: number;
+  /** MongoDB's fault injection (failCommand) on every member: tests only. */
+  testCommands?: boolean;
 }
 
 export interface ReplicaMember {
@@ -103,6 +105,7 @@ export async function launchReplicaSet(o: ReplicaSetOptions): Promise<RunningRep
           replSet: setName,
           cacheSizeGB: o.cacheSizeGB ?? 0.25,
           ...(o.auth ? { keyFile: o.auth.files.keyFile } : {}),
+          ...(o.testCommands ? { testCommands: true } : {}),
         });
         children[index] = child;
         const deadline = Date.now() + 60_000;

@@ -1,5 +1,5 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { MongoError, MongoNetworkError, MongoServerSelectionError } from 'mongodb';
+import { MongoBulkWriteError, MongoError, MongoNetworkError, MongoServerSelectionError } from 'mongodb';
 import { driverErrorOf } from '../../lib/db/transaction.js';
 import { AppError, notFound } from '../../lib/errors.js';
 
@@ -36,21 +36,43 @@ function fromFrameworkError(err: {
 }
 
 /**
- * Server codes of "this member is no longer (or not yet) the primary" and "interrupted by a state
- * change": what a replica set answers during an election (NotWritablePrimary, NotPrimaryNoSecondaryOk,
- * NotPrimaryOrSecondary, InterruptedDueToReplStateChange, PrimarySteppedDown, ShutdownInProgress,
- * InterruptedAtShutdown, LegacyNotPrimary).
+ * Server codes a client may retry: the driver's retryable-read/write list (HostUnreachable,
+ * HostNotFound, NetworkTimeout, ShutdownInProgress, ReadConcernMajorityNotAvailableYet,
+ * PrimarySteppedDown, ExceededTimeLimit, SocketException, LegacyNotPrimary, NotWritablePrimary,
+ * InterruptedAtShutdown, InterruptedDueToReplStateChange, NotPrimaryNoSecondaryOk,
+ * NotPrimaryOrSecondary): what a replica set answers while it elects a primary, a member shuts down
+ * or a new primary has no majority snapshot yet.
  */
-const ELECTION_CODES = new Set([10107, 13435, 13436, 11602, 189, 91, 11600, 10058]);
+const RETRYABLE_CODES = new Set([6, 7, 89, 91, 134, 189, 262, 9001, 10058, 10107, 11600, 11602, 13435, 13436]);
+/**
+ * NoSuchTransaction. Unlabelled only on a commit whose write concern failed: the member does not
+ * have the transaction (it was not committed there), but could not confirm that durably either.
+ */
+const NO_SUCH_TRANSACTION = 251;
+/** Write-concern errors that mean a misconfigured write concern (UnknownReplWriteConcern, UnsatisfiableWriteConcern): a bug, not an unknown outcome. */
+const WRITE_CONCERN_MISCONFIGURED = new Set([79, 100]);
 
-/** The driver's errors a client can retry: no primary reachable, the connection dropped, or a labelled retryable failure. */
+/** The write-concern error a write came back with (its data was written, majority durability unconfirmed), if any. */
+function writeConcernErrorOf(e: MongoError): { code?: number } | undefined {
+  if (e instanceof MongoBulkWriteError) return e.result.getWriteConcernError() ?? undefined;
+  const wce: unknown = (e as { writeConcernError?: unknown }).writeConcernError;
+  return wce !== null && typeof wce === 'object' ? (wce as { code?: number }) : undefined;
+}
+
+/**
+ * The driver's errors a client can retry: no primary reachable, the connection dropped, a labelled
+ * retryable failure, a retryable server code, or a write or commit whose outcome the replica set
+ * could not confirm (a write-concern error, a commit the new primary does not know).
+ */
 function isRetryableMongoError(err: unknown): boolean {
   for (let e = driverErrorOf(err), depth = 0; e instanceof Error && depth < 5; e = driverErrorOf(e.cause), depth++) {
     if (e instanceof MongoServerSelectionError || e instanceof MongoNetworkError) return true;
     if (e instanceof MongoError) {
       if (e.hasErrorLabel('RetryableWriteError') || e.hasErrorLabel('TransientTransactionError')) return true;
       if (e.hasErrorLabel('UnknownTransactionCommitResult')) return true;
-      if (typeof e.code === 'number' && ELECTION_CODES.has(e.code)) return true;
+      if (typeof e.code === 'number' && (RETRYABLE_CODES.has(e.code) || e.code === NO_SUCH_TRANSACTION)) return true;
+      const wce = writeConcernErrorOf(e);
+      if (wce && !WRITE_CONCERN_MISCONFIGURED.has(Number(wce.code))) return true;
     }
   }
   return false;
@@ -80,7 +102,8 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
       ? err
       : (fromMongoError(err) ?? fromFrameworkError(err) ?? new AppError(500, 'internal', 'an unexpected error occurred'));
   // A 503 is a known, retryable condition (database electing, logins busy, paused), not a fault.
-  if (e.status === 503) req.log.warn({ code: e.code }, `request refused: ${e.code} (503)`);
+  // The driver's error behind a database_unavailable stays in the log: which failover case it was.
+  if (e.status === 503) req.log.warn({ code: e.code, ...(err === e ? {} : { err }) }, `request refused: ${e.code} (503)`);
   else if (e.status >= 500) req.log.error({ err }, 'request failed');
   const retry = e.extra.retryAfterSeconds;
   if (typeof retry === 'number') res.setHeader('Retry-After', String(retry));

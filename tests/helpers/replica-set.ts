@@ -1,6 +1,7 @@
-// A throwaway 3-member replica set for one test file (failover tests): three real mongod
-// processes on free loopback ports, data in a temp dir, no access control (like the single test
-// mongod). Started with top-level await BEFORE fixture() and exported as MONGO_URI, so the
+// A throwaway replica set for one test file (failover tests: three members; `members` for fewer):
+// real mongod processes on free loopback ports, data in a temp dir, no access control (like the
+// single test mongod); `testCommands` turns on MongoDB's fault injection, the failCommand fail
+// point (tests/integration/mongo-errors.test.ts). Started with top-level await BEFORE fixture() and exported as MONGO_URI, so the
 // fixture's database, the stack's API processes and the workers all use it:
 //
 //   const rs = await testReplicaSet('failover');   // sets process.env.MONGO_URI for this file
@@ -32,11 +33,22 @@ export interface TestReplicaSet extends RunningReplicaSet {
  * Starts the set now and registers its stop. Equal priorities: after a failover no member takes
  * the primary back (a priority takeover would be a second election in the middle of a test).
  */
-export async function testReplicaSet(label: string, opts: { exportUri?: boolean } = {}): Promise<TestReplicaSet> {
+export async function testReplicaSet(
+  label: string,
+  opts: { exportUri?: boolean; members?: number; testCommands?: boolean } = {},
+): Promise<TestReplicaSet> {
   const dir = mkdtempSync(join(tmpdir(), `creditdesk-${label}-rs-`));
+  const members = opts.members ?? 3;
   let rs: RunningReplicaSet;
   try {
-    rs = await launchReplicaSet({ dir, ports: await freePorts(3), priorities: [1, 1, 1], cacheSizeGB: 0.25, log: () => {} });
+    rs = await launchReplicaSet({
+      dir,
+      ports: await freePorts(members),
+      priorities: Array.from({ length: members }, () => 1),
+      cacheSizeGB: 0.25,
+      log: () => {},
+      testCommands: opts.testCommands === true,
+    });
   } catch (e) {
     rmSync(dir, { recursive: true, force: true });
     throw e;

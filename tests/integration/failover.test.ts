@@ -12,7 +12,7 @@
 // change stream opened by the queue's wake-up code before the failover still delivers after it.
 // The measured windows are printed (SCALING.md "Failover" quotes them); nothing is timed-asserted.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { MongoClient } from 'mongodb';
@@ -95,11 +95,22 @@ async function call(
       log.ambiguousApplied++;
       return undefined;
     }
-    log.unexpected.push(`${kind}: ${r.status} ${JSON.stringify(r.body)}`);
+    log.unexpected.push(`${kind}: ${r.status} ${JSON.stringify(r.body)}${serverLogOf(r.body?.requestId)}`);
     return undefined;
   }
   log.unexpected.push(`${kind}: still 503 after 40 attempts`);
   return undefined;
+}
+
+/** What the API instances logged for a request id (the error behind an unexpected answer), or ''. */
+function serverLogOf(requestId: unknown): string {
+  if (typeof requestId !== 'string') return '';
+  const dir = join(f.stack.runDir, 'logs');
+  const lines = readdirSync(dir)
+    .filter((name) => name.endsWith('.log'))
+    .flatMap((name) => readFileSync(join(dir, name), 'utf8').split('\n'))
+    .filter((line) => line.includes(requestId) && line.includes('"err"'));
+  return lines.length ? `\n  server log: ${lines.join('\n  ')}` : '';
 }
 
 /** The life of one application through the API: create, review, approve (four-eyes: another admin). */
