@@ -2,6 +2,7 @@
 // error, PermanentError and invalid payloads dead-letter at once, retry from the dead-letter list.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { pino } from 'pino';
 import { z } from 'zod';
 import { inTransaction } from '../../lib/db/transaction.js';
 import {
@@ -18,7 +19,6 @@ import {
   startWorker,
   type JobDefinition,
 } from '../../lib/queue/index.js';
-import { silentLog } from '../helpers/db.js';
 import { fixture } from '../helpers/fixture.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -48,21 +48,36 @@ const permanent: JobDefinition<object> = {
   },
 };
 
+/** The worker's warnings and errors (a write it could not make, a failed claim), shown when a wait times out. */
+const workerLines: string[] = [];
 f.before(() => {
-  w = startWorker({ db: f.t.mongo.db, jobs: [flaky, permanent], concurrency: 4, pollMs: 50, backoff, log: silentLog });
+  const log = pino({ level: 'warn' }, { write: (line: string) => void workerLines.push(line) });
+  w = startWorker({ db: f.t.mongo.db, jobs: [flaky, permanent], concurrency: 4, pollMs: 50, backoff, log });
   f.after(() => w.stop());
 });
 
-const stateOf = async (id: unknown) => (await eventsCollection(f.t.mongo.db).findOne({ _id: id as never }))?.state;
+const eventOf = (id: unknown) => eventsCollection(f.t.mongo.db).findOne({ _id: id as never });
+const stateOf = async (id: unknown) => (await eventOf(id))?.state;
+
+/** Waits (bounded) until every event in `ids` is in `state`; a time-out shows the events as stored and the worker's warnings. */
+async function untilState(state: string, ...ids: unknown[]): Promise<void> {
+  try {
+    await waitFor(`${ids.length} event(s) ${state}`, async () => (await Promise.all(ids.map(stateOf))).every((s) => s === state));
+  } catch (e) {
+    const events = await Promise.all(ids.map(eventOf));
+    throw new Error(`${(e as Error).message}; events: ${JSON.stringify(events)}; worker log: ${workerLines.join('')}`);
+  }
+}
 
 test("retries on the backoff schedule, then dead-letters after maxAttempts with every attempt's error", async () => {
   const { id } = await publish(f.t.mongo.db, 'flaky', { k: 'a' });
-  await waitFor('dead letter', async () => (await stateOf(id)) === 'dead', { timeoutMs: 15_000 });
+  await untilState('dead', id);
   const doc = (await eventsCollection(f.t.mongo.db).findOne({ _id: id }))!;
-  assert.equal(doc.attempts, 4);
+  assert.equal(doc.attempts, 4, `worker log: ${workerLines.join('')}`);
   assert.deepEqual(
     doc.errors.map((e) => e.attempt),
     [1, 2, 3, 4],
+    `worker log: ${workerLines.join('')}`,
   );
   assert.deepEqual(
     doc.errors.map((e) => e.message),
@@ -86,7 +101,7 @@ test("retries on the backoff schedule, then dead-letters after maxAttempts with 
   healthy = true;
   assert.equal(await retryDeadLetter(f.t.mongo.db, id), true);
   assert.equal(await retryDeadLetter(f.t.mongo.db, id), false, 'only a dead event can be retried');
-  await waitFor('completion after retry', async () => (await stateOf(id)) === 'completed', { timeoutMs: 15_000 });
+  await untilState('completed', id);
   const after = (await eventsCollection(f.t.mongo.db).findOne({ _id: id }))!;
   assert.equal(after.attempts, 1, 'the attempt budget was reset');
   assert.equal(after.result, 'recovered');
@@ -97,7 +112,7 @@ test("retries on the backoff schedule, then dead-letters after maxAttempts with 
 test('PermanentError dead-letters at once; an invalid payload dead-letters at once', async () => {
   const p = await publish(f.t.mongo.db, 'permanent', {});
   const bad = await publish(f.t.mongo.db, 'flaky', { k: 42 });
-  await waitFor('both dead', async () => (await stateOf(p.id)) === 'dead' && (await stateOf(bad.id)) === 'dead', { timeoutMs: 15_000 });
+  await untilState('dead', p.id, bad.id);
   const pd = (await eventsCollection(f.t.mongo.db).findOne({ _id: p.id }))!;
   assert.equal(pd.attempts, 1);
   assert.match(pd.errors[0]!.message, /^PermanentError: card declined for good/);
