@@ -105,7 +105,7 @@ test('a burst behind a slow bureau scales approval to its maximum and back to on
     ),
     `a scale-up to the maximum, naming the backlog and why:\n${lines.join('\n')}`,
   );
-  await waitFor('queue_role_backlog above 0 on the first process', async () => ((await backlogMetric()) ?? 0) > 0, { timeoutMs: 10_000 });
+  await waitFor('queue_role_backlog above 0 on the first process', async () => ((await backlogMetric()) ?? 0) > 0, { timeoutMs: 30_000 });
 
   // Drained and back to the minimum, the retired processes stopped (not merely asked to).
   await waitFor(
@@ -121,7 +121,7 @@ test('a burst behind a slow bureau scales approval to its maximum and back to on
   assert.equal(running()[0]!.name, 'worker-approval', 'the newest were retired; the first (with the HTTP port) stays');
   assert.deepEqual(stack.autoscaler?.status().approval?.processes, 1);
   assert.equal(
-    await waitFor('the backlog metric back to 0', async () => (await backlogMetric()) === 0 && 'zero', { timeoutMs: 15_000 }),
+    await waitFor('the backlog metric back to 0', async () => (await backlogMetric()) === 0 && 'zero', { timeoutMs: 30_000 }),
     'zero',
   );
 

@@ -81,7 +81,6 @@ test('a trickle of events with 8 idle lanes: each is claimed by a single findOne
     for (let i = 0; i < 10; i++) {
       const { id } = await publish(db, 'noop', { i });
       await waitFor(`event ${i} to complete`, async () => (await eventsCollection(db).findOne({ _id: id }))?.state === 'completed', {
-        timeoutMs: 10_000,
         intervalMs: 20,
       });
     }

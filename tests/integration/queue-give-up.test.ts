@@ -77,12 +77,14 @@ test('(a) a worker killed with -9 on every attempt: the event ends dead, onGiveU
   const ev = (await event(id))!;
   assert.equal(ev.state, 'dead');
   assert.equal(ev.deadReason, 'attempts_exhausted');
-  assert.equal(ev.attempts, 3);
-  assert.equal(await count('runs', id), 2, 'the handler ran on the two attempts that died, not on the third');
+  // 3; one more when the give-up of attempt 3 outlived its 1 s lease (a loaded machine) and the
+  // other lane took the event over: that give-up is refused, the next one commits.
+  assert.ok(ev.attempts === 3 || ev.attempts === 4, `attempts ${ev.attempts}`);
+  assert.equal(await count('runs', id), 2, 'the handler ran on the two attempts that died, never on a give-up attempt');
   const m = await markers(id);
   assert.equal(m.length, 1, 'onGiveUp committed exactly once');
   assert.equal(m[0]!.reason, 'attempts_exhausted');
-  assert.equal(m[0]!.attempts, 3);
+  assert.equal(m[0]!.attempts, ev.attempts, 'the give-up that committed is the last attempt');
   assert.equal(m[0]!.maxAttempts, 2);
   assert.match(m[0]!.lastError, /lease expired/);
   assert.deepEqual(m[0]!.payload, { n: 1, mode: 'kill' });
@@ -167,7 +169,7 @@ test('(e) the lease lost on the last attempt: the worker that takes over gives u
       (await db()
         .collection('runs')
         .countDocuments({ eventId: String(id), unblockedAt: { $exists: true } })) === 1,
-    { timeoutMs: 15_000, intervalMs: 100 },
+    { intervalMs: 100 },
   );
   await stopWorkers();
   assert.equal(await count('hook_calls', id), 1, 'the stalled worker never called onGiveUp');

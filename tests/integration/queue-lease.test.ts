@@ -163,7 +163,7 @@ test('an event whose worker keeps dying reaches dead-letter: attempts are counte
     },
   };
   const w = startWorker({ db, jobs: [job], concurrency: 1, pollMs: 100, log: silentLog });
-  await waitFor('dead letter', async () => (await eventsCollection(db).findOne({ _id: id }))?.state === 'dead', { timeoutMs: 10_000 });
+  await waitFor('dead letter', async () => (await eventsCollection(db).findOne({ _id: id }))?.state === 'dead');
   await w.stop();
   const doc = (await eventsCollection(db).findOne({ _id: id }))!;
   assert.equal(ran, false, 'the third attempt is not run');

@@ -39,7 +39,6 @@ test('pausing a type stops its claims within a second, other types go on; resume
     await waitFor(
       'the paused events to complete after resume',
       async () => (await events.countDocuments({ _id: { $in: held.map((h) => h.id) }, state: 'completed' })) === 5,
-      { timeoutMs: 10_000 },
     );
   } finally {
     await w.stop();
