@@ -179,11 +179,16 @@ test('one application from nginx through OCR, approval and disbursement is ONE t
   const apiLogs = f.stack.apis.map((a) => readFileSync(a.child.logFile, 'utf8')).join('\n');
   assert.match(apiLogs, new RegExp(`"traceId":"${client.traceId}"`), 'an API log line carries the trace id');
   for (const [role, w] of Object.entries(workers)) {
-    const line = w
-      .output()
-      .split('\n')
-      .find((l) => l.includes(`"traceId":"${client.traceId}"`));
-    assert.ok(line, `a ${role} worker log line carries the trace id`);
+    // Waited for: the worker may write its line after the span file has the span.
+    const line = await waitFor(
+      `a ${role} worker log line carrying the trace id`,
+      () =>
+        w
+          .output()
+          .split('\n')
+          .find((l) => l.includes(`"traceId":"${client.traceId}"`)),
+      { died },
+    );
     assert.match(line, /"requestId":"[^"]+"/, `the ${role} line carries the request id too`);
   }
 });
