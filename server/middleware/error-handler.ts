@@ -60,13 +60,27 @@ function writeConcernErrorOf(e: MongoError): { code?: number } | undefined {
 }
 
 /**
- * The driver's errors a client can retry: no primary reachable, the connection dropped, a labelled
- * retryable failure, a retryable server code, or a write or commit whose outcome the replica set
- * could not confirm (a write-concern error, a commit the new primary does not know).
+ * Socket errors of a connection to MongoDB that broke: the driver (mongodb 7.8) rethrows a failed
+ * socket write as it is (`EPIPE` "This socket has been ended by the other party", when a killed
+ * primary's connection is written to) instead of as a MongoNetworkError. A client's own abort
+ * (ECONNABORTED, with an HTTP status from body-parser) is not one of these.
+ */
+const BROKEN_CONNECTION_CODES = new Set(['EPIPE', 'ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'ENOTCONN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+function isBrokenConnection(e: Error): boolean {
+  const { code, status, statusCode } = e as { code?: unknown; status?: unknown; statusCode?: unknown };
+  return typeof code === 'string' && BROKEN_CONNECTION_CODES.has(code) && status === undefined && statusCode === undefined;
+}
+
+/**
+ * The driver's errors a client can retry: no primary reachable, the connection dropped (also as a
+ * bare socket error), a labelled retryable failure, a retryable server code, or a write or commit
+ * whose outcome the replica set could not confirm (a write-concern error, a commit the new primary
+ * does not know).
  */
 function isRetryableMongoError(err: unknown): boolean {
   for (let e = driverErrorOf(err), depth = 0; e instanceof Error && depth < 5; e = driverErrorOf(e.cause), depth++) {
-    if (e instanceof MongoServerSelectionError || e instanceof MongoNetworkError) return true;
+    if (e instanceof MongoServerSelectionError || e instanceof MongoNetworkError || isBrokenConnection(e)) return true;
     if (e instanceof MongoError) {
       if (e.hasErrorLabel('RetryableWriteError') || e.hasErrorLabel('TransientTransactionError')) return true;
       if (e.hasErrorLabel('UnknownTransactionCommitResult')) return true;
